@@ -1,0 +1,117 @@
+# sqs-reliability-course: the front door. `make help` lists every target.
+#
+# Switches are variables:
+#   make setup VENV=/tmp/venv            where the virtual environment lives (default .venv)
+#   make lab LAB_ARGS="--port 9999"      extra arguments for `jupyter lab`
+#   make test TEST_ARGS="-k clock"       extra arguments for pytest (WORKERS=2 processes)
+#   make grade SUBMISSIONS=dir OUT=dir   grade a class; plain `make grade` self-checks work/
+#   make grade GRADE_ARGS=...            extra arguments for autograder/grade.py
+
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-builtin-rules
+
+# The interpreter that creates the venv: Python 3.11, preferring an explicit python3.11.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || echo python3)
+VENV ?= .venv
+PY ?= $(VENV)/bin/python
+# Inside the venv, so that deleting the venv (or pointing VENV elsewhere) also forgets the setup.
+STAMP := $(VENV)/.stamp-sqslab-setup
+
+WORKERS ?= 2
+TEST_ARGS ?=
+LAB_ARGS ?=
+GRADE_ARGS ?=
+SUBMISSIONS ?=
+OUT ?= out
+
+.PHONY: help setup lab test grade release strip bench demo clean clean-work
+
+help: ## List the targets (this text)
+	@echo "sqs-reliability-course: make <target> [VAR=value ...]"
+	@echo
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(firstword $(MAKEFILE_LIST)) \
+	  | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+	@echo
+	@echo "Variables: VENV=$(VENV) PYTHON=$(PYTHON) WORKERS=$(WORKERS) LAB_ARGS TEST_ARGS GRADE_ARGS SUBMISSIONS OUT"
+
+setup: $(STAMP) ## Create the venv (Python 3.11, VENV=.venv) and install the course; instant once done
+
+$(STAMP): pyproject.toml
+	@if ! command -v "$(PY)" >/dev/null; then \
+	  if ! "$(PYTHON)" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then \
+	    echo "setup: need Python 3.11; '$(PYTHON)' is $$("$(PYTHON)" --version 2>&1 || echo missing)." >&2; \
+	    echo "setup: install Python 3.11, or run: make setup PYTHON=/path/to/python3.11" >&2; \
+	    exit 1; \
+	  fi; \
+	  echo "setup: creating $(VENV) with $(PYTHON)"; \
+	  "$(PYTHON)" -m venv "$(VENV)"; \
+	fi
+	@# Skip pip when the environment already matches (a touched pyproject.toml, a shared venv):
+	@# reinstalling the editable package briefly unimports sqslab for everyone using this venv.
+	@if "$(PY)" tools/envcheck.py --quiet; then \
+	  echo "setup: $(VENV) already has every pinned requirement"; \
+	else \
+	  echo "setup: pip install -e '.[test]' into $(VENV) (a few minutes on a fresh machine)"; \
+	  "$(PY)" -m pip install --quiet --disable-pip-version-check -e '.[test]'; \
+	  "$(PY)" tools/envcheck.py; \
+	fi
+	@mkdir -p "$(dir $@)" && touch "$@"
+	@echo "setup: done ($(VENV))"
+
+lab: setup ## Copy course/ into work/ (never overwriting your files) and open JupyterLab there
+	@if [ ! -d course ] || [ -z "$$(ls -A course 2>/dev/null)" ]; then \
+	  echo "lab: course/ is empty; run 'make release' to generate it from solutions/" >&2; exit 1; fi
+	"$(PY)" tools/workcopy.py --course course --work work
+	"$(PY)" -m jupyter lab --notebook-dir=work --ip=127.0.0.1 \
+	  --LabApp.news_url=None \
+	  --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
+	  $(LAB_ARGS)
+
+test: setup ## Run the whole test suite in parallel (pytest -n WORKERS); what CI runs
+	@# Any non-zero pytest status fails the target, including 5 (no tests were collected).
+	"$(PY)" -m pytest -n $(WORKERS) $(TEST_ARGS)
+
+grade: setup ## Self-check work/; with SUBMISSIONS=dir OUT=dir, grade a class into OUT/
+	@if [ ! -f autograder/grade.py ]; then \
+	  echo "grade: autograder/grade.py is not built yet, so there is nothing to grade with." >&2; exit 1; fi
+ifneq ($(strip $(SUBMISSIONS)),)
+	"$(PY)" autograder/grade.py --submissions "$(SUBMISSIONS)" --out "$(OUT)" $(GRADE_ARGS)
+else
+	@if [ ! -d work ]; then echo "grade: no work/ folder yet; 'make lab' creates it." >&2; exit 1; fi
+	"$(PY)" autograder/grade.py --work work $(GRADE_ARGS)
+endif
+
+release: setup ## Regenerate course/ from solutions/ with nbgrader (outputs stripped, same bytes every run)
+	"$(PY)" tools/release.py --solutions solutions --course course
+
+strip: setup ## Remove outputs and execution counts from the notebooks in solutions/ (in place)
+	"$(PY)" tools/release.py --strip solutions
+
+bench: setup ## Run the benchmarks (python -m sqslab.bench)
+	@if "$(PY)" -c 'import importlib.util as u, sys; sys.exit(u.find_spec("sqslab.bench") is None)'; then \
+	  "$(PY)" -m sqslab.bench; \
+	else \
+	  echo "bench: sqslab.bench is not built yet (src/sqslab/bench.py)." >&2; exit 1; \
+	fi
+
+demo: setup ## Run the demo (python -m sqslab.demo, or JupyterLab on demos/)
+	@if "$(PY)" -c 'import importlib.util as u, sys; sys.exit(u.find_spec("sqslab.demo") is None)'; then \
+	  "$(PY)" -m sqslab.demo; \
+	elif compgen -G 'demos/*.ipynb' >/dev/null; then \
+	  "$(PY)" -m jupyter lab --notebook-dir=demos --ip=127.0.0.1 --LabApp.news_url=None \
+	    --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate $(LAB_ARGS); \
+	else \
+	  echo "demo: not built yet (neither src/sqslab/demo.py nor demos/*.ipynb exists)." >&2; exit 1; \
+	fi
+
+clean: ## Remove caches, build artefacts and out/ (never work/: see clean-work)
+	find . -path ./.git -prune -o -path './$(VENV)' -prune -o -path ./work -prune -o \
+	  \( -name __pycache__ -o -name .pytest_cache -o -name .ipynb_checkpoints \) -type d -print0 \
+	  | xargs -0 rm -rf
+	rm -rf build dist out artifacts src/*.egg-info autograder/.grade-cache
+
+clean-work: ## Delete work/, your own copies of the notebooks (your answers are lost)
+	rm -rf work

@@ -1,0 +1,94 @@
+"""Does this Python already have what pyproject.toml asks for?
+
+``make setup`` asks this first and runs ``pip install -e .[test]`` only when the answer is no, so that
+touching pyproject.toml (or a venv built another way) does not reinstall a working environment while
+other processes are using it. Checks every requirement of ``[project] dependencies`` and the ``test``
+extra, the requirements their extras pull in, and that ``sqslab`` is installed from this checkout.
+
+Exit status 0 when satisfied, 1 otherwise (with one line per problem unless ``--quiet``).
+"""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+try:
+    from packaging.requirements import Requirement
+except ImportError:  # a fresh venv has only pip, which carries its own copy
+    from pip._vendor.packaging.requirements import Requirement
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def wanted(pyproject: Path = REPO / "pyproject.toml", extras: tuple[str, ...] = ("test",)) -> list[str]:
+    """The requirement strings of the project's dependencies plus the given optional extras."""
+    project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+    found = list(project.get("dependencies", []))
+    for extra in extras:
+        found += project.get("optional-dependencies", {}).get(extra, [])
+    return found
+
+
+def problems(requirements: list[str]) -> list[str]:
+    """One line per requirement (or requirement of a requested extra) the environment misses."""
+    found, seen = [], set()
+    todo = [Requirement(r) for r in requirements]
+    while todo:
+        req = todo.pop()
+        if req.marker is not None and not req.marker.evaluate():
+            continue
+        key = (req.name.lower(), str(req.specifier), tuple(sorted(req.extras)))
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            dist = metadata.distribution(req.name)
+        except metadata.PackageNotFoundError:
+            found.append(f"{req.name} is not installed (wanted {req})")
+            continue
+        if not req.specifier.contains(dist.version, prereleases=True):
+            found.append(f"{req.name} {dist.version} is installed, wanted {req}")
+        for extra in req.extras:
+            for sub in dist.requires or []:
+                sub_req = Requirement(sub)
+                if sub_req.marker is not None and sub_req.marker.evaluate({"extra": extra}):
+                    sub_req.marker = None
+                    todo.append(sub_req)
+    return found
+
+
+def project_problems() -> list[str]:
+    """Is sqslab installed, at pyproject's version, importable from this checkout's src/?"""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    try:
+        version = metadata.version(project["name"])
+    except metadata.PackageNotFoundError:
+        return [f"{project['name']} is not installed (make setup installs it editable)"]
+    found = []
+    if version != project["version"]:
+        found.append(f"{project['name']} {version} is installed, pyproject.toml says {project['version']}")
+    import importlib.util
+
+    spec = importlib.util.find_spec(project["name"])
+    # submodule_search_locations also covers a package whose __init__.py is not written yet.
+    places = [Path(p).resolve() for p in (spec.submodule_search_locations or [])] if spec else []
+    if not any(place == REPO / "src" / project["name"] for place in places):
+        found.append(f"{project['name']} is imported from {places or 'nowhere'}, not from {REPO / 'src'}")
+    return found
+
+
+def main(argv: list[str]) -> int:
+    found = problems(wanted()) + project_problems()
+    if "--quiet" not in argv:
+        for line in found:
+            print(f"envcheck: {line}")
+        if not found:
+            print("envcheck: every requirement of pyproject.toml is installed")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
