@@ -110,6 +110,10 @@ class History:
             listener(event)
         return event
 
+    def now(self) -> float:
+        """The current time on this history's scale (simulated seconds since its start)."""
+        return round(self._now(), 6)
+
     def subscribe(self, listener: Callable[[Event], None]) -> None:
         """Call ``listener(event)`` for every event appended from now on (live views)."""
         self._listeners.append(listener)

@@ -1,0 +1,227 @@
+"""The business effects, in a real SQLite database.
+
+The exercises' side effects ("charge the card for this order") are rows in a real SQLite file,
+written through a connection the bench hands out (:class:`EffectDB`). The bench owns the commit:
+a crash can land after an effect's statements and before the commit (the transaction rolls back,
+as it would when a process dies) or right after the commit. Counting rows per key says how many
+times each effect really happened.
+
+A learner's own tables (for example ``processed_events``) live in the same database, so an
+effect and its "done" mark can share one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from .exceptions import LabError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .faults import FaultPlan
+    from .history import History
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS effects (
+    id      INTEGER PRIMARY KEY,
+    key     TEXT NOT NULL,
+    effect  TEXT NOT NULL,
+    detail  TEXT NOT NULL DEFAULT '',
+    at      REAL NOT NULL
+);
+"""
+
+
+class EffectFailed(Exception):
+    """The business handler failed (an injected transient error): nothing was done, try again."""
+
+
+class EffectStore:
+    """One SQLite database of business effects, shared by every consumer process of a run.
+
+    Parameters
+    ----------
+    path:
+        The database file. Each consumer process opens its own connection to it, as separate
+        processes would.
+    history, faults:
+        Where effects are recorded and which faults may fire.
+    locate:
+        Maps a business key to ``(position, message_id)`` for fault matching.
+    now:
+        The simulated clock's reading, stored with each effect.
+    """
+
+    def __init__(self, path: str | Path, history: "History", faults: "FaultPlan",
+                 locate: Callable[[str], tuple[int | None, str | None]], now: Callable[[], float],
+                 on_visibility_expired: Callable[[str, str], None] | None = None):
+        self.path = str(path)
+        self.history = history
+        self.faults = faults
+        self.locate = locate
+        self.now = now
+        self.on_visibility_expired = on_visibility_expired
+        con = sqlite3.connect(self.path)
+        try:
+            con.execute("PRAGMA synchronous=OFF")
+            con.executescript(SCHEMA)
+        finally:
+            con.close()
+
+    def connect(self, actor: str = "consumer") -> "EffectDB":
+        """Open a new connection for ``actor`` (a new process gets a new connection)."""
+        return EffectDB(self, actor)
+
+    def counts(self) -> Counter:
+        """Committed effects per key, read from the database itself."""
+        con = sqlite3.connect(self.path)
+        try:
+            return Counter(dict(con.execute("SELECT key, COUNT(*) FROM effects GROUP BY key")))
+        finally:
+            con.close()
+
+    def rows(self) -> list[tuple]:
+        """Every committed effect as ``(key, effect, detail, at)``, in insertion order."""
+        con = sqlite3.connect(self.path)
+        try:
+            return list(con.execute("SELECT key, effect, detail, at FROM effects ORDER BY id"))
+        finally:
+            con.close()
+
+
+class EffectDB:
+    """A SQLite connection whose commit the bench owns.
+
+    Use it like ``sqlite3.Connection``: ``execute``, ``commit``, ``rollback``, ``with db:``.
+    :meth:`apply_effect` performs a business effect inside the current transaction.
+    """
+
+    def __init__(self, store: EffectStore, actor: str):
+        self.store = store
+        self.actor = actor
+        # timeout=0: a second simulated process that meets a held write lock fails at once
+        # instead of waiting five real seconds for a process that runs on the same thread.
+        self._con = sqlite3.connect(store.path, timeout=0)
+        self._con.execute("PRAGMA synchronous=OFF")  # process death, not power loss, is modelled
+        self._pending: list[tuple[str, str, str]] = []
+        self._closed = False
+
+    # -- the business effect ---------------------------------------------------------------------
+    def apply_effect(self, key: str, effect: str = "charge", detail: str = "") -> None:
+        """Perform the business effect for ``key`` inside the current (uncommitted) transaction."""
+        if self._closed:
+            raise LabError("This database connection is closed (its process crashed or stopped).")
+        if not isinstance(key, str) or not key:
+            raise LabError(f"An effect needs a non-empty string key, got {key!r}.")
+        target = self._target(key)
+        faults = self.store.faults
+        faults.hit("before_effect", self.actor, [target])
+        if faults.hit("handler_error", self.actor, [target]):
+            raise EffectFailed(f"{effect} for {key} failed (injected transient error); nothing was done")
+        if faults.hit("visibility_expires", self.actor, [target]) and self.store.on_visibility_expired:
+            self.store.on_visibility_expired(key, self.actor)
+        self._con.execute(
+            "INSERT INTO effects (key, effect, detail, at) VALUES (?, ?, ?, ?)",
+            (key, effect, detail, self.store.now()),
+        )
+        self._pending.append((key, effect, detail))
+        faults.hit("effect_uncommitted", self.actor, [target])
+
+    def _target(self, key: str) -> tuple[int | None, str | None, str | None]:
+        position, message_id = self.store.locate(key)
+        return position, key, message_id
+
+    # -- transactions the bench can fault --------------------------------------------------------
+    def commit(self) -> None:
+        """Commit; effects in the transaction are recorded, then ``effect_committed`` may fire."""
+        if self._closed:
+            raise LabError("This database connection is closed (its process crashed or stopped).")
+        self._con.commit()
+        committed, self._pending = self._pending, []
+        for key, effect, detail in committed:
+            position, message_id = self.store.locate(key)
+            self.store.history.append(self.actor, "effect", message_id, key, effect=effect, detail=detail)
+        for key, _, _ in committed:
+            self.store.faults.hit("effect_committed", self.actor, [self._target(key)])
+
+    def rollback(self) -> None:
+        """Roll back; pending effects are thrown away (and recorded as such)."""
+        if self._closed:
+            return
+        self._con.rollback()
+        self._discard_pending()
+
+    def _discard_pending(self) -> None:
+        if self._pending:
+            keys = [k for k, _, _ in self._pending]
+            self.store.history.append(self.actor, "rollback", None, keys[0] if len(keys) == 1 else None,
+                                      effects=keys)
+        self._pending = []
+
+    def crash(self) -> None:
+        """Process death: close without committing, so an open transaction rolls back."""
+        if self._closed:
+            return
+        try:
+            self._con.rollback()
+        finally:
+            self._discard_pending()
+            self._con.close()
+            self._closed = True
+
+    def close(self) -> None:
+        """Close like ``sqlite3.Connection.close``: uncommitted work is lost."""
+        self.crash()
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection was closed."""
+        return self._closed
+
+    def __enter__(self) -> "EffectDB":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        # Like sqlite3: commit on success, roll back on an exception. A Crash (process death)
+        # must not commit either: the process is gone.
+        if exc_type is None:
+            self.commit()
+        else:
+            self.rollback()
+        return False
+
+    # -- everything else is plain sqlite3 --------------------------------------------------------
+    def execute(self, sql: str, parameters: Any = ()) -> sqlite3.Cursor:
+        """Run one SQL statement (see ``sqlite3.Connection.execute``)."""
+        self._check_sql(sql)
+        return self._con.execute(sql, parameters)
+
+    def executemany(self, sql: str, seq: Any) -> sqlite3.Cursor:
+        """Run one SQL statement for each parameter set."""
+        self._check_sql(sql)
+        return self._con.executemany(sql, seq)
+
+    def executescript(self, script: str) -> sqlite3.Cursor:
+        """Run a script; note sqlite3 commits any open transaction first."""
+        self._check_sql(script)
+        return self._con.executescript(script)
+
+    def _check_sql(self, sql: str) -> None:
+        if self._closed:
+            raise LabError("This database connection is closed (its process crashed or stopped).")
+        if "effects" in sql.lower() and any(w in sql.lower() for w in ("insert", "update", "delete", "drop")):
+            # Effects are counted from this table: writing it by hand would fake the count.
+            if "into effects" in sql.lower() or "update effects" in sql.lower() or \
+                    "from effects" in sql.lower() or "table effects" in sql.lower():
+                raise LabError("The effects table is the bench's record of what really happened: "
+                               "use db.apply_effect(...) instead of writing it by hand.")
+
+    @property
+    def in_transaction(self) -> bool:
+        """True while a transaction is open."""
+        return self._con.in_transaction
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)

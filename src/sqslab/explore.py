@@ -1,0 +1,93 @@
+"""Exhaustive crash exploration: every fault point at every message position, and crashes again.
+
+A consumer that survives one hand-picked crash may still fail another, so graded tests try them
+all: first a run with no fault, then each fault point for each message, then two faults on the
+same message (the restarted consumer dies again). Exploration is bounded by a number of runs,
+never by wall time, so it always explores the same cases; it stops at the first counter-example
+and returns its verdict, with the explanation and the history of that run.
+"""
+
+from __future__ import annotations
+
+from itertools import product
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from .check import Verdict
+from .faults import CRASH_POINTS, DEFAULT_POINTS, Fault
+from .lab import Lab, current_lab
+from .scenario import Process, run_scenario
+
+
+def fault_plans(points: Sequence[str], messages: int, *, double: bool = True) -> Iterator[tuple[Fault, ...]]:
+    """Every plan explore tries, in order: none; each point x message; then pairs of crashes."""
+    yield ()
+    for point, position in product(points, range(messages)):
+        yield (Fault(point, position),)
+    if not double:
+        return
+    crashes = [p for p in points if p in CRASH_POINTS]
+    # A restarted consumer can die again: the same message, a crash, then a second crash at any
+    # point of its redelivery (the same point again means its second occurrence).
+    for position in range(messages):
+        for first, second in product(crashes, crashes):
+            again = 2 if first == second else 1
+            yield (Fault(first, position), Fault(second, position, occurrence=again))
+
+
+def explore(consumer: Callable[[Process], Any], *, messages: int | Sequence = 3,
+            points: Iterable[str] = DEFAULT_POINTS, expect: str = "exactly_once", max_runs: int = 60,
+            double: bool = True, lab: Lab | None = None, **scenario: Any) -> Verdict:
+    """Try ``consumer`` under every fault plan (up to ``max_runs`` runs); return the first failure.
+
+    Parameters
+    ----------
+    consumer:
+        ``consumer(process)`` handles one step (see :class:`~sqslab.scenario.Process`).
+    messages:
+        How many order messages each run sends, or the bodies themselves.
+    points:
+        The fault points to try (default: every crash point plus handler errors, visibility expiring
+        mid-work and duplicate deliveries).
+    expect:
+        ``"exactly_once"`` or ``"at_least_once"``.
+    max_runs:
+        The bound: at most this many runs, always the same ones in the same order.
+    scenario:
+        Passed on to :func:`~sqslab.scenario.run_scenario` (``visibility_timeout``, ``fifo``, ...).
+
+    Returns
+    -------
+    Verdict
+        The first failing run's verdict, or a passing verdict saying how many runs were tried.
+    """
+    points = tuple(points)
+    count = messages if isinstance(messages, int) else len(messages)
+    own_lab = None
+    if lab is None:
+        lab = current_lab()
+    if lab is None:
+        own_lab = lab = Lab().start()
+    try:
+        runs = 0
+        for plan in fault_plans(points, count, double=double):
+            if runs >= max_runs:
+                break
+            runs += 1
+            what = "no fault" if not plan else " then ".join(
+                f"{f.point} on message {f.message + 1}" + (f" (#{f.occurrence})" if f.occurrence > 1 else "")
+                for f in plan)
+            outcome = run_scenario(consumer, messages=messages, faults=plan, expect=expect, lab=lab,
+                                   note=f"Exploration run {runs} ({what}):", **scenario)
+            if not outcome.verdict.ok:
+                outcome.verdict.runs = runs
+                return outcome.verdict
+        verdict = Verdict(True, expect,
+                          f"OK: {runs} runs, every fault point ({', '.join(points)}) at every message "
+                          f"position{' and crashes on restart' if double else ''}: "
+                          f"{'exactly once' if expect == 'exactly_once' else 'at least once'}, none lost, "
+                          "queue drained every time.",
+                          runs=runs)
+        return verdict
+    finally:
+        if own_lab is not None:
+            own_lab.close()

@@ -1,0 +1,651 @@
+"""The one-line set-up: mocked AWS, the clock, moto's corrections, the effect store, recording.
+
+>>> from sqslab import open_lab
+>>> lab = open_lab()                       # moto + fake credentials + stopped clock
+>>> orders = lab.queue("orders")           # a standard queue
+>>> sqs = lab.client(actor="consumer-1")   # a boto3 SQS client whose calls are recorded
+>>> lab.close()
+
+Everything a client handed out by :meth:`Lab.client` does is appended to ``lab.history`` by
+botocore's after-call hooks (one place, so no lesson logs anything by hand), and the same hooks
+inject the faults armed in ``lab.faults``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from .clock import EPOCH, Clock
+from .effects import EffectStore
+from .exceptions import EnvironmentProblem, LabError
+from .faults import ClientHooks, FaultPlan, call_points_for, throttled_response
+from .history import History
+
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+#: Fake credentials: with moto active no request leaves the process, and these would not sign a
+#: real one anyway.
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+#: Variables that could send a client somewhere real; removed while a lab is open.
+_UNSAFE_ENV = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB",
+               "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CA_BUNDLE")
+
+#: The body fields tried, in order, to find a message's business key.
+KEY_FIELDS = ("order_id", "event_id", "idempotency_key", "key", "id")
+
+#: A consumer step that makes more AWS calls than this is looping instead of stepping.
+MAX_CALLS_PER_STEP = 200
+
+_current: "Lab | None" = None
+
+
+class RunawayConsumer(BaseException):
+    """A consumer step made far more AWS calls than one step needs (a loop that never returns).
+
+    A BaseException, like :class:`~sqslab.exceptions.Crash`, so ``except Exception`` cannot hide it.
+    """
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A queue the lab created: pass ``queue.url`` to boto3 calls."""
+
+    name: str
+    url: str
+    arn: str
+    fifo: bool = False
+    dlq: "Queue | None" = None
+
+    def __str__(self) -> str:
+        return self.url
+
+
+def default_key_of(body: str) -> str | None:
+    """The business key of a message body: the first of :data:`KEY_FIELDS` in its JSON."""
+    try:
+        data = json.loads(body)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    for name in KEY_FIELDS:
+        value = data.get(name)
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
+            return str(value)
+    return None
+
+
+class Lab:
+    """Mocked AWS, a stopped clock and the recording hooks, for one notebook or test.
+
+    Parameters
+    ----------
+    seed:
+        Seeds moto's random ids (MessageIds, receipt handles) so runs repeat exactly.
+    start:
+        The instant the clock shows at the start.
+    """
+
+    def __init__(self, *, seed: int = 0, start=EPOCH):
+        self.seed = seed
+        self.clock = Clock(start)
+        self.history = History(now=self.clock.elapsed)
+        self.faults = FaultPlan(self.history)
+        self.key_of: Callable[[str], str | None] = default_key_of
+        self.effects: EffectStore | None = None
+        self._mock = None
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        self._saved_env: dict[str, str | None] = {}
+        self._session = None
+        self._hooks: dict[int, ClientHooks] = {}
+        self._idle: dict[str, list] = {}
+        self._queues: dict[str, Queue] = {}
+        self._runs = 0
+        self.visibility_expired: Callable[[str, str], None] | None = None
+        self._reset_maps()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> "Lab":
+        """Start the mock, the clock and the corrections; returns the lab."""
+        global _current
+        from . import fidelity
+
+        check_environment()
+        fidelity.apply()
+        for name in _UNSAFE_ENV + tuple(FAKE_CREDENTIALS):
+            self._saved_env[name] = os.environ.get(name)
+        for name in _UNSAFE_ENV:
+            os.environ.pop(name, None)
+        os.environ.update(FAKE_CREDENTIALS)
+        from moto import mock_aws
+
+        self._mock = mock_aws()
+        self._mock.start()
+        self.clock.start()
+        self._seed_ids(self.seed)
+        fidelity.use_clock(self.clock)
+        fidelity.add_listener(self._on_sqs_event)
+        self.clock.on_advance(self._on_clock)
+        import boto3
+
+        self._session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+            aws_session_token="testing", region_name=REGION,
+        )
+        # Effect databases are small and short-lived: on tmpfs when there is one (no disk syncs).
+        shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+        self._tmp = tempfile.TemporaryDirectory(prefix="sqslab-", dir=shm)
+        self.effects = self._new_effect_store()
+        # Labs nest (the grader's canary opens one inside a learner's lab): remember the outer
+        # one so closing this lab hands the clock back to it.
+        self._outer = _current if _current is not self else None
+        _current = self
+        return self
+
+    def close(self) -> None:
+        """Stop everything and give the process its real clock and environment back."""
+        global _current
+        from . import fidelity
+
+        for hooks in list(self._hooks.values()):
+            hooks.remove()
+        self._hooks.clear()
+        self._idle.clear()
+        self._admin_client = None
+        fidelity.remove_listener(self._on_sqs_event)
+        outer = getattr(self, "_outer", None)
+        outer = outer if outer is not None and outer.running else None
+        fidelity.use_clock(outer.clock if outer else None)
+        self.clock.stop()
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+        if _current is self:
+            _current = outer
+        self._outer = None
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`close`."""
+        return self._mock is not None
+
+    def __enter__(self) -> "Lab":
+        return self if self.running else self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = f"t={self.clock.elapsed():.3f}s, {len(self.history)} events" if self.running else "closed"
+        return f"<Lab {state}>"
+
+    # -- queues ------------------------------------------------------------------------------
+    def queue(self, name: str, *, fifo: bool | None = None, visibility_timeout: int = 30,
+              content_based_dedup: bool = False, delay_seconds: int = 0,
+              dlq: "Queue | None" = None, max_receive_count: int | None = None,
+              retention_seconds: int | None = None, **attributes: Any) -> Queue:
+        """Create a queue (FIFO when the name ends in ``.fifo``) and return it.
+
+        ``dlq`` with ``max_receive_count`` sets the RedrivePolicy: after that many receives a
+        message goes to the dead-letter queue instead of being delivered again.
+        """
+        self._require_running()
+        fifo = name.endswith(".fifo") if fifo is None else fifo
+        if fifo and not name.endswith(".fifo"):
+            name += ".fifo"
+        attrs: dict[str, str] = {"VisibilityTimeout": str(visibility_timeout),
+                                 "DelaySeconds": str(delay_seconds)}
+        if fifo:
+            attrs["FifoQueue"] = "true"
+            if content_based_dedup:
+                attrs["ContentBasedDeduplication"] = "true"
+        if retention_seconds is not None:
+            attrs["MessageRetentionPeriod"] = str(retention_seconds)
+        if dlq is not None:
+            if fifo != dlq.fifo:
+                raise LabError("A FIFO queue's dead-letter queue must also be FIFO (and a standard "
+                               "queue's must be standard).")
+            attrs["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": dlq.arn, "maxReceiveCount": str(max_receive_count or 5)})
+        attrs.update({k: str(v) for k, v in attributes.items()})
+        admin = self._admin()
+        url = admin.create_queue(QueueName=name, Attributes=attrs)["QueueUrl"]
+        arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
+        queue = Queue(name, url, arn, fifo, dlq)
+        self._queues[name] = queue
+        return queue
+
+    def dead_letter_queue(self, name: str, *, fifo: bool | None = None, **kw: Any) -> Queue:
+        """Create a queue meant to be a DLQ (the same as :meth:`queue`, named for readability)."""
+        return self.queue(name, fifo=fifo, **kw)
+
+    def send(self, queue: Queue | str, body: str | dict, *, actor: str = "producer", **kw: Any) -> str:
+        """Send one message as ``actor`` (dicts become JSON); returns its MessageId."""
+        if isinstance(body, dict):
+            body = json.dumps(body)
+        url = queue.url if isinstance(queue, Queue) else queue
+        client = self.client("sqs", actor=actor)
+        try:
+            return client.send_message(QueueUrl=url, MessageBody=body, **kw)["MessageId"]
+        finally:
+            self.release(client)
+
+    def snapshot(self, queue: Queue | str) -> dict:
+        """What is in a queue right now, message by message (see ``fidelity.queue_snapshot``)."""
+        from . import fidelity
+
+        return fidelity.queue_snapshot(queue.url if isinstance(queue, Queue) else queue,
+                                       account_id=ACCOUNT_ID, region=REGION)
+
+    def depth(self, queue: Queue | str) -> dict[str, int]:
+        """How many messages are visible, in flight and delayed."""
+        counts = {"visible": 0, "in_flight": 0, "delayed": 0}
+        for m in self.snapshot(queue)["messages"]:
+            counts[m["state"]] = counts.get(m["state"], 0) + 1
+        return counts
+
+    # -- clients -----------------------------------------------------------------------------
+    def client(self, service: str = "sqs", *, actor: str = "consumer-1") -> Any:
+        """A boto3 client for ``service`` whose calls are recorded and can be faulted."""
+        self._require_running()
+        pool = self._idle.setdefault(service, [])
+        # A released client carries nothing over (its hooks are gone and moto keeps no
+        # per-client state), so reusing one is the same as building one, at a fraction of
+        # the cost (about 10 ms each).
+        client = pool.pop() if pool else self._new_client(service)
+        self._instrument(client, actor)
+        return client
+
+    def _new_client(self, service: str) -> Any:
+        from botocore.config import Config
+
+        # No retries: a retry would hide an injected fault and sleep in real time.
+        return self._session.client(service, region_name=REGION,
+                                     config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+
+    def release(self, client: Any) -> None:
+        """Remove the lab's hooks from a client (a process that stopped or died)."""
+        hooks = self._hooks.pop(id(client), None)
+        if hooks is not None:
+            hooks.remove()
+            self._idle.setdefault(client.meta.service_model.service_name, []).append(client)
+
+    def _admin(self) -> Any:
+        # The bench's own calls are not part of anyone's story: an unhooked client.
+        if getattr(self, "_admin_client", None) is None:
+            self._admin_client = self._session.client("sqs", region_name=REGION)
+        return self._admin_client
+
+    def _instrument(self, client: Any, actor: str) -> None:
+        hooks = ClientHooks(client)
+        service = client.meta.service_model.endpoint_prefix
+        state = {"calls": 0, "budget": None}
+        client._sqslab_state = state  # the scenario runner resets the per-step budget here
+
+        def before_build(params=None, model=None, context=None, **_):
+            if context is not None:
+                context["sqslab_params"] = params
+                context["sqslab_failed"] = self._fail_batch_entries(model.name, params, actor)
+
+        def before_call(model=None, context=None, **_):
+            state["calls"] += 1
+            if state["budget"] is not None and state["calls"] > state["budget"]:
+                raise RunawayConsumer(
+                    f"{actor} made more than {state['budget']} AWS calls in one step: a consumer step "
+                    "should receive once, handle what came, and return (no endless loop).")
+            params = (context or {}).get("sqslab_params") or {}
+            targets = self._targets(model.name, params, None)
+            for point in call_points_for(model.name, "before"):
+                self.faults.hit(point, actor, targets)
+            if self.faults.wants("throttle") and self.faults.hit("throttle", actor, targets):
+                return throttled_response(model.name)
+            return None
+
+        def after_call(http_response=None, parsed=None, model=None, context=None, **_):
+            params = (context or {}).get("sqslab_params") or {}
+            failed = (context or {}).get("sqslab_failed") or []
+            if failed and isinstance(parsed, dict):
+                parsed.setdefault("Failed", []).extend(failed)
+            if service == "sqs":
+                self._record(actor, model.name, params, parsed or {})
+            targets = self._targets(model.name, params, parsed)
+            for point in call_points_for(model.name, "after"):
+                fired = self.faults.hit(point, actor, targets) if self.faults.wants(point) else None
+                if fired is not None and point == "duplicate_delivery":
+                    self._inject_duplicate(params.get("QueueUrl"), fired.message_id)
+                elif fired is not None and point == "send_timeout":
+                    from botocore.exceptions import ReadTimeoutError
+
+                    raise ReadTimeoutError(endpoint_url=f"https://sqs.{REGION}.amazonaws.com/ (injected)")
+
+        hooks.register(f"before-parameter-build.{service}", before_build)
+        hooks.register(f"before-call.{service}", before_call)
+        hooks.register(f"after-call.{service}", after_call)
+        self._hooks[id(client)] = hooks
+
+    # -- who is who ----------------------------------------------------------------------------
+    def _reset_maps(self) -> None:
+        self._positions: dict[str, int] = {}       # business key -> position in send order
+        self._message_key: dict[str, str] = {}     # MessageId -> business key
+        self._key_message: dict[str, str] = {}     # business key -> latest MessageId
+        self._handles: dict[str, str] = {}         # receipt handle -> MessageId
+        self._receives: dict[str, int] = {}        # MessageId -> receives seen
+        self._deduplicated: set[str] = set()
+
+    def position_of(self, key: str | None) -> int | None:
+        """The position (0-based, in order of first send) of a business key."""
+        if key is None:
+            return None
+        if key not in self._positions:
+            self._positions[key] = len(self._positions)
+        return self._positions[key]
+
+    def locate(self, key: str) -> tuple[int | None, str | None]:
+        """``(position, latest MessageId)`` of a business key."""
+        return self.position_of(key), self._key_message.get(key)
+
+    def key_for(self, message_id: str | None = None, receipt_handle: str | None = None) -> str | None:
+        """The business key of a message, by MessageId or receipt handle."""
+        if receipt_handle is not None:
+            message_id = self._handles.get(receipt_handle)
+        return self._message_key.get(message_id) if message_id else None
+
+    def _target(self, message_id: str | None = None, key: str | None = None):
+        key = key or self.key_for(message_id)
+        return self.position_of(key), key, message_id or (self._key_message.get(key) if key else None)
+
+    def _targets(self, operation: str, params: dict, parsed: dict | None) -> list:
+        if operation == "ReceiveMessage":
+            if not parsed:
+                return [(None, None, None)]
+            msgs = parsed.get("Messages") or []
+            return [self._target(m.get("MessageId")) for m in msgs] or [(None, None, None)]
+        if "ReceiptHandle" in params:
+            return [self._target(self._handles.get(params["ReceiptHandle"]))]
+        if operation == "SendMessage":
+            key = self.key_of(params.get("MessageBody", ""))
+            return [self._target(key=key)] if key else [(None, None, None)]
+        if "Entries" in params:
+            out = []
+            for entry in params["Entries"]:
+                if "ReceiptHandle" in entry:
+                    out.append(self._target(self._handles.get(entry["ReceiptHandle"])))
+                elif "MessageBody" in entry:
+                    key = self.key_of(entry["MessageBody"])
+                    out.append(self._target(key=key) if key else (None, None, None))
+            return out or [(None, None, None)]
+        keys = [k for k in self._positions if _mentions(params, k)]
+        return [self._target(key=k) for k in keys] or [(None, None, None)]
+
+    def _fail_batch_entries(self, operation: str, params: dict, actor: str) -> list[dict]:
+        # A per-entry failure: the entry is taken out of the request (so AWS never applies it)
+        # and reported back in Failed while the call itself succeeds, as AWS batch calls do.
+        if not operation.endswith("Batch") or not self.faults.wants("batch_entry_failure"):
+            return []
+        entries = params.get("Entries") or []
+        keep, failed = [], []
+        for entry in entries:
+            if "ReceiptHandle" in entry:
+                target = self._target(self._handles.get(entry["ReceiptHandle"]))
+            else:
+                key = self.key_of(entry.get("MessageBody", ""))
+                target = self._target(key=key) if key else (None, None, None)
+            if len(entries) - len(failed) > 1 and self.faults.hit("batch_entry_failure", actor, [target]):
+                failed.append({"Id": entry["Id"], "SenderFault": False, "Code": "InternalError",
+                               "Message": "Injected per-entry failure: this entry was not applied."})
+            else:
+                keep.append(entry)
+        params["Entries"] = keep
+        return failed
+
+    # -- recording -------------------------------------------------------------------------------
+    def _record(self, actor: str, operation: str, params: dict, parsed: dict) -> None:
+        error = (parsed.get("Error") or {}).get("Code")
+        queue = _queue_name(params.get("QueueUrl", ""))
+        h = self.history
+        if operation == "SendMessage":
+            if error:
+                return
+            self._record_send(actor, queue, params, parsed.get("MessageId"))
+        elif operation == "SendMessageBatch":
+            ids = {e["Id"]: e["MessageId"] for e in parsed.get("Successful", [])}
+            for entry in params.get("Entries", []):
+                if entry["Id"] in ids:
+                    self._record_send(actor, queue, entry, ids[entry["Id"]])
+        elif operation == "ReceiveMessage":
+            if error:
+                return
+            timeout = params.get("VisibilityTimeout")
+            if timeout is None:
+                timeout = self._queue_visibility(queue)
+            for m in parsed.get("Messages", []) or []:
+                mid, handle = m["MessageId"], m["ReceiptHandle"]
+                self._handles[handle] = mid
+                key = self._message_key.get(mid) or self.key_of(m.get("Body", ""))
+                if key and mid not in self._message_key:
+                    self._message_key[mid] = key
+                    self._key_message.setdefault(key, mid)
+                self._receives[mid] = self._receives.get(mid, 0) + 1
+                now = h.now()
+                h.append(actor, "receive", mid, key, receipt_handle=handle, queue=queue,
+                         receive_count=self._receives[mid], visibility_timeout=int(timeout),
+                         visible_until_t=round(now + int(timeout), 6))
+        elif operation in ("DeleteMessage", "DeleteMessageBatch"):
+            entries = [params] if operation == "DeleteMessage" else params.get("Entries", [])
+            failed = {f["Id"]: f for f in parsed.get("Failed", [])} if operation != "DeleteMessage" else {}
+            for entry in entries:
+                handle = entry.get("ReceiptHandle", "")
+                mid = self._handles.get(handle)
+                problem = error or (failed.get(entry.get("Id")) or {}).get("Code")
+                applied = (not problem) and not self._handle_still_live(queue, handle)
+                h.append(actor, "delete", mid, self.key_for(mid), receipt_handle=handle, queue=queue,
+                         applied=applied, ok=not problem, error=problem)
+            for fail in failed.values():
+                if not any(e.get("Id") == fail["Id"] for e in entries):
+                    h.append(actor, "delete", None, None, queue=queue, applied=False, ok=False,
+                             error=fail.get("Code"))
+        elif operation in ("ChangeMessageVisibility", "ChangeMessageVisibilityBatch"):
+            entries = [params] if operation == "ChangeMessageVisibility" else params.get("Entries", [])
+            failed = {f["Id"]: f for f in parsed.get("Failed", [])} if operation != "ChangeMessageVisibility" else {}
+            for entry in entries:
+                mid = self._handles.get(entry.get("ReceiptHandle", ""))
+                problem = error or (failed.get(entry.get("Id")) or {}).get("Code")
+                timeout = int(entry.get("VisibilityTimeout", 0))
+                h.append(actor, "visibility", mid, self.key_for(mid), queue=queue, timeout=timeout,
+                         ok=not problem, error=problem,
+                         visible_until_t=round(h.now() + timeout, 6))
+
+    def _record_send(self, actor: str, queue: str, params: dict, message_id: str | None) -> None:
+        body = params.get("MessageBody", "")
+        key = self.key_of(body)
+        if message_id:
+            if key:
+                self._message_key[message_id] = key
+                self._key_message[key] = message_id
+            self.position_of(key)
+        detail: dict[str, Any] = {"queue": queue, "body": body,
+                                  "delivered": message_id not in self._deduplicated}
+        for field, name in (("MessageDeduplicationId", "dedup_id"), ("MessageGroupId", "group_id"),
+                            ("DelaySeconds", "delay")):
+            if params.get(field) is not None:
+                detail[name] = params[field]
+        self.history.append(actor, "send", message_id, key, **detail)
+
+    def _on_sqs_event(self, event: dict) -> None:
+        queue = event.get("from") or event.get("queue")
+        if queue and queue not in self._queues:
+            return  # another lab's queue (labs can nest)
+        kind = event.get("kind")
+        if kind == "deduplicated":
+            self._deduplicated.add(event.get("message_id"))
+        elif kind == "dlq_move":
+            mid = event.get("message_id")
+            self.history.append("sqs", "dlq_move", mid, self.key_for(mid) or self.key_of(event.get("body", "")),
+                                **{"from": event.get("from"), "to": event.get("to")})
+        elif kind == "move_task":
+            mid, old = event.get("message_id"), event.get("original_message_id")
+            key = self.key_for(old) or self.key_of(event.get("body", ""))
+            if key and mid:
+                self._message_key[mid] = key
+                self._key_message[key] = mid
+            self.history.append("sqs", "move_task", mid, key, original_message_id=old,
+                                **{"from": event.get("from"), "to": event.get("to")})
+
+    def _on_clock(self, before: float, after: float) -> None:
+        self.history.append("clock", "clock", seconds=round(after - before, 6))
+
+    def note(self, text: str, actor: str = "bench") -> None:
+        """Put a line of your own on the record (shown in the history and the timeline)."""
+        self.history.append(actor, "note", text=text)
+
+    # -- moto internals, read-only ---------------------------------------------------------------
+    def _backend(self):
+        from moto.sqs.models import sqs_backends
+
+        return sqs_backends[ACCOUNT_ID][REGION]
+
+    def _queue_visibility(self, queue: str) -> int:
+        try:
+            return int(self._backend().get_queue(queue).visibility_timeout)
+        except Exception:  # an unknown queue: the call itself will have failed
+            return 30
+
+    def _handle_still_live(self, queue: str, handle: str) -> bool:
+        try:
+            q = self._backend().get_queue(queue)
+        except Exception:
+            return False
+        return any(m.had_receipt_handle(handle) for m in q._messages)
+
+    def _inject_duplicate(self, queue_url: str | None, message_id: str | None) -> None:
+        from . import fidelity
+
+        if queue_url and message_id:
+            fidelity.inject_duplicate(queue_url, message_id, account_id=ACCOUNT_ID, region=REGION)
+            self.history.append("sqs", "note", message_id, self.key_for(message_id),
+                                text="SQS will deliver this message again (duplicate delivery)")
+
+    def expire_visibility(self, key: str, actor: str = "bench") -> None:
+        """Move the clock just past the moment ``key``'s message becomes visible again."""
+        mid = self._key_message.get(key)
+        for queue in self._queues.values():
+            for m in self.snapshot(queue)["messages"]:
+                if m["message_id"] == mid and m["state"] == "in_flight":
+                    self.clock.advance_to(m["visible_at"] + 0.001)
+                    return
+
+    # -- runs ------------------------------------------------------------------------------------
+    def _new_effect_store(self) -> EffectStore:
+        self._runs += 1
+        path = Path(self._tmp.name) / f"effects-{self._runs}.db"
+        return EffectStore(path, self.history, self.faults, self.locate, self.clock.now,
+                           on_visibility_expired=self._visibility_expired)
+
+    def _visibility_expired(self, key: str, actor: str) -> None:
+        if self.visibility_expired is not None:
+            self.visibility_expired(key, actor)
+        else:
+            self.expire_visibility(key, actor)
+
+    def begin_run(self) -> dict:
+        """Start a fresh run in this lab: new history, fault plan, effect store and id maps.
+
+        Returns what :meth:`end_run` needs to put the previous ones back.
+        """
+        saved = {"history": self.history, "faults": self.faults, "effects": self.effects,
+                 "maps": (self._positions, self._message_key, self._key_message, self._handles,
+                          self._receives, self._deduplicated),
+                 "visibility_expired": self.visibility_expired}
+        start = self.clock.elapsed()
+        self.history = History(now=lambda: self.clock.elapsed() - start)
+        self.faults = FaultPlan(self.history)
+        self._reset_maps()
+        self._seed_ids(self.seed + self._runs)
+        self.effects = self._new_effect_store()
+        return saved
+
+    def end_run(self, saved: dict) -> None:
+        """Restore what :meth:`begin_run` replaced."""
+        self.history, self.faults, self.effects = saved["history"], saved["faults"], saved["effects"]
+        (self._positions, self._message_key, self._key_message, self._handles,
+         self._receives, self._deduplicated) = saved["maps"]
+        self.visibility_expired = saved["visibility_expired"]
+
+    @staticmethod
+    def _seed_ids(seed: int) -> None:
+        from moto.moto_api._internal import mock_random
+
+        mock_random.seed(seed)
+
+    def _require_running(self) -> None:
+        if not self.running:
+            raise LabError("The lab is closed: run `lab = open_lab()` first.")
+
+
+def _queue_name(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1] if url else ""
+
+
+def _mentions(obj: Any, key: str) -> bool:
+    if isinstance(obj, str):
+        return obj == key or f'"{key}"' in obj
+    if isinstance(obj, dict):
+        return any(_mentions(v, key) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return any(_mentions(v, key) for v in obj)
+    return False
+
+
+def check_environment() -> None:
+    """Fail with a message that says exactly what to fix when the lab cannot run here."""
+    import sys
+
+    if sys.version_info < (3, 11):
+        raise EnvironmentProblem(f"Python 3.11 or newer is needed, this is {sys.version.split()[0]}. "
+                                 "Run `make lab` from the course folder: it sets up the right Python.")
+    missing = []
+    for module in ("moto", "boto3", "time_machine"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise EnvironmentProblem(f"Missing packages: {', '.join(missing)}. Open the course with `make lab` "
+                                 "(it installs everything into .venv), or run `pip install -e .` in the "
+                                 "course folder.")
+    from . import fidelity
+
+    fidelity.check_moto_version()
+
+
+def open_lab(*, seed: int = 0) -> Lab:
+    """Start a lab (closing any earlier one in this process) and return it: the notebook one-liner."""
+    if _current is not None:
+        _current.close()
+    return Lab(seed=seed).start()
+
+
+def current_lab() -> Lab | None:
+    """The lab opened last in this process, if it is still running."""
+    return _current if _current is not None and _current.running else None

@@ -1,0 +1,237 @@
+"""Run a consumer against a fault plan until the queue is drained, then check the invariants.
+
+A consumer is written as **one step** (receive once, handle what came, return). The runner calls
+steps; when a step crashes, the process is dead: its database connection is closed without
+committing (an open transaction rolls back), its client is dropped, and a fresh process (a new
+client, a new connection, nothing carried over in memory) takes over. When nothing is visible
+the runner moves the clock to the moment something becomes visible again. Everything runs on
+one thread, so every run is the same.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+from .check import Verdict, check
+from .effects import EffectDB
+from .exceptions import Crash, LabError
+from .faults import Fault
+from .lab import Lab, Queue, RunawayConsumer, current_lab
+
+_run_ids = iter(range(1, 10**9))
+
+
+@dataclass
+class Process:
+    """One consumer process: everything a consumer step may use.
+
+    Attributes
+    ----------
+    name: ``"consumer-1"``, ``"consumer-2"``, ... (a new number after every crash).
+    sqs: a boto3 SQS client (recorded, faultable).
+    queue_url: the queue to consume.
+    db: this process's connection to the effect database (:class:`~sqslab.effects.EffectDB`).
+    clock: the simulated clock.
+    lab: the lab (for anything else).
+    dlq_url: the dead-letter queue's URL, if the queue has one.
+    """
+
+    name: str
+    sqs: Any
+    queue_url: str
+    db: EffectDB
+    clock: Any
+    lab: Lab
+    dlq_url: str | None = None
+    state: dict = field(default_factory=dict)
+    _clients: list = field(default_factory=list)
+
+    def handle(self, body: str) -> None:
+        """The business handler: charge the order in ``body`` (JSON), in its own transaction."""
+        key = self.lab.key_of(body)
+        if key is None:
+            raise ValueError(f"message body has no order id: {body[:60]!r}")
+        self.db.apply_effect(key, "charge")
+        self.db.commit()
+
+    def client(self, service: str) -> Any:
+        """Another AWS client for this process (e.g. ``"dynamodb"``), recorded and faultable."""
+        c = self.lab.client(service, actor=self.name)
+        self._clients.append(c)
+        return c
+
+    def die(self) -> None:
+        """Process death: roll back what was not committed, drop every client."""
+        self.db.crash()
+        for c in [self.sqs, *self._clients]:
+            self.lab.release(c)
+
+    def stop(self) -> None:
+        """A clean exit: the same as dying, as far as uncommitted work goes."""
+        self.die()
+
+
+@dataclass
+class Outcome:
+    """What one scenario run produced."""
+
+    verdict: Verdict
+    history: Any
+    effects: dict
+    steps: int
+    faults: list
+    drained: bool
+
+
+def order_messages(n: int) -> list[dict]:
+    """``n`` order events: ``{"order_id": "order-1", "amount": 10}``, ..."""
+    return [{"order_id": f"order-{i + 1}", "amount": 10 * (i + 1)} for i in range(n)]
+
+
+def run_scenario(consumer: Callable[[Process], Any], *, messages: int | Sequence[dict | str] = 3,
+                 faults: Iterable[Fault | str] = (), expect: str = "exactly_once",
+                 visibility_timeout: int = 30, fifo: bool = False, max_receive_count: int | None = None,
+                 poison: Iterable[str] = (), max_steps: int | None = None, lab: Lab | None = None,
+                 note: str = "", send: Callable[[Lab, Queue, list[str]], None] | None = None,
+                 queue_attributes: dict | None = None) -> Outcome:
+    """Send messages, run ``consumer`` steps under ``faults`` until drained, and check.
+
+    Parameters
+    ----------
+    consumer:
+        ``consumer(process)`` handles one step; see :class:`Process` for what it gets.
+    messages:
+        How many order messages to send, or the bodies themselves (dicts become JSON).
+    faults:
+        Faults to inject (each fires once).
+    expect:
+        ``"exactly_once"`` or ``"at_least_once"``.
+    visibility_timeout, fifo, max_receive_count, queue_attributes:
+        The queue's settings; ``max_receive_count`` adds a dead-letter queue.
+    poison:
+        Keys that always fail: they should end in the DLQ without an effect.
+    max_steps:
+        Give up after this many consumer steps (default: generous for the message count).
+    lab:
+        The lab to run in (default: the open lab, or a private one for this run).
+    send:
+        ``send(lab, queue, bodies)`` to send the messages some other way (e.g. a FIFO producer).
+    """
+    own_lab = None
+    if lab is None:
+        lab = current_lab()
+    if lab is None:
+        own_lab = lab = Lab().start()
+    saved = lab.begin_run()
+    try:
+        return _run(lab, consumer, messages, list(faults), expect, visibility_timeout, fifo,
+                    max_receive_count, set(poison), max_steps, note, send, queue_attributes or {})
+    finally:
+        lab.end_run(saved)
+        if own_lab is not None:
+            own_lab.close()
+
+
+def _run(lab, consumer, messages, faults, expect, visibility_timeout, fifo, max_receive_count, poison,
+         max_steps, note, send, queue_attributes) -> Outcome:
+    run_id = next(_run_ids)
+    suffix = ".fifo" if fifo else ""
+    dlq = None
+    if max_receive_count is not None:
+        dlq = lab.queue(f"run{run_id}-dlq{suffix}", fifo=fifo)
+    queue = lab.queue(f"run{run_id}-orders{suffix}", fifo=fifo, visibility_timeout=visibility_timeout,
+                      dlq=dlq, max_receive_count=max_receive_count, **queue_attributes)
+    bodies = [json.dumps(m) if isinstance(m, dict) else m
+              for m in (order_messages(messages) if isinstance(messages, int) else messages)]
+    expected = [k for k in (lab.key_of(b) for b in bodies) if k is not None]
+    for k in expected:
+        lab.position_of(k)
+    if send is not None:
+        send(lab, queue, bodies)
+    else:
+        for i, body in enumerate(bodies):
+            extra = {"MessageGroupId": "orders", "MessageDeduplicationId": f"m{i}"} if fifo else {}
+            lab.send(queue, body, **extra)
+    lab.faults.arm(*faults)
+
+    names = iter(range(1, 10**6))
+    live: dict[str, Process] = {}
+
+    def spawn() -> Process:
+        name = f"consumer-{next(names)}"
+        p = Process(name, lab.client("sqs", actor=name), queue.url, lab.effects.connect(name),
+                    lab.clock, lab, dlq.url if dlq else None)
+        lab.history.append(name, "start")
+        live[name] = p
+        return p
+
+    def step(p: Process) -> bool:
+        """One step of ``p``; False when the process died."""
+        p.sqs._sqslab_state["calls"] = 0
+        p.sqs._sqslab_state["budget"] = 200
+        try:
+            consumer(p)
+            return True
+        except Crash as crash:
+            lab.history.append(p.name, "crash", point=crash.point)
+        except RunawayConsumer as runaway:
+            lab.history.append(p.name, "crash", error=str(runaway))
+        except LabError:
+            raise
+        except Exception as exc:  # an uncaught error kills a real consumer process too
+            lab.history.append(p.name, "crash", error=f"{type(exc).__name__}: {exc}")
+        p.die()
+        live.pop(p.name, None)
+        return False
+
+    def competitor(key: str, actor: str) -> None:
+        # The visibility timeout runs out mid-work: time jumps past it and another consumer
+        # takes a step while the first one is still inside its work.
+        lab.expire_visibility(key, actor)
+        rival = spawn()
+        if step(rival):
+            rival.stop()
+            live.pop(rival.name, None)
+
+    lab.visibility_expired = competitor
+    limit = max_steps or (12 * max(len(bodies), 1) + 20)
+    current: Process | None = None
+    steps = 0
+    drained = False
+    try:
+        while steps < limit:
+            if current is None:
+                current = spawn()
+            steps += 1
+            if not step(current):
+                current = None
+            snap = lab.snapshot(queue)
+            states = [m["state"] for m in snap["messages"]]
+            if "visible" in states:
+                continue
+            if states:
+                nxt = snap.get("next_receivable_at")
+                if nxt is not None:
+                    lab.clock.advance_to(max(nxt, lab.clock.now()) + 0.001)
+                continue
+            drained = True
+            break
+    finally:
+        for p in list(live.values()):
+            p.stop()
+        lab.visibility_expired = None
+    if drained:
+        lab.history.append("bench", "note", text=f"queue drained after {steps} step(s)")
+    else:
+        lab.history.append("bench", "note", text=f"gave up after {steps} steps: the queue never drained")
+
+    remaining_keys = [m_key for m_key in (lab.key_of(m["body"]) for m in lab.snapshot(queue)["messages"]) if m_key]
+    dead_keys = [k for k in (lab.key_of(m["body"]) for m in lab.snapshot(dlq)["messages"]) if k] if dlq else []
+    effects = dict(lab.effects.counts())
+    verdict = check(lab.history, expected=expected, effects=effects, remaining=remaining_keys,
+                    dead_lettered=dead_keys, expect=expect, poison=poison, fired=list(lab.faults.fired),
+                    note=note)
+    return Outcome(verdict, lab.history, effects, steps, list(lab.faults.fired), drained)
+
