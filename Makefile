@@ -27,6 +27,14 @@ GRADE_ARGS ?=
 SUBMISSIONS ?=
 OUT ?= out
 
+# JupyterLab for a learner: local only, no calls home for news or updates, and (through
+# tools/jupyter-config) without nbgrader's instructor panels, which need a gradebook a learner has not
+# got; nbgrader's Validate button stays. Root (a container) needs --allow-root.
+JUPYTER_LAB = JUPYTER_CONFIG_PATH="$(CURDIR)/tools/jupyter-config$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+  "$(PY)" -m jupyter lab --ip=127.0.0.1 \
+  --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
+  $$( [ "$$(id -u)" -eq 0 ] && echo --allow-root )
+
 .PHONY: help setup lab test grade release strip bench demo clean clean-work
 
 help: ## List the targets (this text)
@@ -65,10 +73,7 @@ lab: setup ## Copy course/ into work/ (never overwriting your files) and open Ju
 	@if [ ! -d course ] || [ -z "$$(ls -A course 2>/dev/null)" ]; then \
 	  echo "lab: course/ is empty; run 'make release' to generate it from solutions/" >&2; exit 1; fi
 	"$(PY)" tools/workcopy.py --course course --work work
-	"$(PY)" -m jupyter lab --notebook-dir=work --ip=127.0.0.1 \
-	  --LabApp.news_url=None \
-	  --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
-	  $(LAB_ARGS)
+	$(JUPYTER_LAB) --notebook-dir=work $(LAB_ARGS)
 
 test: setup ## Run the whole test suite in parallel (pytest -n WORKERS); what CI runs
 	@# Any non-zero pytest status fails the target, including 5 (no tests were collected).
@@ -101,8 +106,7 @@ demo: setup ## Run the demo (python -m sqslab.demo, or JupyterLab on demos/)
 	@if "$(PY)" -c 'import importlib.util as u, sys; sys.exit(u.find_spec("sqslab.demo") is None)'; then \
 	  "$(PY)" -m sqslab.demo; \
 	elif compgen -G 'demos/*.ipynb' >/dev/null; then \
-	  "$(PY)" -m jupyter lab --notebook-dir=demos --ip=127.0.0.1 --LabApp.news_url=None \
-	    --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate $(LAB_ARGS); \
+	  $(JUPYTER_LAB) --notebook-dir=demos $(LAB_ARGS); \
 	else \
 	  echo "demo: not built yet (neither src/sqslab/demo.py nor demos/*.ipynb exists)." >&2; exit 1; \
 	fi
