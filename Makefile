@@ -30,12 +30,13 @@ OUT ?= out
 # JupyterLab for a learner: local only, no calls home for news or updates, and (through
 # tools/jupyter-config) without nbgrader's instructor panels, which need a gradebook a learner has not
 # got; nbgrader's Validate button stays. Root (a container) needs --allow-root.
-JUPYTER_LAB = JUPYTER_CONFIG_PATH="$(CURDIR)/tools/jupyter-config$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
-  "$(PY)" -m jupyter lab --ip=127.0.0.1 \
+JUPYTER_LAB_ANY = "$(PY)" -m jupyter lab --ip=127.0.0.1 \
   --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
   $$( [ "$$(id -u)" -eq 0 ] && echo --allow-root )
+JUPYTER_LAB = JUPYTER_CONFIG_PATH="$(CURDIR)/tools/jupyter-config$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+  $(JUPYTER_LAB_ANY)
 
-.PHONY: help setup lab test grade release strip bench demo clean clean-work
+.PHONY: help setup lab test grade release author strip bench demo clean clean-work
 
 help: ## List the targets (this text)
 	@echo "sqs-reliability-course: make <target> [VAR=value ...]"
@@ -91,6 +92,9 @@ endif
 
 release: setup ## Regenerate course/ from solutions/ with nbgrader (outputs stripped, same bytes every run)
 	"$(PY)" tools/release.py --solutions solutions --course course
+
+author: setup ## Open JupyterLab on solutions/ with nbgrader's authoring tools (lesson authors)
+	$(JUPYTER_LAB_ANY) --notebook-dir=solutions $(LAB_ARGS)
 
 strip: setup ## Remove outputs and execution counts from the notebooks in solutions/ (in place)
 	"$(PY)" tools/release.py --strip solutions
