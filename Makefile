@@ -26,6 +26,7 @@ LAB_ARGS ?=
 GRADE_ARGS ?=
 SUBMISSIONS ?=
 OUT ?= out
+SETUP_FORCE ?=
 
 # JupyterLab for a learner: local only, no calls home for news or updates, and (through
 # tools/jupyter-config) without nbgrader's instructor panels, which need a gradebook a learner has not
@@ -60,8 +61,11 @@ $(STAMP): pyproject.toml
 	fi
 	@# Skip pip when the environment already matches (a touched pyproject.toml, a shared venv):
 	@# reinstalling the editable package briefly unimports sqslab for everyone using this venv.
-	@if "$(PY)" tools/envcheck.py --quiet; then \
+	@status=0; "$(PY)" tools/envcheck.py --quiet || status=$$?; \
+	if [ $$status -eq 0 ]; then \
 	  echo "setup: $(VENV) already has every pinned requirement"; \
+	elif [ $$status -eq 2 ] && [ -z "$(SETUP_FORCE)" ]; then \
+	  exit 1; \
 	else \
 	  echo "setup: pip install -e '.[test]' into $(VENV) (a few minutes on a fresh machine)"; \
 	  "$(PY)" -m pip install --quiet --disable-pip-version-check -e '.[test]'; \

@@ -121,6 +121,30 @@ def test_envcheck_reports_a_package_that_is_not_installed():
     ]
 
 
+class FakeEditableDist:
+    """An editable install whose .pth file points at ``src``."""
+
+    def __init__(self, tmp_path: Path, src: Path):
+        self.pth = tmp_path / "__editable__.sqslab-0.1.0.pth"
+        self.pth.write_text(f"{src}\n")
+        self.files = [Path("sqslab-0.1.0.dist-info/METADATA"), Path(self.pth.name)]
+
+    def locate_file(self, file):
+        return self.pth.parent / Path(file).name
+
+
+def test_envcheck_refuses_an_environment_that_serves_another_checkout(tmp_path, monkeypatch):
+    # Installing there would switch everyone who shares that venv over to this checkout's code.
+    monkeypatch.setattr(envcheck.metadata, "distribution", lambda name: FakeEditableDist(tmp_path, tmp_path / "other" / "src"))
+    assert envcheck.other_checkout() == tmp_path / "other" / "src"
+    assert envcheck.main(["--quiet"]) == 2
+
+
+def test_envcheck_accepts_an_editable_install_of_this_checkout(tmp_path, monkeypatch):
+    monkeypatch.setattr(envcheck.metadata, "distribution", lambda name: FakeEditableDist(tmp_path, REPO / "src"))
+    assert envcheck.other_checkout() is None
+
+
 # --- make ------------------------------------------------------------------------------------
 
 

@@ -5,7 +5,10 @@ touching pyproject.toml (or a venv built another way) does not reinstall a worki
 other processes are using it. Checks every requirement of ``[project] dependencies`` and the ``test``
 extra, the requirements their extras pull in, and that ``sqslab`` is installed from this checkout.
 
-Exit status 0 when satisfied, 1 otherwise (with one line per problem unless ``--quiet``).
+Exit status 0 when satisfied, 1 when ``pip install`` is needed, and 2 when this Python's sqslab is
+installed from *another checkout*: installing this one would silently switch everyone who uses that
+environment over to this checkout's code, so ``make setup`` refuses (use a venv of your own, ``VENV=...``).
+One line per problem unless ``--quiet``.
 """
 
 from __future__ import annotations
@@ -80,9 +83,32 @@ def project_problems() -> list[str]:
     return found
 
 
+def other_checkout() -> Path | None:
+    """The src/ folder of another checkout that this Python's editable sqslab points at, if any."""
+    try:
+        dist = metadata.distribution("sqslab")
+    except metadata.PackageNotFoundError:
+        return None
+    for file in dist.files or []:
+        if file.name.startswith("__editable__") and file.name.endswith(".pth"):
+            for line in Path(dist.locate_file(file)).read_text(encoding="utf-8").splitlines():
+                place = Path(line.strip())
+                if line.strip() and not line.startswith(("import ", "#")) and place.is_absolute():
+                    if place.resolve() != (REPO / "src").resolve():
+                        return place
+    return None
+
+
 def main(argv: list[str]) -> int:
+    quiet = "--quiet" in argv
+    elsewhere = other_checkout()
+    if elsewhere is not None:
+        print(f"envcheck: {sys.prefix} runs sqslab from {elsewhere}, another checkout; installing"
+              f" {REPO} there would switch everyone using it over. Use your own venv (make setup"
+              " VENV=...), or SETUP_FORCE=1 if you mean it.", file=sys.stderr)
+        return 2
     found = problems(wanted()) + project_problems()
-    if "--quiet" not in argv:
+    if not quiet:
         for line in found:
             print(f"envcheck: {line}")
         if not found:
