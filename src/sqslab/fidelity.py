@@ -50,6 +50,10 @@ DEDUPLICATION_SECONDS = 300
 #: the boundary makes it receivable.
 PAST_BOUNDARY = 0.001
 
+#: Real seconds a long poll with no registered clock waits for simulated time to move before it
+#: concludes the clock is stopped and raises instead of hanging.
+STOPPED_CLOCK_PATIENCE = 1.0
+
 
 class Correction(NamedTuple):
     """One correction of moto: its name, the FACTS.md row it restores, the function applying it."""
@@ -489,6 +493,13 @@ def _progress(backend, task: _MoveTask) -> None:
         task.status = "COMPLETED"
 
 
+def _next_move_at(task: _MoveTask) -> float:
+    """Unix time at which ``task`` is due to move its next message (a long poll may wake then)."""
+    rate = task.rate or DEFAULT_MOVE_RATE
+    due_ms = task.started_ms + -(-(task.moved + 1) * 1000 // rate)
+    return due_ms / 1000 + PAST_BOUNDARY
+
+
 def _destination(backend, task: _MoveTask, message):
     """The queue ``message`` goes to, or None after marking the task FAILED."""
     if task.destination_arn is not None:
@@ -657,7 +668,8 @@ def long_poll_on_the_clock() -> None:
     moto's long poll waits one real second per turn for a deadline read from the stopped clock,
     so WaitTimeSeconds > 0 on an empty queue never returned. With a clock registered by
     :func:`use_clock`, an empty receive moves the simulated clock to the earliest of: the moment
-    a message of the queue becomes receivable, the clock's next timer, the end of the wait; then
+    a message of the queue becomes receivable, the clock's next timer, a running move task's next
+    move, the end of the wait; then
     receives again, until a message comes or the wait is over. No real time passes. Without a
     registered clock moto's behaviour is kept (waiting in real time, outside the backend lock);
     a long poll that sees simulated time stand still for a real second raises :class:`LabError`
@@ -694,8 +706,9 @@ def _long_poll_simulated(backend, queue_name: str, wait: int, clock, attempt):
             return result
         with LOCK:
             wake = next_receivable_at(backend.get_queue(queue_name))
+            moves = [_next_move_at(t) for t in vars(backend).get("_sqslab_tasks", ()) if t.status == "RUNNING"]
         timer = clock.next_timer_at()
-        clock.advance_to(min(t for t in (wake, timer, deadline) if t is not None and t > now))
+        clock.advance_to(min(t for t in (wake, timer, deadline, *moves) if t is not None and t > now))
 
 
 def _long_poll_real_time(backend, queue_name: str, wait: int, attempt):
@@ -707,8 +720,9 @@ def _long_poll_real_time(backend, queue_name: str, wait: int, attempt):
             return result
         with LOCK:
             queue = backend.get_queue(queue_name)
-        queue.wait_for_messages(1)
-        if _now() == started and time.monotonic() - started_real >= 1.0:
+        # A send wakes this at once; the short turn only bounds how late a stopped clock is noticed.
+        queue.wait_for_messages(0.1)
+        if _now() == started and time.monotonic() - started_real >= STOPPED_CLOCK_PATIENCE:
             raise LabError(
                 "ReceiveMessage with WaitTimeSeconds > 0 is waiting on a stopped clock and would "
                 "never return. Register the lab's clock with sqslab.fidelity.use_clock(clock) "
