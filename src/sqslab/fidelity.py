@@ -32,7 +32,7 @@ import json
 import threading
 import time
 from copy import deepcopy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
 from .exceptions import EnvironmentProblem, LabError
@@ -89,12 +89,12 @@ def check_moto_version() -> None:
     except ImportError:  # pragma: no cover - the environment check reports this first
         raise EnvironmentProblem(
             f"moto is not installed. Run `pip install 'moto[sqs,dynamodb]=={MOTO_VERSION}'` "
-            "(or `make lab`, which installs the pinned environment).") from None
+            "in the course's environment (.venv), or `make setup` on a fresh checkout.") from None
     if moto.__version__ != MOTO_VERSION:
         raise EnvironmentProblem(
             f"moto {moto.__version__} is installed, but the lab corrects moto {MOTO_VERSION}'s "
             f"internals and has only been tested on that version. Run "
-            f"`pip install 'moto[sqs,dynamodb]=={MOTO_VERSION}'` (or `make lab`) to install it.")
+            f"`pip install 'moto[sqs,dynamodb]=={MOTO_VERSION}'` in the course's environment (.venv).")
 
 
 def _models():
@@ -184,9 +184,7 @@ def ignore_stale_receipt_handles() -> None:
 
 
 def _deleted_archive(queue) -> dict:
-    if "_sqslab_deleted" not in vars(queue):
-        queue._sqslab_deleted = {}
-    return queue._sqslab_deleted
+    return vars(queue).setdefault("_sqslab_deleted", {})
 
 
 # -- c. FIFO deduplication window -------------------------------------------------------------------
@@ -282,8 +280,6 @@ def refuse_visibility_change_when_not_in_flight() -> None:
     if not _once("refuse_visibility_change_when_not_in_flight"):
         return
     models = _models()
-    from moto.sqs.exceptions import SQSException
-
     original = models.SQSBackend.change_message_visibility
 
     @functools.wraps(original)
@@ -306,14 +302,14 @@ def refuse_visibility_change_when_not_in_flight() -> None:
         queue = self.get_queue(queue_name)
         failed, rest = [], []
         for entry in entries:
-            try:
-                holder = next((m for m in queue._messages if m.had_receipt_handle(entry["ReceiptHandle"])), None)
-                if holder is not None and holder.receipt_handle == entry["ReceiptHandle"] and holder.visible:
-                    raise _message_not_inflight()
-                rest.append(entry)
-            except SQSException as error:
+            handle = entry["ReceiptHandle"]
+            holder = next((m for m in queue._messages if m.had_receipt_handle(handle)), None)
+            if holder is not None and holder.receipt_handle == handle and holder.visible:
+                error = _message_not_inflight()
                 failed.append({"Id": entry["Id"], "SenderFault": True, "Code": error.code,
                                "Message": error.message})
+            else:
+                rest.append(entry)
         success, more_failed = batch_original(self, queue_name, rest) if rest else ([], [])
         return success, failed + more_failed
 
@@ -357,7 +353,6 @@ class _MoveTask:
     moved: int = 0
     status: str = "RUNNING"
     failure_reason: str | None = None
-    extra: dict = field(default_factory=dict)
 
     def entry(self) -> dict:
         """This task as a ListMessageMoveTasksResultEntry."""
