@@ -1,0 +1,181 @@
+"""Grade notebooks through the real nbgrader CLI, for tests.
+
+A *case* is a submission built from the released (learner's) copy of an assignment with its
+solution cells replaced by some code: the reference solution, a wrong solution, an alternative
+right one, or nothing at all (the untouched learner copy). All cases of one assignment are graded
+by one ``nbgrader autograde`` run, and the scores are read back from nbgrader's own gradebook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SOLUTIONS = ROOT / "solutions"
+CORPUS = ROOT / "tests" / "corpus"
+BIN = Path(sys.executable).parent
+
+CONFIG = """
+c = get_config()
+c.CourseDirectory.root = {root!r}
+c.CourseDirectory.course_id = "corpus"
+c.CourseDirectory.source_directory = "source"
+c.CourseDirectory.release_directory = "release"
+c.CourseDirectory.db_url = "sqlite:///{root}/gradebook.db"
+c.ExecutePreprocessor.timeout = 300
+c.Execute.timeout = 300
+"""
+
+
+@dataclass
+class Case:
+    """One submission to grade: ``code`` maps a solution cell's grade_id to its replacement."""
+
+    name: str
+    code: dict[str, str] | None          # None: the untouched learner copy
+    expect: str = "full"                 # "full" | "zero" | "lose"
+    lose: tuple[str, ...] = ()           # graded cells that must lose points
+    path: Path | None = None
+
+
+@dataclass
+class Graded:
+    """Scores per graded cell: ``cells[grade_id] = (score, max_score)``."""
+
+    cells: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return sum(s for s, _ in self.cells.values())
+
+    @property
+    def max_score(self) -> float:
+        return sum(m for _, m in self.cells.values())
+
+
+def source_notebook(assignment: str) -> dict:
+    """The instructor's notebook of ``assignment`` as JSON."""
+    return json.loads((SOLUTIONS / assignment / f"{assignment}.ipynb").read_text())
+
+
+def solution_cells(nb: dict) -> dict[str, str]:
+    """grade_id -> source of each solution cell, with nbgrader's markers removed."""
+    out = {}
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution") and cell["cell_type"] == "code":
+            src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            src = "\n".join(line for line in src.splitlines()
+                            if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+            out[meta["grade_id"]] = src
+    return out
+
+
+def graded_cells(nb: dict) -> dict[str, float]:
+    """grade_id -> points of each autograded test cell."""
+    return {c["metadata"]["nbgrader"]["grade_id"]: float(c["metadata"]["nbgrader"].get("points", 0))
+            for c in nb["cells"]
+            if c.get("metadata", {}).get("nbgrader", {}).get("grade") and c["cell_type"] == "code"}
+
+
+def load_corpus(assignment: str) -> list[Case]:
+    """Read ``tests/corpus/<assignment>/*.py``.
+
+    Each file starts with ``# expect: full`` (an alternative right solution) or
+    ``# expect: lose grade_id [grade_id ...]`` (a wrong one, with the cells it must lose points
+    on). The rest replaces the solution cell; with several solution cells, the file is cut into
+    sections by lines ``# --- cell: <grade_id>``.
+    """
+    cases = []
+    for path in sorted((CORPUS / assignment).glob("*.py")):
+        text = path.read_text()
+        m = re.search(r"^# expect: (full|lose)(.*)$", text, re.M)
+        if not m:
+            raise ValueError(f"{path}: first lines need '# expect: full' or '# expect: lose <grade_id> ...'")
+        sections = re.split(r"^# --- cell: (\S+)\s*$", text, flags=re.M)
+        if len(sections) == 1:
+            code = {"*": text}
+        else:
+            code = {sections[i]: sections[i + 1] for i in range(1, len(sections), 2)}
+        cases.append(Case(path.stem, code, m.group(1), tuple(m.group(2).split()), path))
+    return cases
+
+
+def _set_source(cell: dict, text: str) -> None:
+    cell["source"] = text
+    cell["outputs"] = [] if cell["cell_type"] == "code" else cell.get("outputs")
+    if cell["cell_type"] == "code":
+        cell["execution_count"] = None
+
+
+def build_submission(release_nb: dict, code: dict[str, str] | None) -> dict:
+    """A copy of the learner's notebook with its solution cells replaced by ``code``."""
+    nb = json.loads(json.dumps(release_nb))
+    if code is None:
+        return nb
+    sol = [c for c in nb["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("solution")
+           and c["cell_type"] == "code"]
+    if "*" in code:
+        if len(sol) != 1:
+            raise ValueError("this assignment has several solution cells: mark sections with '# --- cell: <id>'")
+        _set_source(sol[0], code["*"])
+        return nb
+    by_id = {c["metadata"]["nbgrader"]["grade_id"]: c for c in sol}
+    for grade_id, text in code.items():
+        if grade_id not in by_id:
+            raise ValueError(f"no solution cell {grade_id!r}; there are {sorted(by_id)}")
+        _set_source(by_id[grade_id], text)
+    return nb
+
+
+def grade(assignment: str, cases: list[Case], workdir: Path, *, timeout: int = 900) -> dict[str, Graded]:
+    """Grade every case of ``assignment`` with one real ``nbgrader autograde``; scores per case."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "nbgrader_config.py").write_text(CONFIG.format(root=str(workdir)))
+    src = workdir / "source" / assignment
+    shutil.rmtree(src, ignore_errors=True)
+    src.mkdir(parents=True)
+    shutil.copy(SOLUTIONS / assignment / f"{assignment}.ipynb", src)
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    run = lambda *args: subprocess.run([str(BIN / "nbgrader"), *args], cwd=workdir, env=env,
+                                       capture_output=True, text=True, timeout=timeout)
+    done = run("generate_assignment", assignment, "--force")
+    if done.returncode:
+        raise RuntimeError(f"nbgrader generate_assignment failed:\n{done.stderr[-3000:]}")
+    release_nb = json.loads((workdir / "release" / assignment / f"{assignment}.ipynb").read_text())
+    for case in cases:
+        dest = workdir / "submitted" / case.name / assignment
+        dest.mkdir(parents=True, exist_ok=True)
+        (dest / f"{assignment}.ipynb").write_text(json.dumps(build_submission(release_nb, case.code)))
+    done = run("autograde", assignment, "--force")
+    if done.returncode:
+        raise RuntimeError(f"nbgrader autograde failed:\n{done.stderr[-3000:]}")
+    from nbgrader.api import Gradebook
+
+    results: dict[str, Graded] = {}
+    with Gradebook(f"sqlite:///{workdir}/gradebook.db") as gb:
+        for case in cases:
+            graded = Graded()
+            nb = gb.find_submission_notebook(assignment, assignment, case.name)
+            for g in nb.grades:
+                if g.max_score:
+                    graded.cells[g.name] = (float(g.score), float(g.max_score))
+            results[case.name] = graded
+    return results
+
+
+def reference_case(assignment: str) -> Case:
+    """The instructor's own solution, submitted as a learner would."""
+    return Case("reference", solution_cells(source_notebook(assignment)), "full")
+
+
+def untouched_case() -> Case:
+    """The learner's copy as released, with nothing written."""
+    return Case("untouched", None, "zero")
