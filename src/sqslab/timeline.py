@@ -92,22 +92,22 @@ _UP = _arrow_path(down=False)
 _STYLES: dict[str, dict[str, Any]] = {
     "send": dict(marker="o", markersize=5, color=_INK, label="sent"),
     "send_dropped": dict(marker="o", markersize=5, color=_INK, markerfacecolor="white",
-                         label="sent, deduplicated (not delivered)"),
+                         label="sent, deduplicated"),
     "effect": dict(marker="*", markersize=13, color=_INK, markeredgecolor="white",
                    markeredgewidth=0.6, label="effect"),
     "effect_dup": dict(marker="*", markersize=16, color=_RED, markeredgecolor="white",
                        markeredgewidth=0.6, label="effect again: duplicate!"),
     "rollback": dict(marker="*", markersize=12, color=_GREY, markerfacecolor="white",
-                     label="effect rolled back (never committed)"),
+                     label="effect rolled back"),
     "delete": dict(marker=_CHECK, markersize=11, color=_GREEN, markeredgewidth=0.8,
                    label="deleted"),
     "delete_stale": dict(marker=_CHECK, markersize=11, color=_GREEN, markerfacecolor="white",
-                         markeredgewidth=1.2, label="delete ignored (stale receipt handle)"),
+                         markeredgewidth=1.2, label="delete not applied"),
     "crash": dict(marker="X", markersize=12, color=_INK, markeredgecolor="white",
-                  markeredgewidth=0.6, label="consumer crashed (fault point)"),
-    "fault": dict(marker="^", markersize=7, color=_ORANGE, label="injected fault (non-fatal)"),
+                  markeredgewidth=0.6, label="crash (fault point)"),
+    "fault": dict(marker="^", markersize=7, color=_ORANGE, label="fault (not fatal)"),
     "visibility": dict(marker="|", markersize=13, markeredgewidth=2.2, color=_INK,
-                       label="visibility changed (heartbeat)"),
+                       label="visibility changed"),
     "dlq_move": dict(marker=_DOWN, markersize=12, color=_PURPLE, label="moved to DLQ"),
     "move_task": dict(marker=_UP, markersize=12, color=_PURPLE, label="redriven from DLQ"),
 }
@@ -122,6 +122,7 @@ class _Row:
     label: str = ""
     events: list[Event] = field(default_factory=list)
     duplicate: bool = False
+    most: int = 0                             # the most effects any of its keys got
 
 
 @dataclass
@@ -142,6 +143,7 @@ class _Model:
     items: list[tuple[Event, _Row]]          # drawn events on their rows, in time order
     bars: list[_Bar]
     effect_nth: dict[int, int]               # effect event seq -> nth effect of its key
+    quiet: set[int]                           # duplicate effects drawn without their "Nx!"
     effects_per_key: Counter
     hidden: set[int]                          # fatal faults already shown by their crash
     consumers: list[str]
@@ -154,15 +156,21 @@ def _short(message_id: str) -> str:
 
 def _model(history: History | Iterable[Event], messages: Iterable[str] | None = None) -> _Model:
     events = list(history)
+    # A redrive gives the message a new MessageId; it is still the same message's story, so
+    # the new id continues the original's row.
+    same_as: dict[str, str] = {}
+    for e in events:
+        old = e.detail.get("original_message_id") if e.kind == "move_task" else None
+        if old and e.message_id and e.message_id != old:
+            same_as[e.message_id] = same_as.get(old, old)
     key_of: dict[str, str] = {}
     for e in events:
-        if e.message_id and e.key and e.message_id not in key_of:
-            key_of[e.message_id] = e.key
+        if e.message_id and e.key:
+            key_of.setdefault(same_as.get(e.message_id, e.message_id), e.key)
 
     rows: dict[str, _Row] = {}
     holding: dict[str, str] = {}        # actor -> row ident of the message it works on
     latest_for_key: dict[str, str] = {}
-    items: list[tuple[Event, _Row]] = []
 
     def row(ident: str, message_id: str | None, key: str | None) -> _Row:
         if ident not in rows:
@@ -181,7 +189,8 @@ def _model(history: History | Iterable[Event], messages: Iterable[str] | None = 
 
     for e in events:
         if e.message_id:
-            targets = [row(e.message_id, e.message_id, key_of.get(e.message_id))]
+            mid = same_as.get(e.message_id, e.message_id)
+            targets = [row(mid, mid, key_of.get(mid))]
         elif e.kind == "rollback":
             keys = list(dict.fromkeys(e.detail.get("effects") or ([e.key] if e.key else [])))
             targets = [row_for_key(k, e.actor) for k in keys]
@@ -202,8 +211,12 @@ def _model(history: History | Iterable[Event], messages: Iterable[str] | None = 
             holding.pop(e.actor, None)
 
     wanted = None if messages is None else {messages} if isinstance(messages, str) else set(messages)
+    aliases: dict[str, set[str]] = {}
+    for new, old in same_as.items():
+        aliases.setdefault(old, set()).add(new)
     chosen = [r for r in rows.values()
-              if wanted is None or wanted & {r.ident, r.message_id, r.key}]
+              if wanted is None
+              or wanted & ({r.ident, r.message_id, r.key} | aliases.get(r.ident, set()))]
 
     per_key = Counter(r.key for r in rows.values() if r.message_id and r.key)
     for r in chosen:
@@ -221,8 +234,14 @@ def _model(history: History | Iterable[Event], messages: Iterable[str] | None = 
             k = e.key or e.message_id or ""
             counts[k] += 1
             effect_nth[e.seq] = counts[k]
+    quiet: set[int] = set()
     for r in chosen:
-        r.duplicate = any(effect_nth.get(e.seq, 0) > 1 for e in r.events)
+        dups = [e.seq for e in r.events if effect_nth.get(e.seq, 0) > 1]
+        r.duplicate = bool(dups)
+        r.most = max((effect_nth.get(e.seq, 0) for e in r.events), default=0)
+        # Past two repeats a "Nx!" on every star is clutter: the last one carries the count.
+        if len(dups) > 2:
+            quiet.update(dups[:-1])
 
     hidden = _fatal_faults_shown_by_crash(events)
     items = sorted(((e, r) for r in chosen for e in r.events
@@ -231,7 +250,7 @@ def _model(history: History | Iterable[Event], messages: Iterable[str] | None = 
     bars = [b for r in chosen for b in _bars(r)]
     consumers = list(dict.fromkeys(b.actor for b in sorted(bars, key=lambda b: b.start.seq)))
     end = max((e.time for e in events), default=0.0)
-    return _Model(chosen, items, bars, effect_nth, counts, hidden, consumers, end)
+    return _Model(chosen, items, bars, effect_nth, quiet, counts, hidden, consumers, end)
 
 
 def _fatal_faults_shown_by_crash(events: list[Event]) -> set[int]:
@@ -452,14 +471,14 @@ def draw(history: History | Iterable[Event], *, title: str | None = None,
     if own:
         # Sized by hand, not by a layout engine: we know every margin, and it saves a full
         # extra draw of the figure (half the rendering time of a large run).
-        plot_w = min(max(span * 0.42, 5.5), 17.0)
+        plot_w = min(max(span * 0.42, 5.5), 15.0)
         row_h = min(max(0.75 - 0.015 * n, 0.32), 0.7)
         left, right_m = label_in + 0.35, 0.35
         width = max(left + plot_w + right_m, 7.5)
         plot_w = width - left - right_m
         ncols = max(1, min(4, int((width - 0.4) / _legend_entry_width(legend))))
         legend_h = 0.17 * math.ceil(len(legend) / ncols) + 0.08
-        two_lines = plot_w < 7.4
+        two_lines = plot_w < 5.6
         top = 0.3 + (0.3 if title else 0.0)
         bottom = 0.55 + (0.13 if two_lines else 0.0) + legend_h
         height = top + max(n, 1) * row_h + bottom
@@ -470,7 +489,7 @@ def draw(history: History | Iterable[Event], *, title: str | None = None,
     else:
         fig = ax.figure
         plot_w = ax.get_position().width * fig.get_figwidth()
-        two_lines = plot_w < 7.4
+        two_lines = plot_w < 5.6
 
     xmin = -0.9
     xmax = span + 1.2
@@ -496,9 +515,9 @@ def draw(history: History | Iterable[Event], *, title: str | None = None,
     _draw_markers(ax, model, axis, marked, labels)
     labels.place()
     _draw_ticks(ax, axis, cols_per_inch)
-    ax.set_xlabel("simulated time since the lab started" + ("\n" if two_lines else "  ·  ")
-                  + "events at one instant are spread out in the order they happened; "
-                  "idle time is compressed", fontsize=8, color="#555555", labelpad=7)
+    ax.set_xlabel("simulated time" + ("\n" if two_lines else "  ·  ") + "events of one instant "
+                  "spread out in order  ·  idle time compressed", fontsize=8, color="#555555",
+                  labelpad=7)
     if title:
         ax.set_title(title, loc="left", fontsize=12, fontweight="bold", pad=15)
     if legend:
@@ -527,7 +546,7 @@ def _legend_handles(model: _Model) -> list[Any]:
     for i, actor in enumerate(model.consumers):
         colour, hatch = _consumer_style(i)
         patch = Patch(facecolor=_tint(colour), edgecolor=colour, hatch=hatch,
-                      label=f"{actor} holds it (invisible to others)")
+                      label=f"{actor} holds it (invisible)")
         patch.set_hatchcolor(_tint(colour, 0.35))
         handles.append(patch)
     if any(r.message_id for r in model.rows):
@@ -574,7 +593,7 @@ def _draw_rows(ax, model: _Model, marked: set) -> None:
         elif y % 2:
             stripes.append((y - 0.5, y + 0.5))
         style = dict(color=_RED, fontweight="bold") if r.duplicate else dict(color=_INK)
-        ax.text(-0.012, y, r.label + ("  2x!" if r.duplicate else ""), transform=label_at,
+        ax.text(-0.012, y, r.label + (f"  {r.most}x!" if r.duplicate else ""), transform=label_at,
                 ha="right", va="center", fontsize=9, gid=f"row:{r.ident}", **style)
     _band(ax, stripes, "#F4F4F4", vertical=False, zorder=0, gid="stripes")
     _band(ax, marks, _HIGHLIGHT, vertical=False, zorder=0.1, gid="highlight")
@@ -634,48 +653,49 @@ def _draw_presence(ax, model: _Model, axis: _Axis, right: float) -> None:
 class _Labels:
     """Small texts beside markers, placed only where they do not cover one another.
 
-    Each row has three lanes: above its bars, through its centre, and below. A label that would
-    overlap one already placed in its lane is left out: a crowded run keeps its markers and loses
-    words that would be unreadable anyway (the text version has every detail), which also keeps
-    rendering fast.
+    Labels go in the strip between two rows (above one row's bars is below the previous row's)
+    or through a row's centre. A label that would overlap one already placed in its strip is
+    left out: a crowded run keeps its markers and loses words that would be unreadable anyway
+    (the text version has every detail), which also keeps rendering fast (each text costs about
+    2 ms to render).
     """
 
     def __init__(self, ax, cols_per_inch: float):
         self.ax = ax
         self.cpi = cols_per_inch
         self.taken: dict[tuple[float, str], list[tuple[float, float]]] = {}
-        self.wanted: list[tuple[int, int, float, str, float, float, str, dict]] = []
+        self.wanted: list[tuple[int, int, float, list[tuple[str, float, str, str]], float, dict]] = []
 
     def cols(self, points: float) -> float:
         return points / 72.0 * self.cpi
 
-    def add(self, priority: int, y: float, lane: str, x0: float, label: str, fontsize: float,
-            **kw: Any) -> None:
-        self.wanted.append((priority, len(self.wanted), y, lane, x0, fontsize, label, kw))
+    def add(self, priority: int, y: float, places: list[tuple[str, float, str, str]],
+            fontsize: float, **kw: Any) -> None:
+        """Ask for a label on row ``y``: the first of ``places`` (lane, x, text, ha) that is free."""
+        self.wanted.append((priority, len(self.wanted), y, places, fontsize, kw))
 
     def place(self) -> None:
-        for _, _, y, lane, x0, size, label, kw in sorted(self.wanted, key=lambda w: w[:2]):
-            # 0.62 em: a generous average glyph width of DejaVu Sans.
-            width = self.cols(len(label) * size * 0.62 + 2)
-            ha = kw.get("ha", "left")
-            left = x0 - width / 2 if ha == "center" else x0
-            spans = self.taken.setdefault((y, lane), [])
-            if any(left < b and a < left + width for a, b in spans):
-                continue
-            spans.append((left, left + width))
-            yy = {"above": y - 0.3, "centre": y, "below": y + 0.31}[lane]
-            va = {"above": "bottom", "centre": "center", "below": "top"}[lane]
-            self.ax.text(x0, yy, label, fontsize=size, va=va, zorder=6,
-                         **{"ha": ha, **kw})
-
-    def block(self, y: float, lane: str, x0: float, x1: float) -> None:
-        self.taken.setdefault((y, lane), []).append((x0, x1))
+        for _, _, y, places, size, kw in sorted(self.wanted, key=lambda w: w[:2]):
+            for lane, x, label, ha in places:
+                # 0.62 em: a generous average glyph width of DejaVu Sans.
+                width = self.cols(len(label) * size * 0.62 + 2)
+                left = x - width / 2 if ha == "center" else x
+                strip = {"above": (y, "gap"), "below": (y + 1, "gap"), "centre": (y, "row")}[lane]
+                spans = self.taken.setdefault(strip, [])
+                if any(left < b and a < left + width for a, b in spans):
+                    continue
+                spans.append((left, left + width))
+                yy = {"above": y - 0.3, "centre": y, "below": y + 0.31}[lane]
+                va = {"above": "bottom", "centre": "center", "below": "top"}[lane]
+                self.ax.text(x, yy, label, fontsize=size, va=va, ha=ha, zorder=6, **kw)
+                break
 
 
 def _draw_bars(ax, model: _Model, axis: _Axis, labels: _Labels) -> None:
     half = 0.27
     verts: dict[str, list[list[tuple[float, float]]]] = {a: [] for a in model.consumers}
     rows = {r.ident: y for y, r in enumerate(model.rows)}
+    starts = {(rows[b.row.ident], b.actor, axis.x[(b.start.seq, b.row.ident)]) for b in model.bars}
     for b in model.bars:
         y = rows[b.row.ident]
         x0 = axis.x[(b.start.seq, b.row.ident)]
@@ -687,13 +707,15 @@ def _draw_bars(ax, model: _Model, axis: _Axis, labels: _Labels) -> None:
             x1 = axis.width + 0.6
         x1 = max(x1, x0 + 0.3)
         verts[b.actor].append([(x0, y - half), (x1, y - half), (x1, y + half), (x0, y + half)])
+        if (y - 1, b.actor, x0) in starts:
+            continue  # one label names a stack of bars from one batch receive: the top one
         colour = _consumer_style(model.consumers.index(b.actor))[0]
-        pad = labels.cols(2.5)
-        for name in (b.actor, _abbrev(b.actor)):
-            if labels.cols(len(name) * 7 * 0.62 + 5) <= x1 - x0:
-                labels.add(2, y, "above", x0 + pad, name, 7, color=colour, fontweight="bold",
-                           gid=f"bar-label:{b.actor}")
-                break
+        at = x0 + labels.cols(2.5)
+        names = [n for n in (b.actor, _abbrev(b.actor))
+                 if labels.cols(len(n) * 7 * 0.62 + 5) <= x1 - x0]
+        if names:
+            labels.add(0, y, [("above", at, n, "left") for n in names], 7, color=colour,
+                       fontweight="bold", gid=f"bar-label:{b.actor}")
     for i, actor in enumerate(model.consumers):
         colour, hatch = _consumer_style(i)
         # One collection per consumer: fast for hundreds of bars.
@@ -739,21 +761,34 @@ def _draw_markers(ax, model: _Model, axis: _Axis, marked: set, labels: _Labels) 
 
 def _annotate(labels: _Labels, e: Event, x: float, y: float, style: str, model: _Model) -> None:
     beside = x + labels.cols(7)
-    if style == "effect_dup":
-        labels.add(0, y, "above", beside - labels.cols(2), f"{model.effect_nth[e.seq]}x!", 9,
-                   color=_RED, fontweight="bold", gid="duplicate")
+    if style == "effect_dup" and e.seq not in model.quiet:
+        word = f"{model.effect_nth[e.seq]}x!"
+        labels.add(1, y, [("above", beside - labels.cols(2), word, "left"),
+                          ("below", x, word, "center")], 9, color=_RED, fontweight="bold",
+                   gid="duplicate")
     elif style == "crash":
-        point = e.detail.get("point") or e.detail.get("error") or "crash"
-        labels.add(1, y, "below", x, str(point), 7, ha="center", color=_INK, gid="crash-point")
+        labels.add(1, y, [("below", x, _crash_word(e.detail), "center")], 7, color=_INK,
+                   gid="crash-point")
     elif style == "fault":
-        labels.add(1, y, "below", x, str(e.detail.get("point", "fault")), 7, ha="center",
+        labels.add(2, y, [("below", x, str(e.detail.get("point", "fault")), "center")], 7,
                    color=_ORANGE, gid="fault-point")
     elif style == "delete_stale":
-        labels.add(1, y, "below", x, "stale", 7, ha="center", color=_GREEN, gid="stale")
+        word = "stale" if e.detail.get("ok", True) else "failed"
+        labels.add(2, y, [("below", x, word, "center")], 7, color=_GREEN, gid=word)
     elif style in ("dlq_move", "move_task"):
         word = "DLQ" if style == "dlq_move" else "redrive"
-        labels.add(1, y, "centre", beside, word, 8, fontweight="bold", color=_PURPLE,
-                   gid="dlq" if style == "dlq_move" else "redrive")
+        labels.add(1, y, [("centre", beside, word, "left"), ("above", x, word, "center")], 8,
+                   fontweight="bold", color=_PURPLE, gid="dlq" if style == "dlq_move" else "redrive")
+
+
+def _crash_word(detail: dict) -> str:
+    if detail.get("point") == "caught":
+        return "crash swallowed"
+    if detail.get("point"):
+        return str(detail["point"])
+    # "ValueError: amount must be positive" -> "ValueError": the text version has the rest.
+    error = str(detail.get("error") or "crash").split(":")[0]
+    return error if len(error) <= 24 else error[:23] + "…"
 
 
 def _draw_ticks(ax, axis: _Axis, cols_per_inch: float) -> None:
@@ -815,12 +850,17 @@ def _phrase(e: Event, model: _Model, row: _Row) -> str | None:
     if e.kind == "fault":
         return f"injected fault {d.get('point', '?')} on {e.actor} {at}"
     if e.kind == "crash":
+        if d.get("point") == "caught":
+            return (f"{e.actor} caught the injected crash and carried on {at} (a dead process: "
+                    "nothing it did afterwards counts)")
         if d.get("point"):
             return f"{e.actor} crashed at {d['point']} {at}"
-        return f"{e.actor} crashed ({d.get('error', 'uncaught error')}) {at}"
+        return f"{e.actor} died of an uncaught error {at} ({d.get('error', 'unknown error')})"
     if e.kind == "delete":
         if d.get("applied", True):
             return f"deleted {at}"
+        if not d.get("ok", True):
+            return f"{e.actor}'s delete {at} failed ({d.get('error') or 'error'}): SQS kept the message"
         return f"{e.actor}'s delete {at} was ignored (stale receipt handle: SQS kept the message)"
     if e.kind == "dlq_move":
         count = max((x.detail.get("receive_count", 0) for x in row.events
@@ -907,8 +947,7 @@ def alt_text(history: History | Iterable[Event]) -> str:
                        for k in ("receive", "effect", "delete") if kinds[k])]
     crashes = [e for e, _ in model.items if e.kind == "crash"]
     if crashes:
-        points = _join(list(dict.fromkeys(str(e.detail.get("point") or e.detail.get("error"))
-                                          for e in crashes)))
+        points = _join(list(dict.fromkeys(_crash_word(e.detail) for e in crashes)))
         facts.append(f"{len(crashes)} crash{'es' * (len(crashes) != 1)} ({points})")
     dups = [r.label for r in model.rows if r.duplicate]
     if dups:
