@@ -138,6 +138,7 @@ class EffectDB:
         """Commit; effects in the transaction are recorded, then ``effect_committed`` may fire."""
         if self._closed:
             raise LabError("This database connection is closed (its process crashed or stopped).")
+        self.store.faults.check_alive(self.actor, "commit")
         self._con.commit()
         committed, self._pending = self._pending, []
         for key, effect, detail in committed:
@@ -211,12 +212,13 @@ class EffectDB:
     def _check_sql(self, sql: str) -> None:
         if self._closed:
             raise LabError("This database connection is closed (its process crashed or stopped).")
-        if "effects" in sql.lower() and any(w in sql.lower() for w in ("insert", "update", "delete", "drop")):
-            # Effects are counted from this table: writing it by hand would fake the count.
-            if "into effects" in sql.lower() or "update effects" in sql.lower() or \
-                    "from effects" in sql.lower() or "table effects" in sql.lower():
-                raise LabError("The effects table is the bench's record of what really happened: "
-                               "use db.apply_effect(...) instead of writing it by hand.")
+        self.store.faults.check_alive(self.actor, "database call")
+        lowered = " ".join(sql.lower().split())
+        # Effects are counted from this table: writing it by hand would fake the count.
+        if any(w in lowered for w in ("into effects", "update effects", "from effects", "table effects")) \
+                and not lowered.lstrip().startswith("select"):
+            raise LabError("The effects table is the bench's record of what really happened: "
+                           "use db.apply_effect(...) instead of writing it by hand.")
 
     @property
     def in_transaction(self) -> bool:

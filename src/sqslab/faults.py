@@ -173,6 +173,10 @@ class FaultPlan:
         self.fired: list[FiredFault] = []
         self._counts: Counter = Counter()
         self.enabled = True
+        #: Actors whose process was killed. A learner's code may catch the Crash (it is only an
+        #: exception in the end), but a dead process can do nothing more: every later fault
+        #: point it reaches kills it again, so catching the crash gains nothing and costs nothing.
+        self.dead: set[str] = set()
 
     def arm(self, *faults: Fault | str) -> None:
         """Arm faults (a bare point name means: that point, any message, first time)."""
@@ -184,6 +188,7 @@ class FaultPlan:
         self.armed.clear()
         self.fired.clear()
         self._counts.clear()
+        self.dead.clear()
 
     @contextlib.contextmanager
     def armed_with(self, *faults: Fault | str) -> Iterator["FaultPlan"]:
@@ -202,6 +207,7 @@ class FaultPlan:
         raises :class:`~sqslab.exceptions.Crash`; a non-fatal one is returned for the caller to act
         on. Returns None when nothing fires.
         """
+        self.check_alive(actor, point)
         if not self.enabled:
             return None
         for position, key, message_id in targets:
@@ -224,11 +230,17 @@ class FaultPlan:
                     self.history.append(actor, "fault", message_id, key, point=point,
                                         fatal=fault.fatal, position=position)
                 if fault.fatal:
+                    self.dead.add(actor)
                     raise Crash(point, f"{actor} crashed: {fault.describe(key)}")
                 return fired
         return None
 
-    def wants(self, point: str) -> bool:
+    def check_alive(self, actor: str, point: str = "after its crash") -> None:
+        """Raise :class:`Crash` again if ``actor``'s process already died."""
+        if actor in self.dead:
+            raise Crash(point, f"{actor} already crashed: a dead process cannot carry on")
+
+    def wants(self, point: str) -> bool:  # noqa: D401
         """True if an unfired fault is armed at ``point`` (lets hooks skip work when none is)."""
         fired = {id(ff.fault) for ff in self.fired}
         return self.enabled and any(f.point == point and id(f) not in fired for f in self.armed)
@@ -278,18 +290,25 @@ class _FakeHttpResponse:
 
 @contextlib.contextmanager
 def crash_at(client: Any, point: str, *, plan: FaultPlan | None = None,
-             actor: str = "consumer") -> Iterator[FaultPlan]:
+             actor: str | None = None) -> Iterator[FaultPlan]:
     """Crash ``client``'s next call at a call point, e.g. ``with crash_at(sqs, "before_delete"):``.
 
     A stand-alone helper for notebooks and tests outside a lab scenario: hooks are registered on
     this client only and always removed when the block ends. Only call points work here
-    (``after_receive``, ``before_delete``, ``after_delete``, ``before:Op``, ``after:Op``).
+    (``after_receive``, ``before_delete``, ``after_delete``, ``before:Op``, ``after:Op``). When a
+    lab is open, the fault and the crash go into its history.
     """
-    plan = plan or FaultPlan()
+    from .lab import current_lab
+
+    lab = current_lab()
+    actor = actor or getattr(client, "_sqslab_actor", None) or "consumer"
+    # A private plan: the client stays usable after the block (in a notebook, the "process" that
+    # crashed is only pretend), unlike a scenario run, where a crashed process is dead for good.
+    plan = plan or FaultPlan(lab.history if lab is not None else None)
     when, ops = _call_point(point)
     plan.arm(Fault(point))
     hooks = ClientHooks(client)
-    service = client.meta.service_model.service_name.lower().replace(" ", "-")
+    service = client.meta.service_model.endpoint_prefix
 
     def handler(model=None, **kwargs):
         if model is not None and model.name in ops:
@@ -298,6 +317,10 @@ def crash_at(client: Any, point: str, *, plan: FaultPlan | None = None,
     hooks.register(f"{when}-call.{service}", handler)
     try:
         yield plan
+    except Crash as crash:
+        if plan.history is not None:
+            plan.history.append(actor, "crash", point=crash.point)
+        raise
     finally:
         hooks.remove()
 

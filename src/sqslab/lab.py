@@ -302,6 +302,7 @@ class Lab:
         service = client.meta.service_model.endpoint_prefix
         state = {"calls": 0, "budget": None}
         client._sqslab_state = state  # the scenario runner resets the per-step budget here
+        client._sqslab_actor = actor
 
         def before_build(params=None, model=None, context=None, **_):
             if context is not None:

@@ -173,7 +173,11 @@ def _run(lab, consumer, messages, faults, expect, visibility_timeout, fifo, max_
         p.sqs._sqslab_state["budget"] = 200
         try:
             consumer(p)
-            return True
+            if p.name not in lab.faults.dead:
+                return True
+            lab.history.append(p.name, "crash", point="caught",
+                               error="the consumer caught the injected crash and carried on; "
+                                     "the process was dead, so nothing it did after counts")
         except Crash as crash:
             lab.history.append(p.name, "crash", point=crash.point)
         except RunawayConsumer as runaway:
