@@ -277,6 +277,41 @@ def test_time_only_moves_rightwards():
             assert x2 > x1
 
 
+def test_labels_beside_markers_never_cover_one_another():
+    fig = timeline.draw(busy_run())
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in fig.axes[0].texts
+             if not (t.get_gid() or "").startswith("row:")]
+    assert len(boxes) > 20
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), (a, b)
+
+
+def test_a_crash_without_a_message_gets_its_own_row_but_is_not_counted_as_a_message():
+    h = crash_between_effect_and_delete()
+    h.append("consumer-3", "start")
+    h.append("consumer-3", "crash", error="ValueError: amount must be positive")
+    fig = timeline.draw(h)
+    assert row_gids(fig) == ["row:m-0001-aaaa", f"row:{timeline.NO_MESSAGE}"]
+    assert "ValueError" in texts(fig)
+    assert timeline.text(h).splitlines()[1] == (
+        "(no message): consumer-3 died of an uncaught error t=30.001 "
+        "(ValueError: amount must be positive)")
+    assert timeline.alt_text(h).startswith("Timeline of 1 message (order-1)")
+
+
+def test_a_deduplicated_send_is_a_hollow_dot_and_explained():
+    h, _ = new_history()
+    h.append("producer", "send", "m-1", "order-1", delivered=True)
+    h.append("producer", "send", "m-1", "order-1", delivered=False)
+    fig = timeline.draw(h)
+    assert len(marker_points(fig.axes[0], "send")) == 1
+    assert len(marker_points(fig.axes[0], "send_dropped")) == 1
+    assert "sent again t=0 (deduplicated" in timeline.text(h)
+
+
 def test_messages_selects_rows_by_key_or_message_id():
     h = crash_between_effect_and_delete()
     for event in stale_handle_delete():

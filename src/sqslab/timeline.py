@@ -481,7 +481,7 @@ def draw(history: History | Iterable[Event], *, title: str | None = None,
         two_lines = plot_w < 5.6
         top = 0.3 + (0.3 if title else 0.0)
         bottom = 0.55 + (0.13 if two_lines else 0.0) + legend_h
-        height = top + max(n, 1) * row_h + bottom
+        height = top + (max(n, 1) + 0.5) * row_h + bottom
         fig = Figure(figsize=(width, height), dpi=100)
         FigureCanvasAgg(fig)
         ax = fig.add_axes((left / width, bottom / height, plot_w / width,
@@ -498,7 +498,7 @@ def draw(history: History | Iterable[Event], *, title: str | None = None,
     xmax += 0.45 * cols_per_inch  # room for "redrive", "2x!" beside the last markers
     cols_per_inch = (xmax - xmin) / plot_w
     ax.set_xlim(xmin, xmax)
-    ax.set_ylim(max(n, 1) - 0.5, -0.5)
+    ax.set_ylim(max(n, 1) - 0.3, -0.8)  # room for the labels above the first row, below the last
     ax.set_yticks([])
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
@@ -508,7 +508,7 @@ def draw(history: History | Iterable[Event], *, title: str | None = None,
     if not model.rows:
         ax.text(0.5, 0.5, "nothing happened yet: no messages", transform=ax.transAxes,
                 ha="center", va="center", color=_GREY)
-    _draw_gaps(ax, axis, cols_per_inch)
+    _draw_gaps(ax, axis, cols_per_inch, (xmin, xmax))
     _draw_presence(ax, model, axis, xmax)
     labels = _Labels(ax, cols_per_inch)
     _draw_bars(ax, model, axis, labels)
@@ -599,21 +599,30 @@ def _draw_rows(ax, model: _Model, marked: set) -> None:
     _band(ax, marks, _HIGHLIGHT, vertical=False, zorder=0.1, gid="highlight")
 
 
-def _draw_gaps(ax, axis: _Axis, cols_per_inch: float) -> None:
+def _draw_gaps(ax, axis: _Axis, cols_per_inch: float, xlim: tuple[float, float]) -> None:
+    """Shade each idle stretch between instants with events, and say how long it was."""
     top = blended_transform_factory(ax.transData, ax.transAxes)
-    spans = []
-    for i in range(1, len(axis.times)):
-        dt = axis.times[i] - axis.times[i - 1]
-        x0, x1 = axis.last[i - 1] + 0.35, axis.first[i] - 0.35
-        if dt < 1.0 or x1 <= x0:
-            continue
-        spans.append((x0, x1))
+    busy = [i for i, has in enumerate(axis.has_events) if has]
+    gaps = []
+    for i, j in zip(busy, busy[1:]):
+        dt = axis.times[j] - axis.times[i]
+        x0, x1 = axis.last[i] + 0.35, axis.first[j] - 0.35
+        if dt >= 1.0 and x1 > x0:
+            gaps.append((dt, x0, x1))
+    _band(ax, [(x0, x1) for _, x0, x1 in gaps], "#EBEBEB", vertical=True, zorder=0.5, gid="idle")
+    # The longest waits are named first; a label may overhang its band but never another label.
+    placed: list[tuple[float, float]] = []
+    for dt, x0, x1 in sorted(gaps, key=lambda g: -g[0]):
         label = f"{_duration(dt)} later"
-        # Only where it fits: a crowded run keeps the shading and loses the words.
-        if (axis.first[i] - axis.last[i - 1]) / cols_per_inch >= 0.056 * len(label) + 0.05:
-            ax.text((x0 + x1) / 2, 1.0, label, transform=top, ha="center", va="bottom",
-                    fontsize=7.5, color="#666666", style="italic", clip_on=False)
-    _band(ax, spans, "#EBEBEB", vertical=True, zorder=0.5, gid="idle")
+        half = (0.06 * len(label) + 0.04) * cols_per_inch / 2
+        mid = (x0 + x1) / 2
+        if mid - half < xlim[0] or mid + half > xlim[1]:
+            continue
+        if any(mid - half < b and a < mid + half for a, b in placed):
+            continue
+        placed.append((mid - half, mid + half))
+        ax.text(mid, 1.0, label, transform=top, ha="center", va="bottom", fontsize=7.5,
+                color="#666666", style="italic", gid="idle-label")
 
 
 def _draw_presence(ax, model: _Model, axis: _Axis, right: float) -> None:
@@ -934,14 +943,15 @@ def alt_text(history: History | Iterable[Event]) -> str:
         duplicate effect for order-1."``
     """
     model = _model(history)
-    if not model.rows:
+    names = [r.label for r in model.rows if r.ident != NO_MESSAGE]
+    if not names:
         return "Timeline of a lab run in which no message was sent or received."
-    n = len(model.rows)
-    names = [r.label for r in model.rows]
+    n = len(names)
     shown = ", ".join(names[:3]) + (f" and {n - 3} more" if n > 3 else "")
     who = _join(model.consumers) if model.consumers else "no consumer"
-    first = (f"Timeline of {n} message{'s' * (n != 1)} ({shown}) over "
-             f"{_t(model.end)} simulated seconds, handled by {who}.")
+    span = (f"{_t(model.end)} simulated seconds" if model.end < 600
+            else f"{_duration(model.end)} of simulated time")
+    first = f"Timeline of {n} message{'s' * (n != 1)} ({shown}) over {span}, handled by {who}."
     kinds = Counter(e.kind for e, _ in model.items)
     facts = [", ".join(f"{kinds[k]} {k}{'s' * (kinds[k] != 1)}"
                        for k in ("receive", "effect", "delete") if kinds[k])]
@@ -959,11 +969,7 @@ def alt_text(history: History | Iterable[Event]) -> str:
     if moved:
         facts.append(f"{moved} moved to the dead-letter queue")
     left = sum(1 for r in model.rows if r.message_id and _still_stored(r))
-    if left:
-        facts.append(f"{left} still in the queue at the end")
-    elif not dups and not crashes and all(r.message_id is None or not _still_stored(r)
-                                          for r in model.rows):
-        facts.append("no message left in the queue")
+    facts.append(f"{left} still in the queue at the end" if left else "none left in the queue")
     facts = [f for f in facts if f]
     return first + (" " + "; ".join(facts)[:1].upper() + "; ".join(facts)[1:] + "." if facts else "")
 
