@@ -341,6 +341,35 @@ def make_zero_visibility_immediate() -> None:
     message_cls.change_visibility = change_visibility
 
 
+# -- d2. FIFO group order after a visibility timeout ---------------------------------------------------
+def keep_fifo_group_order_after_timeout() -> None:
+    """Restores "ordering: in order within a MessageGroupId" after a visibility timeout.
+
+    AWS (FIFO queues): messages of one group are delivered in order, and while a message of a
+    group is in flight no later message of that group is delivered. moto counts a group as busy
+    while any of its messages is in its pending set, and takes a message out of that set only
+    when its receive loop reaches it. When several messages of one group were received together
+    and their visibility timeout ran out, the loop skipped the first ones (the later ones still
+    looked pending) and delivered the group's *last* message first. Before a FIFO receive,
+    messages whose visibility timeout has run out now leave the pending set, so the group's
+    oldest message comes first again.
+    """
+    if not _once("keep_fifo_group_order_after_timeout"):
+        return
+    backend_cls = _models().SQSBackend
+    original = backend_cls.receive_message
+
+    @functools.wraps(original)
+    def receive_message(self, queue_name: str, *args: Any, **kwargs: Any):
+        queue = self.get_queue(queue_name)
+        if queue.fifo_queue:
+            for message in [m for m in queue.pending_messages if m.visible]:
+                queue.pending_messages.discard(message)
+        return original(self, queue_name, *args, **kwargs)
+
+    backend_cls.receive_message = receive_message
+
+
 # -- e. message move tasks (redrive) ----------------------------------------------------------------
 @dataclass
 class _MoveTask:
@@ -771,6 +800,10 @@ CORRECTIONS: tuple[Correction, ...] = (
                "Visibility timeout: setting 0 makes the message visible again at once; under the "
                "stopped clock moto kept it hidden until time moved.",
                make_zero_visibility_immediate),
+    Correction("fifo_group_order_after_timeout",
+               "FIFO ordering: real SQS delivers a group's messages in order after a visibility "
+               "timeout; moto delivered the last of a batch received together first.",
+               keep_fifo_group_order_after_timeout),
     Correction("message_move_tasks",
                "StartMessageMoveTask / List / Cancel: implemented in real SQS; moto raised "
                "NotImplementedError.",
