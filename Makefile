@@ -6,6 +6,8 @@
 #   make test TEST_ARGS="-k clock"       extra arguments for pytest (WORKERS=2 processes)
 #   make grade SUBMISSIONS=dir OUT=dir   grade a class; plain `make grade` self-checks work/
 #   make grade GRADE_ARGS=...            extra arguments for autograder/grade.py
+#   make bench BENCH_ARGS=...            extra arguments for python -m sqslab.bench
+#   make setup SETUP_FORCE=1             install into a venv that serves another checkout (see tools/envcheck.py)
 
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
@@ -24,6 +26,7 @@ WORKERS ?= 2
 TEST_ARGS ?=
 LAB_ARGS ?=
 GRADE_ARGS ?=
+BENCH_ARGS ?=
 SUBMISSIONS ?=
 OUT ?= out
 SETUP_FORCE ?=
@@ -45,7 +48,8 @@ help: ## List the targets (this text)
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(firstword $(MAKEFILE_LIST)) \
 	  | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
 	@echo
-	@echo "Variables: VENV=$(VENV) PYTHON=$(PYTHON) WORKERS=$(WORKERS) LAB_ARGS TEST_ARGS GRADE_ARGS SUBMISSIONS OUT"
+	@echo "Variables: VENV=$(VENV) PYTHON=$(PYTHON) WORKERS=$(WORKERS) OUT=$(OUT)"
+	@echo "           LAB_ARGS TEST_ARGS GRADE_ARGS BENCH_ARGS SUBMISSIONS SETUP_FORCE (see the Makefile's head)"
 
 setup: $(STAMP) ## Create the venv (Python 3.11, VENV=.venv) and install the course; instant once done
 
@@ -105,7 +109,7 @@ strip: setup ## Remove outputs and execution counts from the notebooks in soluti
 
 bench: setup ## Run the benchmarks (python -m sqslab.bench)
 	@if "$(PY)" -c 'import importlib.util as u, sys; sys.exit(u.find_spec("sqslab.bench") is None)'; then \
-	  "$(PY)" -m sqslab.bench; \
+	  "$(PY)" -m sqslab.bench $(BENCH_ARGS); \
 	else \
 	  echo "bench: sqslab.bench is not built yet (src/sqslab/bench.py)." >&2; exit 1; \
 	fi
