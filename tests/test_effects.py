@@ -1,0 +1,80 @@
+"""The effect store: a real SQLite database whose commit the bench owns."""
+
+import sqlite3
+
+import pytest
+
+from sqslab import Crash, EffectFailed, Fault, LabError
+
+
+def test_an_effect_counts_only_once_committed(lab):
+    db = lab.effects.connect("c1")
+    db.apply_effect("order-1", "charge")
+    assert lab.effects.counts() == {}
+    db.commit()
+    assert lab.effects.counts() == {"order-1": 1}
+    assert [e.kind for e in lab.history if e.key == "order-1"] == ["effect"]
+
+
+def test_a_crash_before_commit_rolls_the_transaction_back(lab):
+    lab.faults.arm(Fault("effect_uncommitted"))
+    db = lab.effects.connect("c1")
+    db.execute("CREATE TABLE processed (key TEXT PRIMARY KEY)")
+    db.commit()
+    with pytest.raises(Crash):
+        db.execute("INSERT INTO processed VALUES ('order-1')")
+        db.apply_effect("order-1")
+    db.crash()
+    assert lab.effects.counts() == {}
+    check = sqlite3.connect(lab.effects.path)
+    assert check.execute("SELECT COUNT(*) FROM processed").fetchone() == (0,)
+    assert lab.history.of_kind("rollback")[0].detail["effects"] == ["order-1"]
+
+
+def test_effect_and_mark_in_one_transaction_survive_a_crash_after_commit(lab):
+    lab.faults.arm(Fault("effect_committed"))
+    db = lab.effects.connect("c1")
+    db.execute("CREATE TABLE processed (key TEXT PRIMARY KEY)")
+    with pytest.raises(Crash):
+        with db:
+            db.execute("INSERT INTO processed VALUES ('order-1')")
+            db.apply_effect("order-1")
+    assert lab.effects.counts() == {"order-1": 1}
+
+
+def test_with_block_rolls_back_on_error(lab):
+    db = lab.effects.connect("c1")
+    with pytest.raises(ValueError):
+        with db:
+            db.apply_effect("order-9")
+            raise ValueError
+    assert lab.effects.counts() == {}
+
+
+def test_handler_error_does_nothing_and_raises_an_ordinary_exception(lab):
+    lab.faults.arm(Fault("handler_error"))
+    db = lab.effects.connect("c1")
+    with pytest.raises(EffectFailed):
+        db.apply_effect("order-1")
+    db.commit()
+    assert lab.effects.counts() == {}
+    assert issubclass(EffectFailed, Exception)
+
+
+def test_the_effects_table_cannot_be_written_by_hand(lab):
+    db = lab.effects.connect("c1")
+    with pytest.raises(LabError, match="apply_effect"):
+        db.execute("INSERT INTO effects (key, effect, at) VALUES ('x', 'charge', 0)")
+    db.execute("SELECT COUNT(*) FROM effects")
+
+
+def test_two_connections_are_two_processes(lab):
+    a, b = lab.effects.connect("c1"), lab.effects.connect("c2")
+    a.apply_effect("order-1")
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        b.apply_effect("order-2")  # timeout=0: no real waiting on a lock held by another process
+    a.commit()
+    b.rollback()
+    b.apply_effect("order-2")
+    b.commit()
+    assert lab.effects.counts() == {"order-1": 1, "order-2": 1}

@@ -1,0 +1,91 @@
+"""Fault points, the fault plan, and crashes injected through botocore hooks."""
+
+import pytest
+
+from sqslab import Crash, Fault, FaultPlan, LabError, crash_at
+from sqslab.faults import CRASH_POINTS, FAULT_POINTS, describe_point, is_fatal
+
+
+def test_crash_is_not_an_ordinary_exception():
+    assert issubclass(Crash, BaseException) and not issubclass(Crash, Exception)
+    try:
+        try:
+            raise Crash("before_delete")
+        except Exception:  # what a learner's catch-all looks like
+            pytest.fail("an except Exception swallowed the crash")
+    except Crash:
+        pass
+
+
+def test_every_crash_point_is_named_and_fatal():
+    for point in CRASH_POINTS:
+        assert FAULT_POINTS[point].fatal and describe_point(point)
+    assert not is_fatal("handler_error") and is_fatal("after:PutItem")
+
+
+def test_unknown_points_are_refused_with_the_list_of_names():
+    with pytest.raises(LabError, match="before_delete"):
+        Fault("before_dleete")
+
+
+def test_a_fault_fires_once_for_its_message_and_occurrence():
+    plan = FaultPlan()
+    plan.arm(Fault("before_delete", message=1, occurrence=2))
+    assert plan.hit("before_delete", "c1", [(0, "order-1", "m1")]) is None
+    assert plan.hit("before_delete", "c1", [(1, "order-2", "m2")]) is None  # 1st time for message 1
+    with pytest.raises(Crash):
+        plan.hit("before_delete", "c2", [(1, "order-2", "m2")])
+    assert plan.hit("before_delete", "c3", [(1, "order-2", "m2")]) is None  # already fired
+    assert [f.actor for f in plan.fired] == ["c2"]
+
+
+def test_a_dead_process_cannot_carry_on():
+    plan = FaultPlan()
+    plan.arm("after_receive")
+    with pytest.raises(Crash):
+        plan.hit("after_receive", "c1")
+    with pytest.raises(Crash, match="already crashed"):
+        plan.hit("before_delete", "c1")
+    assert plan.hit("before_delete", "c2") is None
+
+
+def test_non_fatal_faults_are_returned_not_raised():
+    plan = FaultPlan()
+    plan.arm(Fault("handler_error", message=0))
+    fired = plan.hit("handler_error", "c1", [(0, "order-1", None)])
+    assert fired is not None and fired.fault.point == "handler_error"
+
+
+def test_armed_with_always_disarms():
+    plan = FaultPlan()
+    with pytest.raises(RuntimeError):
+        with plan.armed_with("before_delete"):
+            assert plan.wants("before_delete")
+            raise RuntimeError
+    assert not plan.wants("before_delete")
+
+
+def test_crash_at_before_delete_means_the_request_never_reached_sqs(lab):
+    q = lab.queue("faults")
+    sqs = lab.client(actor="c1")
+    lab.send(q, {"order_id": "o1"})
+    m = sqs.receive_message(QueueUrl=q.url)["Messages"][0]
+    with pytest.raises(Crash):
+        with crash_at(sqs, "before_delete"):
+            sqs.delete_message(QueueUrl=q.url, ReceiptHandle=m["ReceiptHandle"])
+    assert lab.depth(q)["in_flight"] == 1
+    # the hooks are gone: the same client deletes normally now
+    sqs.delete_message(QueueUrl=q.url, ReceiptHandle=m["ReceiptHandle"])
+    assert sum(lab.depth(q).values()) == 0
+
+
+def test_crash_at_after_delete_means_sqs_applied_it(lab):
+    q = lab.queue("faults2")
+    sqs = lab.client(actor="c1")
+    lab.send(q, {"order_id": "o1"})
+    m = sqs.receive_message(QueueUrl=q.url)["Messages"][0]
+    with pytest.raises(Crash):
+        with crash_at(sqs, "after_delete"):
+            sqs.delete_message(QueueUrl=q.url, ReceiptHandle=m["ReceiptHandle"])
+    assert sum(lab.depth(q).values()) == 0
+    assert [e.kind for e in lab.history][-2:] == ["fault", "crash"]

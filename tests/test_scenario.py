@@ -1,0 +1,133 @@
+"""The scenario runner, the checker and exhaustive exploration, on known consumers."""
+
+import pytest
+
+from sqslab import Fault, canary, check, explore, fault_plans, run_scenario
+from sqslab.selftest import _delete_first, _naive
+
+
+def _idempotent(p):
+    p.db.execute("CREATE TABLE IF NOT EXISTS processed (key TEXT PRIMARY KEY)")
+    p.db.commit()
+    for m in p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        key = p.lab.key_of(m["Body"])
+        try:
+            with p.db:
+                if not p.db.execute("SELECT 1 FROM processed WHERE key = ?", (key,)).fetchone():
+                    p.db.execute("INSERT INTO processed VALUES (?)", (key,))
+                    p.db.apply_effect(key)
+        except Exception:
+            continue
+        p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def _never_deletes(p):
+    for m in p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        p.handle(m["Body"])
+
+
+def _loops_forever(p):
+    while True:
+        p.sqs.receive_message(QueueUrl=p.queue_url, WaitTimeSeconds=20)
+
+
+def test_a_naive_consumer_without_faults_is_exactly_once(lab):
+    outcome = run_scenario(_naive, messages=4)
+    assert outcome.verdict.ok, outcome.verdict.explanation
+    assert outcome.effects == {f"order-{i}": 1 for i in range(1, 5)} and outcome.drained
+
+
+def test_crash_after_commit_redelivers_and_charges_twice(lab):
+    outcome = run_scenario(_naive, messages=3, faults=[Fault("effect_committed", 1)])
+    assert not outcome.verdict.ok
+    assert outcome.effects["order-2"] == 2
+    text = outcome.verdict.explanation
+    assert "order-2" in text and "effect_committed" in text and "2 times" in text
+    assert [p.kind for p in outcome.verdict.problems] == ["duplicate"]
+    crash_then_redelivery = [e.kind for e in outcome.history if e.key == "order-2"]
+    assert crash_then_redelivery.index("fault") < max(i for i, k in enumerate(crash_then_redelivery) if k == "receive")
+
+
+def test_deleting_first_loses_the_message(lab):
+    outcome = run_scenario(_delete_first, messages=2, faults=[Fault("after_delete", 0)], expect="at_least_once")
+    assert [p.kind for p in outcome.verdict.problems] == ["lost"]
+    assert "Delete a message only after" in outcome.verdict.explanation
+
+
+def test_a_consumer_that_never_deletes_never_drains(lab):
+    outcome = run_scenario(_never_deletes, messages=2, expect="at_least_once", max_steps=10)
+    assert not outcome.drained
+    assert {p.kind for p in outcome.verdict.problems} == {"not_drained"}
+
+
+def test_a_step_that_loops_forever_is_stopped_and_reported(lab):
+    outcome = run_scenario(_loops_forever, messages=1, expect="at_least_once", max_steps=1)
+    crashes = outcome.history.of_kind("crash")
+    assert crashes and "more than 200 AWS calls" in crashes[0].detail["error"]
+
+
+def test_catching_the_crash_gains_nothing(lab):
+    def catches_everything(p):
+        for m in p.sqs.receive_message(QueueUrl=p.queue_url).get("Messages", []):
+            try:
+                p.handle(m["Body"])
+                p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
+            except BaseException:
+                try:
+                    p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
+                except BaseException:
+                    pass
+
+    outcome = run_scenario(catches_everything, messages=1, faults=[Fault("before_effect", 0)],
+                           expect="at_least_once")
+    assert outcome.verdict.ok, outcome.verdict.explanation  # the dead process could not delete
+    assert any(e.detail.get("point") == "caught" for e in outcome.history.of_kind("crash"))
+
+
+def test_visibility_expiring_mid_work_lets_a_competitor_in(lab):
+    outcome = run_scenario(_naive, messages=1, faults=[Fault("visibility_expires", 0)])
+    assert outcome.effects["order-1"] == 2
+    assert len({e.actor for e in outcome.history.of_kind("receive")}) == 2
+
+
+def test_an_idempotent_consumer_survives_every_explored_fault(lab):
+    verdict = explore(_idempotent, messages=2, max_runs=25)
+    assert verdict.ok, verdict.explanation
+    assert verdict.runs == 25
+
+
+def test_exploration_stops_at_the_first_counter_example_and_is_repeatable(lab):
+    first = explore(_naive, messages=2, max_runs=40)
+    second = explore(_naive, messages=2, max_runs=40)
+    assert not first.ok and first.runs == second.runs
+    assert first.explanation == second.explanation
+
+
+def test_fault_plans_are_bounded_and_ordered():
+    plans = list(fault_plans(["before_delete", "after_delete"], 2))
+    assert plans[0] == ()
+    assert plans[1] == (Fault("before_delete", 0),)
+    assert (Fault("after_delete", 1), Fault("after_delete", 1, occurrence=2)) in plans
+    assert len(plans) == 1 + 4 + 2 * 4
+
+
+def test_check_accepts_poison_in_the_dead_letter_queue():
+    from sqslab import History
+
+    verdict = check(History(), expected=["a", "b"], effects={"a": 1}, dead_lettered=["b"], poison=["b"])
+    assert verdict.ok, verdict.explanation
+    lost = check(History(), expected=["a"], effects={}, expect="at_least_once")
+    assert not lost.ok and lost.problems[0].kind == "lost"
+
+
+def test_the_canary_passes_on_an_untouched_bench():
+    ok, reason = canary()
+    assert ok, reason
+
+
+def test_the_canary_notices_a_bench_whose_faults_were_disabled(monkeypatch):
+    from sqslab import faults
+
+    monkeypatch.setattr(faults.FaultPlan, "hit", lambda self, *a, **k: None)
+    ok, reason = canary()
+    assert not ok and "crash" in reason
