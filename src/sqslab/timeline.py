@@ -84,6 +84,10 @@ def _arrow_path(down: bool) -> Path:
     return Path(verts, [Path.MOVETO] + [Path.LINETO] * 6 + [Path.CLOSEPOLY])
 
 
+#: The ring around a highlighted event.
+_RING = dict(marker="o", markersize=20, markerfacecolor="none", markeredgecolor="#E07000",
+             markeredgewidth=2.2)
+
 _CHECK = _check_path()
 _DOWN = _arrow_path(down=True)
 _UP = _arrow_path(down=False)
@@ -134,7 +138,6 @@ class _Bar:
     handle: str | None
     end_event: Event | None = None
     end_time: float | None = None
-    open: bool = False
 
 
 @dataclass
@@ -144,7 +147,6 @@ class _Model:
     bars: list[_Bar]
     effect_nth: dict[int, int]               # effect event seq -> nth effect of its key
     quiet: set[int]                           # duplicate effects drawn without their "Nx!"
-    effects_per_key: Counter
     hidden: set[int]                          # fatal faults already shown by their crash
     consumers: list[str]
     end: float
@@ -205,7 +207,10 @@ def _model(history: History | Iterable[Event], messages: Iterable[str] | None = 
             r.events.append(e)
             if r.message_id and r.key:
                 latest_for_key[r.key] = r.ident
-        if e.kind in ("receive", "visibility", "effect", "delete") and targets:
+        # A crash carries no message: it belongs to the message its fatal fault named, else
+        # to the one the consumer touched last.
+        if targets and (e.kind in ("receive", "visibility", "effect", "delete")
+                        or (e.kind == "fault" and e.message_id)):
             holding[e.actor] = targets[0].ident
         elif e.kind in ("crash", "start", "stop"):
             holding.pop(e.actor, None)
@@ -250,7 +255,7 @@ def _model(history: History | Iterable[Event], messages: Iterable[str] | None = 
     bars = [b for r in chosen for b in _bars(r)]
     consumers = list(dict.fromkeys(b.actor for b in sorted(bars, key=lambda b: b.start.seq)))
     end = max((e.time for e in events), default=0.0)
-    return _Model(chosen, items, bars, effect_nth, quiet, counts, hidden, consumers, end)
+    return _Model(chosen, items, bars, effect_nth, quiet, hidden, consumers, end)
 
 
 def _fatal_faults_shown_by_crash(events: list[Event]) -> set[int]:
@@ -301,11 +306,8 @@ def _bars(row: _Row) -> list[_Bar]:
                         current = None
         elif (e.kind == "delete" and e.detail.get("applied", True)) or e.kind == "dlq_move":
             close(e)
-    if current is not None:
-        if current.visible_until is not None:
-            current.end_time = current.visible_until
-        else:
-            current.open = True
+    if current is not None and current.visible_until is not None:
+        current.end_time = current.visible_until  # still invisible when the history ends
     return bars
 
 
@@ -343,7 +345,7 @@ class _Axis:
 
 def _layout(model: _Model) -> _Axis:
     # Times a bar ends on its own (the visibility timeout ran out) become anchors of the axis,
-    # so "visible again at t=30" has a place and a tick of its own.
+    # so "visible again at t=30" has a place of its own (and a tick, when there is room).
     event_times = {e.time for e, _ in model.items}
     anchors = {b.end_time for b in model.bars if b.end_time is not None} - event_times
     by_time: dict[float, list[tuple[Event, _Row]]] = {}
@@ -412,10 +414,6 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def _times_word(n: int) -> str:
-    return {2: "twice", 3: "three times"}.get(n, f"{n} times")
-
-
 # -- the picture ---------------------------------------------------------------------------------
 def _consumer_style(index: int) -> tuple[str, str]:
     return _COLOURS[index % len(_COLOURS)], _HATCHES[index % len(_HATCHES)]
@@ -462,7 +460,7 @@ def draw(history: History | Iterable[Event], *, title: str | None = None,
     if isinstance(highlight, (str, int)):
         highlight = [highlight]
     marked = set(highlight or ())
-    legend = _legend_handles(model)
+    legend = _legend_handles(model, marked)
 
     span = max(axis.width, 1.0)
     label_in = 0.075 * max((len(r.label) + (5 if r.duplicate else 0) for r in model.rows),
@@ -541,7 +539,7 @@ def _style_of(e: Event, model: _Model) -> str:
     return e.kind
 
 
-def _legend_handles(model: _Model) -> list[Any]:
+def _legend_handles(model: _Model, marked: set) -> list[Any]:
     handles: list[Any] = []
     for i, actor in enumerate(model.consumers):
         colour, hatch = _consumer_style(i)
@@ -558,6 +556,8 @@ def _legend_handles(model: _Model) -> list[Any]:
     for style in _STYLES:
         if style in present:
             handles.append(Line2D([], [], linestyle="none", **_STYLES[style]))
+    if any(e.seq in marked for e, _ in model.items):
+        handles.append(Line2D([], [], linestyle="none", **_RING, label="look here"))
     return handles
 
 
@@ -763,9 +763,7 @@ def _draw_markers(ax, model: _Model, axis: _Axis, marked: set, labels: _Labels) 
         if style in points and style != "visibility":
             ax.plot(*points[style], linestyle="none", zorder=5, gid=style, **kw)
     if rings[0]:
-        ax.plot(*rings, linestyle="none", marker="o", markersize=20, markerfacecolor="none",
-                markeredgecolor="#E07000", markeredgewidth=2.2, zorder=6, gid="highlight",
-                label="highlighted")
+        ax.plot(*rings, linestyle="none", zorder=6, gid="highlight", **_RING)
 
 
 def _annotate(labels: _Labels, e: Event, x: float, y: float, style: str, model: _Model) -> None:
@@ -961,10 +959,15 @@ def alt_text(history: History | Iterable[Event]) -> str:
         facts.append(f"{len(crashes)} crash{'es' * (len(crashes) != 1)} ({points})")
     dups = [r.label for r in model.rows if r.duplicate]
     if dups:
-        facts.append(f"duplicate effect for {_join(dups)}")
-    stale = sum(1 for e, _ in model.items if e.kind == "delete" and not e.detail.get("applied", True))
+        named = dups[:3] + ([f"{len(dups) - 3} more"] if len(dups) > 3 else [])
+        facts.append(f"duplicate effect for {_join(named)}")
+    unapplied = [e for e, _ in model.items if e.kind == "delete" and not e.detail.get("applied", True)]
+    stale = sum(1 for e in unapplied if e.detail.get("ok", True))
     if stale:
         facts.append(f"{stale} delete{'s' * (stale != 1)} ignored for a stale receipt handle")
+    if len(unapplied) > stale:
+        failed = len(unapplied) - stale
+        facts.append(f"{failed} delete{'s' * (failed != 1)} failed")
     moved = sum(1 for e, _ in model.items if e.kind == "dlq_move")
     if moved:
         facts.append(f"{moved} moved to the dead-letter queue")
