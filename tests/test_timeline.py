@@ -85,7 +85,8 @@ def poison_to_dlq_and_redrive() -> History:
         h.append("consumer-1", "fault", "m-0009-poison", "order-9", point="handler_error",
                  fatal=False)
         clock.t += 30.001
-    h.append("sqs", "dlq_move", "m-0009-poison", "order-9", **{"from": "orders", "to": "orders-dlq"})
+    h.append("sqs", "dlq_move", "m-0009-poison", "order-9",
+             **{"from": "orders", "to": "orders-dlq"})
     clock.t += 7200
     h.append("sqs", "move_task", "m-0010-again", "order-9", original_message_id="m-0009-poison",
              **{"from": "orders-dlq", "to": "orders"})
@@ -380,21 +381,22 @@ def test_drawing_from_several_threads_at_once_gives_the_same_pictures():
     assert [results[i] for i in range(3)] == expected
 
 
-def test_thirty_messages_and_three_hundred_events_render_well_under_a_second():
+def test_thirty_messages_and_three_hundred_events_render_in_under_a_second():
     h = busy_run(30, 300)
     assert len(h) >= 300 and len(h.message_ids()) == 30
     timeline.to_png(crash_between_effect_and_delete())  # fonts and caches, once per process
     # CPU time of this process, best of up to three tries: on a shared machine other work
-    # slows a single try down, never the fastest one.
+    # slows a single try down, rarely the fastest one. About 0.4 s on a quiet 2-core machine;
+    # the bound leaves room for a busy one.
     timings = []
     for _ in range(3):
         start = time.process_time()
         png = timeline.to_png(h)
         timings.append(time.process_time() - start)
-        if timings[-1] < 0.8:
+        if timings[-1] < 1.0:
             break
     assert png.startswith(b"\x89PNG")
-    assert min(timings) < 0.8, f"rendering took {min(timings):.2f} s of CPU at best"
+    assert min(timings) < 1.0, f"rendering took {min(timings):.2f} s of CPU at best"
 
 
 # -- the text version, the alt text, HTML --------------------------------------------------------

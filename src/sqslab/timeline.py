@@ -215,7 +215,9 @@ def _model(history: History | Iterable[Event], messages: Iterable[str] | None = 
         elif e.kind in ("crash", "start", "stop"):
             holding.pop(e.actor, None)
 
-    wanted = None if messages is None else {messages} if isinstance(messages, str) else set(messages)
+    if isinstance(messages, str):
+        messages = [messages]
+    wanted = None if messages is None else set(messages)
     aliases: dict[str, set[str]] = {}
     for new, old in same_as.items():
         aliases.setdefault(old, set()).add(new)
@@ -292,8 +294,9 @@ def _bars(row: _Row) -> list[_Bar]:
                            e.detail.get("receipt_handle"))
             bars.append(current)
         elif e.kind == "visibility" and current is not None and e.detail.get("ok", True):
-            same = (current.handle == e.detail.get("receipt_handle")
-                    if current.handle and e.detail.get("receipt_handle") else current.actor == e.actor)
+            handle = e.detail.get("receipt_handle")
+            same = (current.handle == handle if current.handle and handle
+                    else current.actor == e.actor)
             expired = current.visible_until is not None and current.visible_until < e.time
             if same and not expired:
                 until = e.detail.get("visible_until_t")
@@ -673,14 +676,14 @@ class _Labels:
         self.ax = ax
         self.cpi = cols_per_inch
         self.taken: dict[tuple[float, str], list[tuple[float, float]]] = {}
-        self.wanted: list[tuple[int, int, float, list[tuple[str, float, str, str]], float, dict]] = []
+        self.wanted: list[tuple[int, int, float, list, float, dict]] = []
 
     def cols(self, points: float) -> float:
         return points / 72.0 * self.cpi
 
     def add(self, priority: int, y: float, places: list[tuple[str, float, str, str]],
             fontsize: float, **kw: Any) -> None:
-        """Ask for a label on row ``y``: the first of ``places`` (lane, x, text, ha) that is free."""
+        """Ask for a label on row ``y``: the first free one of ``places`` (lane, x, text, ha)."""
         self.wanted.append((priority, len(self.wanted), y, places, fontsize, kw))
 
     def place(self) -> None:
@@ -785,7 +788,7 @@ def _annotate(labels: _Labels, e: Event, x: float, y: float, style: str, model: 
     elif style in ("dlq_move", "move_task"):
         word = "DLQ" if style == "dlq_move" else "redrive"
         labels.add(1, y, [("centre", beside, word, "left"), ("above", x, word, "center")], 8,
-                   fontweight="bold", color=_PURPLE, gid="dlq" if style == "dlq_move" else "redrive")
+                   fontweight="bold", color=_PURPLE, gid=word.lower())
 
 
 def _crash_word(detail: dict) -> str:
@@ -867,7 +870,8 @@ def _phrase(e: Event, model: _Model, row: _Row) -> str | None:
         if d.get("applied", True):
             return f"deleted {at}"
         if not d.get("ok", True):
-            return f"{e.actor}'s delete {at} failed ({d.get('error') or 'error'}): SQS kept the message"
+            error = d.get("error") or "error"
+            return f"{e.actor}'s delete {at} failed ({error}): SQS kept the message"
         return f"{e.actor}'s delete {at} was ignored (stale receipt handle: SQS kept the message)"
     if e.kind == "dlq_move":
         count = max((x.detail.get("receive_count", 0) for x in row.events
@@ -914,7 +918,7 @@ def text(history: History | Iterable[Event], messages: Iterable[str] | None = No
 def _still_stored(row: _Row) -> bool:
     stored = False
     for e in row.events:
-        if e.kind in ("send", "receive") and (e.kind == "receive" or e.detail.get("delivered", True)):
+        if e.kind == "receive" or (e.kind == "send" and e.detail.get("delivered", True)):
             stored = True
         elif e.kind == "delete" and e.detail.get("applied", True):
             stored = False
@@ -961,7 +965,8 @@ def alt_text(history: History | Iterable[Event]) -> str:
     if dups:
         named = dups[:3] + ([f"{len(dups) - 3} more"] if len(dups) > 3 else [])
         facts.append(f"duplicate effect for {_join(named)}")
-    unapplied = [e for e, _ in model.items if e.kind == "delete" and not e.detail.get("applied", True)]
+    unapplied = [e for e, _ in model.items
+                 if e.kind == "delete" and not e.detail.get("applied", True)]
     stale = sum(1 for e in unapplied if e.detail.get("ok", True))
     if stale:
         facts.append(f"{stale} delete{'s' * (stale != 1)} ignored for a stale receipt handle")
@@ -974,7 +979,8 @@ def alt_text(history: History | Iterable[Event]) -> str:
     left = sum(1 for r in model.rows if r.message_id and _still_stored(r))
     facts.append(f"{left} still in the queue at the end" if left else "none left in the queue")
     facts = [f for f in facts if f]
-    return first + (" " + "; ".join(facts)[:1].upper() + "; ".join(facts)[1:] + "." if facts else "")
+    second = "; ".join(facts)
+    return f"{first} {second[:1].upper()}{second[1:]}." if second else first
 
 
 def _join(words: list[str]) -> str:
