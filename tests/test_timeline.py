@@ -445,6 +445,23 @@ def test_an_effect_recorded_by_key_alone_joins_the_message_being_worked_on():
     assert "rolled back" in lines[0] and "effect" not in lines[1]
 
 
+def test_effects_of_an_order_sent_twice_land_on_the_message_being_handled():
+    # The effect store knows keys, not messages: it names the latest message with the key.
+    h, _ = new_history()
+    h.append("producer", "send", "m-1", "order-1")
+    h.append("producer", "send", "m-2", "order-1")
+    receive(h, "consumer-1", "m-1", "order-1", "rh-1", 1, 30)
+    receive(h, "consumer-1", "m-2", "order-1", "rh-2", 1, 30)
+    h.append("consumer-1", "effect", "m-2", "order-1", effect="charge")
+    h.append("consumer-1", "delete", "m-1", "order-1", receipt_handle="rh-1", applied=True)
+    h.append("consumer-1", "effect", "m-2", "order-1", effect="charge")
+    h.append("consumer-1", "delete", "m-2", "order-1", receipt_handle="rh-2", applied=True)
+    first, second = timeline.text(h).splitlines()
+    assert first == ("order-1 (m-1): sent t=0; received by consumer-1 t=0 (invisible until t=30); "
+                     "effect charge t=0; deleted t=0")
+    assert second.endswith("effect charge t=0 (2nd time: duplicate!); deleted t=0")
+
+
 def test_alt_text_summarises_in_at_most_two_sentences():
     alt = timeline.alt_text(crash_between_effect_and_delete())
     assert len(re.findall(r"[.!?](?:\s|$)", alt)) <= 2

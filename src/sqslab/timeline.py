@@ -170,8 +170,15 @@ def _model(history: History | Iterable[Event], messages: Iterable[str] | None = 
         if e.message_id and e.key:
             key_of.setdefault(same_as.get(e.message_id, e.message_id), e.key)
 
+    # The effect store knows a business key, not a message: when one key has several messages
+    # (a producer that sent an order twice), the MessageId on an effect or a fault is only a
+    # guess, and the message the consumer is holding tells the truth.
+    ambiguous = {k for k, n in Counter(key_of.values()).items() if n > 1}
+
     rows: dict[str, _Row] = {}
-    holding: dict[str, str] = {}        # actor -> row ident of the message it works on
+    current: dict[str, str] = {}             # actor -> the message it touched last
+    held: dict[str, list[str]] = {}          # actor -> messages received and not yet deleted
+    effected: set[tuple[str, str]] = set()   # (actor, message) with an effect in this hold
     latest_for_key: dict[str, str] = {}
 
     def row(ident: str, message_id: str | None, key: str | None) -> _Row:
@@ -179,41 +186,58 @@ def _model(history: History | Iterable[Event], messages: Iterable[str] | None = 
             rows[ident] = _Row(ident, message_id, key)
         return rows[ident]
 
-    def row_for_key(key: str, actor: str) -> _Row:
-        # An effect names its business key, not its message: it belongs to the message the
-        # same consumer is working on, else to the latest message with that key.
-        held = holding.get(actor)
-        if held is not None and rows[held].key == key:
-            return rows[held]
+    def row_for_key(key: str, e: Event) -> _Row:
+        actor = e.actor
+        mine = [m for m in held.get(actor, []) if rows[m].key == key]
+        if mine:
+            if e.kind != "effect" and current.get(actor) in mine:
+                return rows[current[actor]]  # a fault or rollback about the work in hand
+            # Consumers handle a batch in the order it came: the next one without an effect.
+            return rows[next((m for m in mine if (actor, m) not in effected), mine[-1])]
+        if e.message_id:
+            mid = same_as.get(e.message_id, e.message_id)
+            return row(mid, mid, key_of.get(mid))
         if key in latest_for_key:
             return rows[latest_for_key[key]]
         return row("key:" + key, None, key)
 
     for e in events:
-        if e.message_id:
+        if e.kind == "rollback":
+            keys = list(dict.fromkeys(e.detail.get("effects") or ([e.key] if e.key else [])))
+            targets = [row_for_key(k, e) for k in keys]
+        elif e.kind in ("effect", "fault") and e.key in ambiguous:
+            targets = [row_for_key(e.key, e)]
+        elif e.message_id:
             mid = same_as.get(e.message_id, e.message_id)
             targets = [row(mid, mid, key_of.get(mid))]
-        elif e.kind == "rollback":
-            keys = list(dict.fromkeys(e.detail.get("effects") or ([e.key] if e.key else [])))
-            targets = [row_for_key(k, e.actor) for k in keys]
         elif e.key:
-            targets = [row_for_key(e.key, e.actor)]
+            targets = [row_for_key(e.key, e)]
         elif e.kind in ("crash", "fault"):
-            held = holding.get(e.actor)
-            targets = [rows[held] if held is not None else row(NO_MESSAGE, None, None)]
+            # A crash names no message: it belongs to the one its fatal fault named, else to
+            # the one the consumer touched last.
+            mine = current.get(e.actor)
+            targets = [rows[mine] if mine is not None else row(NO_MESSAGE, None, None)]
         else:
             targets = []
         for r in targets:
             r.events.append(e)
             if r.message_id and r.key:
                 latest_for_key[r.key] = r.ident
-        # A crash carries no message: it belongs to the message its fatal fault named, else
-        # to the one the consumer touched last.
+        actor = e.actor
         if targets and (e.kind in ("receive", "visibility", "effect", "delete")
-                        or (e.kind == "fault" and e.message_id)):
-            holding[e.actor] = targets[0].ident
+                        or (e.kind == "fault" and (e.message_id or e.key))):
+            current[actor] = targets[0].ident
+        if e.kind == "receive" and targets:
+            held.setdefault(actor, []).append(targets[0].ident)
+            effected.discard((actor, targets[0].ident))
+        elif e.kind == "effect" and targets:
+            effected.add((actor, targets[0].ident))
+        elif e.kind == "delete" and targets and targets[0].ident in held.get(actor, []):
+            held[actor].remove(targets[0].ident)
         elif e.kind in ("crash", "start", "stop"):
-            holding.pop(e.actor, None)
+            current.pop(actor, None)
+            held.pop(actor, None)
+            effected = {(a, m) for a, m in effected if a != actor}
 
     if isinstance(messages, str):
         messages = [messages]
