@@ -507,7 +507,7 @@ def draw(history: History | Iterable[Event], *, title: str | None = None,
         top = 0.3 + (0.3 if title else 0.0)
         bottom = 0.55 + (0.13 if two_lines else 0.0) + legend_h
         height = top + (max(n, 1) + 0.5) * row_h + bottom
-        fig = Figure(figsize=(width, height), dpi=100)
+        fig = Figure(figsize=(width, height), dpi=100, facecolor="white")
         FigureCanvasAgg(fig)
         ax = fig.add_axes((left / width, bottom / height, plot_w / width,
                            1 - (top + bottom) / height))
@@ -1030,12 +1030,20 @@ def to_png(history: History | Iterable[Event], path: str | None = None, *, dpi: 
     Returns
     -------
     bytes
-        The PNG. The same history gives the same bytes (no timestamp in the metadata).
+        The PNG. The same history gives the same bytes (no timestamp, no metadata).
     """
+    from PIL import Image  # matplotlib's own dependency
+
     fig = draw(history, **kw)
+    fig.set_dpi(dpi)
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()
+    rgba = canvas.buffer_rgba()
+    # Saved by hand rather than by savefig: the picture is opaque, so RGB is enough, and
+    # zlib level 3 saves a fifth of the rendering time for a file a few percent larger.
+    image = Image.frombuffer("RGBA", (rgba.shape[1], rgba.shape[0]), rgba, "raw", "RGBA", 0, 1)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, facecolor="white",
-                metadata={"Software": None})
+    image.convert("RGB").save(buffer, format="png", compress_level=3)
     data = buffer.getvalue()
     if path is not None:
         with open(path, "wb") as f:
