@@ -1,0 +1,490 @@
+"""The producer's side: run producer code under crashes, and check what reached the queue.
+
+"Lose nothing" starts before the queue. A producer that saves an order in its database and
+sends an event about it does two things that nothing makes atomic, just as a consumer's effect
+and its delete are two things. This module runs producer code the way
+:func:`sqslab.run_scenario` runs consumers: one request per order, a crash wherever a fault plan
+says (the effect store's points, ``before:SendMessage`` / ``after:SendMessage``, and the
+non-fatal ``send_timeout`` and ``throttle``), a fresh process after each crash (its open
+transaction rolled back, nothing kept in memory), and an outbox relay when there is one. Then it
+compares the queue with the database:
+
+- ``expect="consistent"`` (the default): every order the database committed has exactly one
+  event in the queue (none **lost**, none **duplicated**), and there is no event for an order the
+  database does not have (no **ghost** event);
+- ``expect="every_order"`` (for a producer without a database): every order's request succeeded
+  and its event is in the queue exactly once.
+
+The business change is an effect in the bench's effect store (``producer.save_order(order)``,
+then ``producer.db.commit()``), so the checker reads the truth from the database itself. The
+bench creates an ``outbox`` table (:data:`OUTBOX_SCHEMA`) in the same database, so an order and
+its event can be written in one transaction.
+
+A timeout is slow: when ``send_timeout`` fires the clock moves on by ``read_timeout`` seconds
+(botocore waits 60 s by default before it gives up on a read), so a retry is sent later than the
+first attempt, as it would be for real.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+from .check import EXPECTATIONS as CHECK_EXPECTATIONS, failures as _failures
+from .check import Problem, Verdict
+from .effects import EffectDB
+from .exceptions import Crash, LabError
+from .faults import Fault, is_fatal
+from .fidelity import DEDUPLICATION_SECONDS
+from .fifo import fifo_orders
+from .lab import Lab, RunawayConsumer, current_lab
+
+#: The effect that stands for "the order is saved in the shop's database".
+SAVE_ORDER = "save order"
+
+#: The outbox table the bench creates in the producer's database.
+OUTBOX_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    order_id  TEXT NOT NULL,
+    body      TEXT NOT NULL,
+    sent      INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+#: What :func:`explore_producer` tries by default: dying around the database commit and around
+#: SendMessage, a send that times out after SQS accepted it, and a throttled send.
+PRODUCER_POINTS: tuple[str, ...] = (
+    "before_effect", "effect_uncommitted", "effect_committed", "before:SendMessage",
+    "after:SendMessage", "send_timeout", "throttle",
+)
+
+EXPECTATIONS = {
+    "consistent": "every order the database committed has exactly one event in the queue, and no "
+                  "event exists for an order the database does not have",
+    "every_order": "every order's request succeeds and its event is in the queue exactly once",
+}
+
+_run_ids = itertools.count(1)
+
+
+@dataclass
+class Producer:
+    """One producer process: what a producer's code may use.
+
+    Attributes
+    ----------
+    name: ``"producer-1"``, ``"relay-1"``, ... (a new number after every crash).
+    sqs: a boto3 SQS client (recorded, faultable).
+    queue_url: the queue to send to.
+    db: this process's connection to the shop's database (an :class:`~sqslab.effects.EffectDB`:
+        ``execute``, ``commit``, ``with db:``), which also holds the ``outbox`` table.
+    clock: the simulated clock (``clock.sleep(seconds)`` to back off).
+    lab: the lab.
+    """
+
+    name: str
+    sqs: Any
+    queue_url: str
+    db: EffectDB
+    clock: Any
+    lab: Lab
+    state: dict = field(default_factory=dict)
+
+    def save_order(self, order: dict) -> None:
+        """The business change: store ``order`` in the current transaction (commit it yourself)."""
+        key = self.lab.key_of(json.dumps(order))
+        if key is None:
+            raise ValueError(f"the order has no order_id: {order!r}")
+        self.db.apply_effect(key, SAVE_ORDER, detail=json.dumps(order, sort_keys=True))
+
+    def die(self) -> None:
+        """Process death: roll back what was not committed, drop the client."""
+        self.db.crash()
+        self.lab.release(self.sqs)
+
+
+@dataclass
+class ProducerOutcome:
+    """What one producer run produced."""
+
+    verdict: Verdict
+    history: Any
+    saved: dict[str, int]
+    delivered: dict[str, int]
+    requests: dict[str, str]
+    faults: list
+
+
+def run_producer(place_order: Callable[[Producer, dict], Any], *, orders: int | Sequence[dict] = 3,
+                 relay: Callable[[Producer], Any] | None = None, faults: Iterable[Fault | str] = (),
+                 expect: str = "consistent", content_based_dedup: bool = False, fifo: bool = True,
+                 read_timeout: float = 60.0, relay_restart_delay: float = 30.0,
+                 queue_attributes: dict | None = None, lab: Lab | None = None,
+                 note: str = "") -> ProducerOutcome:
+    """Place orders with ``place_order`` under ``faults``, run the relay, and check the queue.
+
+    Parameters
+    ----------
+    place_order:
+        ``place_order(producer, order)``: one request of the shop (see :class:`Producer`).
+    orders:
+        How many orders (alice, bob, alice, ...), or the orders themselves.
+    relay:
+        ``relay(producer)``: one step of an outbox relay (send what the outbox holds, mark it
+        sent). After each request the bench runs relay steps until no outbox row is left unsent;
+        a relay that dies is restarted ``relay_restart_delay`` simulated seconds later.
+    faults:
+        Faults to inject (each fires once), matched by order position.
+    expect:
+        ``"consistent"`` or ``"every_order"`` (see the module's docstring).
+    content_based_dedup, fifo, queue_attributes:
+        The queue's settings (a FIFO queue by default).
+    read_timeout:
+        Simulated seconds a ``send_timeout`` takes before the error reaches the caller.
+    lab:
+        The lab to run in (default: the open lab, or a private one for this run).
+    """
+    if expect not in EXPECTATIONS:
+        raise ValueError(f"expect must be one of {', '.join(EXPECTATIONS)}")
+    own = None
+    if lab is None:
+        lab = current_lab()
+    if lab is None:
+        own = lab = Lab().start()
+    saved = lab.begin_run()
+    try:
+        return _run(lab, place_order, orders, relay, list(faults), expect, content_based_dedup, fifo,
+                    read_timeout, relay_restart_delay, queue_attributes or {}, note)
+    finally:
+        lab.end_run(saved)
+        if own is not None:
+            own.close()
+
+
+def _run(lab: Lab, place_order, orders, relay, faults, expect, content_based_dedup, fifo, read_timeout,
+         relay_restart_delay, queue_attributes, note) -> ProducerOutcome:
+    run_id = next(_run_ids)
+    queue = lab.queue(f"producer{run_id}-orders" + (".fifo" if fifo else ""), fifo=fifo,
+                      content_based_dedup=content_based_dedup, **queue_attributes)
+    orders = fifo_orders(*[("alice", "bob")[i % 2] for i in range(orders)]) if isinstance(orders, int) \
+        else [dict(o) for o in orders]
+    keys = [lab.key_of(json.dumps(o)) for o in orders]
+    if None in keys:
+        raise LabError("every order needs an order_id")
+    for key in keys:
+        lab.position_of(key)
+    setup = sqlite3.connect(lab.effects.path)
+    try:
+        setup.executescript(OUTBOX_SCHEMA)
+    finally:
+        setup.close()
+    lab.faults.arm(*faults)
+
+    def slow_timeout(event) -> None:
+        if event.kind == "fault" and event.detail.get("point") == "send_timeout" and read_timeout:
+            lab.clock.advance(read_timeout)
+
+    lab.history.subscribe(slow_timeout)
+    counters = {"producer": itertools.count(1), "relay": itertools.count(1)}
+    live: dict[str, Producer] = {}
+
+    def spawn(role: str) -> Producer:
+        name = f"{role}-{next(counters[role])}"
+        p = Producer(name, lab.client("sqs", actor=name), queue.url, lab.effects.connect(name),
+                     lab.clock, lab)
+        lab.history.append(name, "start")
+        live[name] = p
+        return p
+
+    def call(p: Producer, fn: Callable, *args) -> tuple[bool, str]:
+        """Run one request or relay step; (still alive?, "ok" or what went wrong)."""
+        p.sqs._sqslab_state["calls"] = 0
+        p.sqs._sqslab_state["budget"] = 50
+        try:
+            fn(p, *args)
+            if p.name not in lab.faults.dead:
+                return True, "ok"
+            lab.history.append(p.name, "crash", point="caught",
+                               error="the code caught the injected crash and carried on; the process "
+                                     "was dead, so nothing it did after counts")
+            status = "crashed"
+        except Crash as crash:
+            lab.history.append(p.name, "crash", point=crash.point)
+            status = "crashed"
+        except RunawayConsumer as runaway:
+            lab.history.append(p.name, "crash", error=str(runaway))
+            status = f"failed: {runaway}"
+        except LabError:
+            raise
+        except Exception as exc:  # an uncaught error ends the request; its transaction rolls back
+            lab.history.append(p.name, "crash", error=f"{type(exc).__name__}: {exc}")
+            status = f"failed: {type(exc).__name__}: {exc}"
+        p.die()
+        live.pop(p.name, None)
+        return False, status
+
+    requests: dict[str, str] = {}
+    producer: Producer | None = None
+    relayer: Producer | None = None
+    try:
+        for key, order in zip(keys, orders):
+            if producer is None:
+                producer = spawn("producer")
+            alive, requests[key] = call(producer, place_order, dict(order))
+            if not alive:
+                producer = None
+            if relay is None:
+                continue
+            for _ in range(12):
+                if not _unsent(lab):
+                    break
+                if relayer is None:
+                    relayer = spawn("relay")
+                alive, _status = call(relayer, relay)
+                if not alive:
+                    relayer = None
+                    lab.clock.advance(relay_restart_delay)
+    finally:
+        for p in list(live.values()):
+            p.die()
+        lab.history.unsubscribe(slow_timeout)
+
+    rows = lab.effects.rows()
+    saved_orders = Counter(k for k, effect, _, _ in rows if effect == SAVE_ORDER)
+    delivered = Counter(k for k in (lab.key_of(m["body"]) for m in lab.snapshot(queue)["messages"]) if k)
+    verdict = _verdict(lab.history, keys, saved_orders, delivered, requests, expect,
+                       list(lab.faults.fired), note, _unsent(lab))
+    return ProducerOutcome(verdict, lab.history, dict(saved_orders), dict(delivered), requests,
+                           list(lab.faults.fired))
+
+
+def _unsent(lab: Lab) -> int:
+    con = sqlite3.connect(lab.effects.path)
+    try:
+        return con.execute("SELECT COUNT(*) FROM outbox WHERE sent = 0").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+    finally:
+        con.close()
+
+
+# -- the checker -------------------------------------------------------------------------------------
+def _verdict(history, keys: list[str], saved: Counter, delivered: Counter, requests: dict[str, str],
+             expect: str, fired: list, note: str, unsent: int) -> Verdict:
+    problems: list[Problem] = []
+    for key in keys:
+        n_saved, n_sent, status = saved.get(key, 0), delivered.get(key, 0), requests.get(key, "ok")
+        if expect == "every_order":
+            if status != "ok":
+                problems.append(Problem("failed", key, f"the request for {key} did not succeed ({status})"))
+            if n_sent == 0:
+                problems.append(Problem("lost", key, f"{key}'s event never reached the queue"))
+        else:
+            if n_saved > 1:
+                problems.append(Problem("duplicate", key, f"{key} was saved {n_saved} times"))
+            if n_saved and not n_sent:
+                problems.append(Problem("lost", key, f"{key} was saved (committed) but its event never "
+                                                     "reached the queue: a lost event"))
+            if n_sent and not n_saved:
+                problems.append(Problem("ghost", key, f"{key}'s event is in the queue, but the order was "
+                                                      "never saved (rolled back): a ghost event"))
+            if status == "ok" and not n_saved:
+                problems.append(Problem("not_saved", key, f"the request for {key} succeeded but the order "
+                                                          "was never committed"))
+        if n_sent > 1:
+            problems.append(Problem("duplicate", key, f"{key}'s event is in the queue {n_sent} times "
+                                                      "(expected once)"))
+    for key in sorted(set(delivered) - set(keys)):
+        problems.append(Problem("unexpected", key, f"an event for {key}, which was never placed, is in the queue"))
+    order = {k: i for i, k in enumerate(keys)}
+    problems.sort(key=lambda p: order.get(p.key, len(order)))
+    ok = not problems
+    if ok:
+        lines = [note] if note else []
+        lines.append(f"OK: {EXPECTATIONS[expect]} ({len(keys)} order(s)).")
+        lines.extend(f"  survived: {ff.actor} hit {describe_fault(ff)}" for ff in fired)
+        return Verdict(True, expect, "\n".join(lines), [], history, dict(saved), fired)
+    verdict = Verdict(False, expect, _explain(history, expect, problems, fired, note, unsent),
+                      problems, history, dict(saved), fired)
+    _failures.append(verdict)
+    del _failures[:-20]
+    return verdict
+
+
+_HINTS = {
+    ("lost", "effect_committed"): "The order was committed, then the process died before SendMessage. "
+                                  "Nothing remembers that the event is still owed. Write the event to "
+                                  "an outbox table in the same transaction as the order, and let a "
+                                  "relay send it.",
+    ("lost", "before:SendMessage"): "The order was committed, then the process died before SendMessage "
+                                    "reached SQS. Nothing remembers that the event is still owed. Write "
+                                    "the event to an outbox table in the same transaction as the "
+                                    "order, and let a relay send it.",
+    ("lost", "throttle"): "SQS throttled the send (ThrottlingException): it was not applied, and nobody "
+                          "tried again. Retry a throttled send, with the same deduplication ID.",
+    ("lost", "send_timeout"): "SendMessage timed out and the error ended the request, so nothing sent "
+                              "the event. Retry the send, with the same deduplication ID.",
+    ("ghost", "after:SendMessage"): "The event was sent inside the transaction, then the process died "
+                                    "before the commit: the database rolled the order back, but SQS "
+                                    "already had the event, about an order that does not exist. Never "
+                                    "send before the commit: write the event to an outbox in the "
+                                    "same transaction instead.",
+    ("ghost", "effect_uncommitted"): "The event was sent before the order was committed, then the "
+                                     "process died: the order was rolled back, the event was not. "
+                                     "Write the event to an outbox in the same transaction instead.",
+    ("ghost", "send_timeout"): "The send timed out after SQS had accepted the event; the error rolled "
+                               "the order back, but the event was already out. Write the event to an "
+                               "outbox in the same transaction instead.",
+    ("duplicate", "send_timeout"): "SendMessage timed out after SQS had accepted the message, and the "
+                                   "retry was delivered as a second message. A timeout does not mean "
+                                   "the send failed. Retry with the same MessageDeduplicationId "
+                                   "(derived from the order, never generated per attempt), so SQS "
+                                   "accepts the copy and delivers nothing new.",
+    ("duplicate", "after:SendMessage"): "The event was sent, then the process died before recording "
+                                        "that it had been; after the restart it was sent again, and "
+                                        "SQS delivered the copy. Derive the MessageDeduplicationId "
+                                        "from the order (not a random value, not a timestamp), so "
+                                        "the resend is deduplicated.",
+    ("failed", "send_timeout"): "SendMessage timed out and the error reached the caller. A timeout "
+                                "does not tell you whether SQS got the message: retry it, with the "
+                                "same MessageDeduplicationId.",
+    ("failed", "throttle"): "SQS throttled the send (ThrottlingException) and the error reached the "
+                            "caller. Throttling is transient: back off a little and retry.",
+    ("not_saved", None): "The request returned, but its order was never committed: commit the "
+                         "transaction (or use `with db:`).",
+    ("failed", None): "The request raised an error that was not injected: read the error above.",
+}
+
+
+#: The effect store's fault points, told from a producer's side (its effect is saving the order).
+_PRODUCER_WORDS = {
+    "before_effect": "the producer died just before saving the order",
+    "effect_uncommitted": "the producer died after saving the order, before the commit (so it was rolled back)",
+    "effect_committed": "the producer died right after the order was committed, before anything else",
+    "handler_error": "saving the order failed with an ordinary exception (a transient error)",
+}
+
+
+def describe_fault(fired) -> str:
+    """A fired fault in a producer's words: where, for which order, what it means."""
+    fault = fired.fault
+    which = "" if fault.message is None else f" on order {fault.message + 1}"
+    if fired.key:
+        which += f" ({fired.key})"
+    nth = "" if fault.occurrence == 1 else f" (the {fault.occurrence}th time)"
+    from .faults import describe_point
+
+    return f"'{fault.point}'{which}{nth}: {_PRODUCER_WORDS.get(fault.point) or describe_point(fault.point)}"
+
+
+def _explain(history, expect: str, problems: list[Problem], fired: list, note: str, unsent: int) -> str:
+    first = problems[0]
+    lines = [note] if note else []
+    lines.append(f"FAILED: expected {EXPECTATIONS[expect]}.")
+    lines.append(f"Seen: {first.summary}.")
+    lines.extend(f"Also: {p.summary}." for p in problems[1:4])
+    if len(problems) > 4:
+        lines.append(f"(and {len(problems) - 4} more problem(s))")
+    if fired:
+        lines.append("Injected: " + "; then ".join(f"{ff.actor} hit {describe_fault(ff)}"
+                                                  for ff in fired) + ".")
+    else:
+        lines.append("Injected: nothing (this run had no fault).")
+    hint = next((_HINTS[(first.kind, ff.fault.point)] for ff in fired
+                 if (first.kind, ff.fault.point) in _HINTS), None) or _HINTS.get((first.kind, None))
+    if first.kind == "duplicate":
+        late = _resent_after_interval(history, first.key)
+        if late is not None:
+            hint = (f"The copy was sent {late:.0f} s after the first send, past SQS's 5-minute "
+                    "deduplication interval, so SQS delivered it although its deduplication ID was "
+                    "the same. Deduplication only covers retries within 5 minutes; past that, only an "
+                    "idempotent consumer saves you.")
+    if unsent and first.kind == "lost":
+        hint = (hint + " " if hint else "") + f"({unsent} outbox row(s) were never marked sent.)"
+    if hint:
+        lines.append("Why: " + hint)
+    story = _story(history, first.key)
+    if story:
+        lines.append(f"What happened to {first.key}, in order:")
+        lines.extend("  " + e.describe() for e in story[:30])
+    return "\n".join(lines)
+
+
+def _resent_after_interval(history, key: str | None) -> float | None:
+    sends = [e for e in history if e.kind == "send" and e.key == key and e.detail.get("delivered", True)]
+    by_id: dict[str, list[float]] = {}
+    for e in sends:
+        by_id.setdefault(e.detail.get("dedup_id") or e.detail.get("body", ""), []).append(e.time)
+    for times in by_id.values():
+        if len(times) > 1 and times[-1] - times[0] >= DEDUPLICATION_SECONDS:
+            return times[-1] - times[0]
+    return None
+
+
+def _story(history, key: str | None) -> list:
+    if key is None:
+        return []
+    story, last_key = [], {}
+    for e in history:
+        if e.key:
+            last_key[e.actor] = e.key
+        if e.key == key or (e.kind == "crash" and last_key.get(e.actor) == key):
+            story.append(e)
+    return story
+
+
+# -- exploration ---------------------------------------------------------------------------------------
+def producer_plans(points: Sequence[str], orders: int, *, double: bool = False):
+    """Every plan :func:`explore_producer` tries, in order: none; each point x order; then pairs."""
+    yield ()
+    for point in points:
+        for position in range(orders):
+            yield (Fault(point, position),)
+    if double:
+        fatal = [p for p in points if is_fatal(p)]
+        for position in range(orders):
+            for first in fatal:
+                for second in fatal:
+                    yield (Fault(first, position), Fault(second, position, occurrence=2 if first == second else 1))
+
+
+def explore_producer(place_order: Callable[[Producer, dict], Any], *, orders: int | Sequence[dict] = 2,
+                     relay: Callable[[Producer], Any] | None = None,
+                     points: Iterable[str] = PRODUCER_POINTS, expect: str = "consistent",
+                     max_runs: int = 20, double: bool = False, lab: Lab | None = None,
+                     **options: Any) -> Verdict:
+    """Try ``place_order`` (and ``relay``) under every fault plan, up to ``max_runs`` runs.
+
+    Returns the first failing verdict, or a passing one saying how many runs were tried.
+    """
+    points = tuple(points)
+    count = orders if isinstance(orders, int) else len(orders)
+    own = None
+    if lab is None:
+        lab = current_lab()
+    if lab is None:
+        own = lab = Lab().start()
+    try:
+        runs = 0
+        for plan in producer_plans(points, count, double=double):
+            if runs >= max_runs:
+                break
+            runs += 1
+            what = "no fault" if not plan else " then ".join(
+                f"{f.point} on order {f.message + 1}" + (f" (#{f.occurrence})" if f.occurrence > 1 else "")
+                for f in plan)
+            outcome = run_producer(place_order, orders=orders, relay=relay, faults=plan, expect=expect,
+                                   lab=lab, note=f"Exploration run {runs} ({what}):", **options)
+            if not outcome.verdict.ok:
+                outcome.verdict.runs = runs
+                return outcome.verdict
+        return Verdict(True, expect, f"OK: {runs} runs, every fault point ({', '.join(points)}) at every "
+                                     f"order: {EXPECTATIONS[expect]}.", runs=runs)
+    finally:
+        if own is not None:
+            own.close()
