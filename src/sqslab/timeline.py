@@ -239,6 +239,13 @@ def _model(history: History | Iterable[Event], messages: Iterable[str] | None = 
             held.pop(actor, None)
             effected = {(a, m) for a, m in effected if a != actor}
 
+    # A producer saves an order before it sends the order's event, so the effect came before any
+    # message with that key existed: it belongs on the row of the first message sent for the key.
+    for ident in [i for i in rows if i.startswith("key:")]:
+        first = next((r for r in rows.values() if r.message_id and r.key == rows[ident].key), None)
+        if first is not None:
+            first.events = sorted(rows.pop(ident).events + first.events, key=lambda e: e.seq)
+
     if isinstance(messages, str):
         messages = [messages]
     wanted = None if messages is None else set(messages)
@@ -664,7 +671,9 @@ def _draw_presence(ax, model: _Model, axis: _Axis, right: float) -> None:
             if (e.seq, r.ident) not in axis.x:
                 continue
             x = axis.x[(e.seq, r.ident)]
-            if state is None and not (e.kind == "send" and not e.detail.get("delivered", True)):
+            # Stored from its first delivered send (a producer's effect can come before it).
+            if state is None and e.kind not in ("effect", "rollback", "fault", "crash") \
+                    and not (e.kind == "send" and not e.detail.get("delivered", True)):
                 state, since = "queue", x
             if e.kind == "delete" and e.detail.get("applied", True) and state in ("queue", "dlq"):
                 (queue if state == "queue" else dlq).append((since, x, y))
