@@ -212,3 +212,12 @@ def test_saving_an_order_is_an_effect_in_the_shops_database(lab):
     outcome = run_producer(write_to_the_outbox, relay=relay, orders=[{"order_id": "o-9", "customer": "c"}], lab=lab)
     assert outcome.saved == {"o-9": 1}
     assert [e.detail["effect"] for e in outcome.history if e.kind == "effect"] == [SAVE_ORDER]
+
+
+def test_the_timeline_puts_a_saved_order_on_its_messages_row(lab):
+    from sqslab import timeline
+
+    outcome = run_producer(write_to_the_outbox, relay=relay, orders=2, lab=lab)
+    lines = timeline.text(outcome.history).splitlines()
+    assert lines[0].startswith("order-1: effect save order t=0; sent t=0")
+    assert len(lines) == 2
