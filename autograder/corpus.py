@@ -53,6 +53,17 @@ def run_scenario(*args, **kwargs):
     return _Outcome()'''
 
 
+#: Every case's name (= its learner id in the class run), in the order they are built.
+CASE_NAMES = (
+    "good", "blank", "wrong_consumer", "loop_top_level", "loop_in_function", "swallow_interrupt", "os_exit",
+    "os_exit_in_function", "sys_exit", "raise_base_exception", "catch_crash", "patch_checker", "patch_clock",
+    "replace_bench_names", "shadow_bench_file", "edited_test", "deleted_test", "stripped_metadata",
+    "changed_grade_id", "changed_points", "renamed_notebook", "missing_notebook", "missing_assignment",
+    "invalid_json", "empty_file", "output_flood", "background_thread", "read_solutions", "write_outside",
+    "network", "fork_bomb", "memory_hog",
+)
+
+
 @dataclass
 class Case:
     """One bad (or good) submission and what a fair grader says about it."""
@@ -134,20 +145,18 @@ def cases(course, out_dir: str, solutions_dir: str) -> list[Case]:
     add("os_exit", "os._exit at top level", "kernel_died", FULL, extra("import os\nos._exit(3)"), "exit code 3")
     add("os_exit_in_function", "the consumer calls os._exit", "kernel_died", 1.0,
         one(b.notebook("import os\ndef consume(p):\n    os._exit(0)")), "handles_every_message")
-    add("kill_everything", "kill(-1, SIGKILL) from the kernel", "kernel_died", FULL,
-        extra("import os, signal\nos.kill(-1, signal.SIGKILL)"))
     add("sys_exit", "sys.exit at top level (IPython turns it into an error)", "ok", FULL,
         extra("import sys\nsys.exit(1)"))
     add("raise_base_exception", "raises BaseException at top level", "ok", FULL,
         extra("raise BaseException('not an Exception')"))
-    add("catch_crash", "the consumer catches the bench's Crash and carries on", "ok", 2.0,
+    add("catch_crash", "deletes first, then catches the bench's Crash to handle the message anyway", "ok", 2.0,
         one(b.notebook('''def consume(p):
     for m in p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
         try:
             p.handle(m["Body"])
-            p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
         except BaseException:
-            pass''')))
+            p.handle(m["Body"])''')))
     add("patch_checker", "after the first test, replaces the bench's checker so nothing fails", "tampered", 1.0,
         extra("import sqslab.scenario as _s\nfrom sqslab.check import Verdict as _V\n"
               "_s.check = lambda history, **kw: _V(True, kw.get('expect', 'exactly_once'), 'fine')",
@@ -196,10 +205,10 @@ def cases(course, out_dir: str, solutions_dir: str) -> list[Case]:
               "threading.Thread(target=_spin).start()"))
     gradebook = os.path.join(out_dir, "gradebook.db")
     add("read_solutions", "reads the course's solutions, hidden tests and gradebook", "ok", FULL,
-        extra("import glob, os\nfor path in [%r, %r, %r, '../../../source', '/work']:\n"
+        extra("import os\nfor path in [%r, %r, %r, '../../../source', '/work']:\n"
               "    try:\n        print(path, 'LEAK', sorted(os.listdir(path))[:5] if os.path.isdir(path) else open(path, 'rb').read(200))\n"
               "    except OSError as e:\n        print(path, 'blocked', type(e).__name__)\n"
-              "print('found', glob.glob('/**/fx_consumer.ipynb', recursive=True)[:5])"
+              "print('top', sorted(os.listdir('/')))"
               % (solutions_dir, os.path.join(solutions_dir, ASSIGNMENT, ASSIGNMENT + ".ipynb"), gradebook)))
     targets = [os.path.join(out_dir, "PWNED.txt"), gradebook, os.path.join(solutions_dir, "PWNED.txt"),
                "/PWNED.txt", os.path.expanduser("~/PWNED.txt")]

@@ -398,6 +398,11 @@ class SandboxedExecute(Execute):
             return cell, self.resources
         if probe and probe.get("role") == "after":
             cell.source = cell.source.replace("{failed}", str(self._previous_failed(index)))
+        if probe and probe.get("role") == "final" and self._nothing_passed():
+            # Tampering cannot raise a score of zero: skip the canary's second of work.
+            cell.outputs = [NotebookNode(output_type="display_data", metadata={}, data={
+                PROBE_MIME: {"probe": "final", "canary_ok": True, "canary_reason": "not run: no test passed"}})]
+            return cell, self.resources
         if not probe and time.monotonic() >= self._deadline:
             if cell.get("cell_type") == "code":
                 cell.outputs = [_error_output("NotRun", f"not run: the notebook used up its "
@@ -419,6 +424,10 @@ class SandboxedExecute(Execute):
                         _nbgrader(cell).get("grade_id")))
                     break
         return cell, resources
+
+    def _nothing_passed(self) -> bool:
+        tests = [c for c in self.nb.cells if _is_test(c)]
+        return bool(tests) and all(_has_error(c) for c in tests)
 
     def _previous_failed(self, index) -> bool:
         cells = self.nb.cells

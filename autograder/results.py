@@ -174,14 +174,16 @@ class ClassGradebook:
         from nbgrader.api import Gradebook, MissingEntry
 
         learner, assignment = result["learner"], result["assignment"]
+        # Removing and re-adding in one session trips SQLAlchemy's autoflush; two sessions do not.
         with Gradebook(self.url) as gb:
             gb.update_or_create_student(learner)
             try:
                 gb.remove_submission(assignment, learner)
             except MissingEntry:
                 pass
-            if result["status"] == "missing":
-                return
+        if result["status"] == "missing":
+            return
+        with Gradebook(self.url) as gb:
             gb.add_submission(assignment, learner)
             for nb in result.get("notebooks", []):
                 scores = {c["grade_id"]: c["score"] for c in nb.get("cells", [])}
