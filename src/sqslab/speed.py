@@ -591,9 +591,10 @@ def sign_without_repeating_work() -> None:
     def plain(cls_: type) -> bool:
         return all(getattr(cls_, name) is fn for name, fn in originals.items())
 
+    hosts: dict[str, str] = {}
+
     def add_auth(self, request):
-        table = None if not plain(type(self)) else _headers_to_sign(request)
-        if table is None:
+        if not plain(type(self)):
             return original(self, request)
         if self.credentials is None:
             raise auth.NoCredentialsError()
@@ -601,8 +602,12 @@ def sign_without_repeating_work() -> None:
         request.context["timestamp"] = datetime_now.strftime(auth.SIGV4_TIMESTAMP)
         self._modify_request_before_signing(request)
         table = _headers_to_sign(request)
-        if table is None:  # pragma: no cover - the headers were plain strings a moment ago
-            return original(self, request)
+        if table is None:
+            # Unusual headers: botocore's own steps, from the same timestamp on.
+            canonical_request = self.canonical_request(request)
+            string_to_sign = self.string_to_sign(request, canonical_request)
+            self._inject_signature_to_request(request, self.signature(string_to_sign, request))
+            return None
         names, signed = table
         cr = [request.method.upper(),
               self._normalize_url_path(auth.urlsplit(request.url).path),
@@ -651,7 +656,13 @@ def sign_without_repeating_work() -> None:
             if lname not in auth.SIGNED_HEADERS_BLACKLIST:
                 names.setdefault(lname, []).append(value)
         if "host" not in names:
-            names["host"] = [auth._host_from_url(request.url)]
+            url = request.url
+            host = hosts.get(url)
+            if host is None:  # a pure function of the URL
+                if len(hosts) > 4096:
+                    hosts.clear()
+                host = hosts[url] = auth._host_from_url(url)
+            names["host"] = [host]
         signed = ";".join(sorted(n.lower().strip() for n in names))
         return names, signed
 
