@@ -62,11 +62,13 @@ def build_class(course, dest: str, learners: int) -> list[str]:
     return names
 
 
-def run_grader(subs: str, out: str, jobs: int, timeout: int) -> float:
+def run_grader(subs: str, out: str, jobs: int, timeout: int, course, source: str) -> float:
     t = time.monotonic()
-    subprocess.run([sys.executable, os.path.join(HERE, "grade.py"), "--submissions", subs, "--out", out,
-                    "--force", "--timeout", str(timeout)] + (["--jobs", str(jobs)] if jobs else []),
-                   check=True)
+    cmd = [sys.executable, os.path.join(HERE, "grade.py"), "--submissions", subs, "--out", out, "--force",
+           "--timeout", str(timeout), "--source", source, "--course-cache", os.path.dirname(course.root)]
+    for name in course.names():
+        cmd += ["--assignment", name]
+    subprocess.run(cmd + (["--jobs", str(jobs)] if jobs else []), check=True)
     return time.monotonic() - t
 
 
@@ -122,7 +124,7 @@ def main(argv=None) -> int:
 
     out = os.path.join(work, "out")
     shutil.rmtree(out, ignore_errors=True)
-    ours = run_grader(subs, out, args.jobs, args.timeout)
+    ours = run_grader(subs, out, args.jobs, args.timeout, course, os.path.abspath(args.source))
     with open(os.path.join(out, "grades.csv"), newline="") as f:
         rows = list(csv.DictReader(f))
     expected = {(learner, a) for learner in learners for a in course.names()}

@@ -204,12 +204,14 @@ def cases(course, out_dir: str, solutions_dir: str) -> list[Case]:
               "def _spin():\n    while True:\n        time.sleep(0.01)\n"
               "threading.Thread(target=_spin).start()"))
     gradebook = os.path.join(out_dir, "gradebook.db")
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     add("read_solutions", "reads the course's solutions, hidden tests and gradebook", "ok", FULL,
-        extra("import os\nfor path in [%r, %r, %r, '../../../source', '/work']:\n"
+        extra("import os\nfor path in [%r, %r, %r, %r, '../../../source']:\n"
               "    try:\n        print(path, 'LEAK', sorted(os.listdir(path))[:5] if os.path.isdir(path) else open(path, 'rb').read(200))\n"
               "    except OSError as e:\n        print(path, 'blocked', type(e).__name__)\n"
-              "print('top', sorted(os.listdir('/')))"
-              % (solutions_dir, os.path.join(solutions_dir, ASSIGNMENT, ASSIGNMENT + ".ipynb"), gradebook)))
+              "print('REPO', sorted(os.listdir(%r)))"
+              % (solutions_dir, os.path.join(solutions_dir, ASSIGNMENT, ASSIGNMENT + ".ipynb"), gradebook,
+                 os.path.join(repo, "solutions"), repo)))
     targets = [os.path.join(out_dir, "PWNED.txt"), gradebook, os.path.join(solutions_dir, "PWNED.txt"),
                "/PWNED.txt", os.path.expanduser("~/PWNED.txt")]
     add("write_outside", "writes into the gradebook, the solutions, the output and the home folder", "ok", FULL,

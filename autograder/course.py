@@ -200,7 +200,9 @@ def build_course(source_root: str, build_parent: str, only: list[str] | None = N
     course = _read_manifest(root)
     if course is not None:
         return course
-    tmp = root + ".building"
+    # A private scratch folder, renamed into place at the end: two graders (or test workers)
+    # building the same course at once both succeed, and one build wins.
+    tmp = f"{root}.building-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(os.path.join(tmp, "source"))
     for name in names:
@@ -212,8 +214,14 @@ def build_course(source_root: str, build_parent: str, only: list[str] | None = N
     with open(os.path.join(tmp, MANIFEST), "w") as f:
         json.dump({"source_key": key, "assignments": [asdict(a) for a in assignments]}, f,
                   indent=1, sort_keys=True)
-    shutil.rmtree(root, ignore_errors=True)
-    os.rename(tmp, root)
+    try:
+        os.rename(tmp, root)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        built = _read_manifest(root)
+        if built is None:
+            raise
+        return built
     return course
 
 

@@ -65,6 +65,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--timeout", type=int, default=300, help="seconds for one notebook, all its cells (default 300)")
     p.add_argument("--cell-timeout", type=int, default=0, help="seconds for one cell (default: the --timeout)")
     p.add_argument("--force", action="store_true", help="re-run submissions that have not changed")
+    p.add_argument("--course-cache", metavar="DIR", help="where course builds are kept (default: OUT/.grader); "
+                                                         "a build is reused while solutions/ is unchanged")
     p.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto",
                    help="auto: bubblewrap when it works, else unsandboxed with a warning; bwrap: required")
     p.add_argument("--canary", default="sqslab:canary", help="module:function the grader runs to check the bench")
@@ -208,7 +210,8 @@ def run(args) -> int:
         _warn_unsandboxed(info)
     else:
         _say(args, f"sandbox: {info.mode} ({info.detail})")
-    course = course_mod.build_course(os.path.abspath(args.source), state_dir, args.assignment)
+    course = course_mod.build_course(os.path.abspath(args.source), os.path.abspath(args.course_cache or state_dir),
+                                     args.assignment)
     if not course.assignments:
         raise SystemExit(f"no assignment with graded cells in {args.source}")
     learners = _learners(args)

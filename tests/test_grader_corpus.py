@@ -20,6 +20,9 @@ import warnings
 
 import pytest
 
+# The corpus is graded once per session; keep its tests on one xdist worker where --dist loadgroup is on.
+pytestmark = pytest.mark.xdist_group("grader_corpus")
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
@@ -73,23 +76,45 @@ def read_rows(out: str) -> dict[str, dict]:
         return {row["learner"]: row for row in csv.DictReader(f)}
 
 
+def shared_dir(tmp_path_factory, name: str):
+    """A folder every pytest-xdist worker of this session sees (the workers' temp roots' parent)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    path = base / name
+    path.mkdir(exist_ok=True)
+    return path
+
+
 @pytest.fixture(scope="session")
 def corpus_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("corpus")
+    # One class run per test session, even when pytest-xdist spreads these tests over workers:
+    # the first worker grades under a lock, the others wait and read its results.
+    import fcntl
+
+    root = shared_dir(tmp_path_factory, "grader-corpus")
     source = str(root / "solutions")
-    shutil.copytree(FIXTURE, source)
     out = str(root / "out")
-    course = build_course(source, str(root / "build"))
-    cases = corpus.build(str(root / "submissions"), course, out, source)
-    audit_dir = root / "audit"
-    audit_dir.mkdir()
-    (audit_dir / "sitecustomize.py").write_text(AUDIT_SITECUSTOMIZE)
-    audit_log = str(root / "sockets.jsonl")
-    env = dict(os.environ, PYTHONPATH=str(audit_dir), SQSLAB_SOCKET_AUDIT=audit_log)
-    done = run_grader(str(root / "submissions"), out, "--source", source, "--timeout", "60",
-                      "--cell-timeout", "10", "--jobs", "2", env=env)
-    return {"root": str(root), "out": out, "source": source, "cases": {c.name: c for c in cases},
-            "rows": read_rows(out), "stderr": done.stderr, "audit": audit_log}
+    build = str(root / "build")
+    done_path = root / "done.json"
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.isdir(source):
+            shutil.copytree(FIXTURE, source)
+        course = build_course(source, build)
+        cases = corpus.cases(course, out, source)
+        if not done_path.exists():
+            corpus.build(str(root / "submissions"), course, out, source)
+            audit_dir = root / "audit"
+            audit_dir.mkdir(exist_ok=True)
+            (audit_dir / "sitecustomize.py").write_text(AUDIT_SITECUSTOMIZE)
+            env = dict(os.environ, PYTHONPATH=str(audit_dir), SQSLAB_SOCKET_AUDIT=str(root / "sockets.jsonl"))
+            done = run_grader(str(root / "submissions"), out, "--source", source, "--course-cache", build,
+                              "--timeout", "60", "--cell-timeout", "8", "--jobs", "2", env=env)
+            done_path.write_text(json.dumps({"stderr": done.stderr}))
+        stderr = json.loads(done_path.read_text())["stderr"]
+    return {"root": str(root), "out": out, "source": source, "build": build, "cases": {c.name: c for c in cases},
+            "rows": read_rows(out), "stderr": stderr, "audit": str(root / "sockets.jsonl")}
 
 
 @pytest.mark.parametrize("name", corpus.CASE_NAMES)
@@ -144,30 +169,27 @@ def test_feedback_explains_a_failure_with_the_benchs_words_and_its_timeline(corp
     assert 'class="sqslab-timeline"' in html and "data:image/png;base64," in html
 
 
-def test_an_untouched_learner_is_graded_the_same_alone_as_in_the_bad_class(corpus_run, tmp_path):
+def test_a_small_class_graded_alone_twice_matches_the_bad_class_byte_for_byte_and_then_reuses_results(
+        corpus_run, tmp_path):
+    # Every other learner's grade is unchanged by the bad ones: graded alone, the ordinary learners
+    # get the rows they got beside the corpus. Graded twice (--force), the CSV is the same bytes;
+    # a third run without --force runs nothing and writes the same CSV again.
+    names = ("good", "wrong_consumer", "blank", "missing_assignment")
     subs = tmp_path / "subs"
-    for name in ("good", "wrong_consumer", "blank"):
+    for name in names:
         shutil.copytree(os.path.join(corpus_run["root"], "submissions", name), subs / name)
     out = str(tmp_path / "out")
-    run_grader(str(subs), out, "--source", corpus_run["source"], "--timeout", "60", "--cell-timeout", "10")
-    alone = read_rows(out)
-    for name in ("good", "wrong_consumer", "blank"):
-        assert alone[name] == corpus_run["rows"][name]
-
-
-def test_a_class_graded_twice_gives_byte_identical_csv_and_the_third_run_reuses_results(corpus_run, tmp_path):
-    subs = tmp_path / "subs"
-    for name in ("good", "wrong_consumer", "missing_assignment"):
-        shutil.copytree(os.path.join(corpus_run["root"], "submissions", name), subs / name)
-    out = str(tmp_path / "out")
-    args = ("--source", corpus_run["source"], "--timeout", "60", "--cell-timeout", "10")
+    args = ("--source", corpus_run["source"], "--course-cache", corpus_run["build"], "--timeout", "60",
+            "--cell-timeout", "8")
     run_grader(str(subs), out, *args, "--force")
+    alone = read_rows(out)
+    for name in names:
+        assert alone[name] == corpus_run["rows"][name]
     first = open(os.path.join(out, "grades.csv"), "rb").read()
     run_grader(str(subs), out, *args, "--force")
-    second = open(os.path.join(out, "grades.csv"), "rb").read()
-    assert first == second
+    assert open(os.path.join(out, "grades.csv"), "rb").read() == first
     third = run_grader(str(subs), out, *args)
-    assert "grading 0 submission(s)" in third.stderr and "3 unchanged" in third.stderr
+    assert "grading 0 submission(s)" in third.stderr and "4 unchanged" in third.stderr
     assert open(os.path.join(out, "grades.csv"), "rb").read() == first
 
 
@@ -193,6 +215,9 @@ def test_learner_code_cannot_read_the_solutions_or_the_gradebook(corpus_run):
                       for o in c.outputs)
     assert "blocked" in printed and "LEAK" not in printed
     assert HIDDEN_MARKER not in printed
+    # The repository is there only for the bench's source and the virtualenv, read-only.
+    repo_listing = [line for line in printed.splitlines() if line.startswith("REPO ")]
+    assert repo_listing and "solutions" not in repo_listing[0] and "autograder" not in repo_listing[0]
 
 
 def test_learner_code_cannot_write_outside_its_folder(corpus_run):
@@ -228,9 +253,10 @@ def test_a_graded_run_opens_no_socket_off_loopback(corpus_run):
     assert "transport" not in corpus_run["stderr"].lower() or "ipc" in corpus_run["stderr"].lower()
 
 
-def test_the_grader_says_loudly_when_it_runs_unsandboxed(tmp_path):
+def test_the_grader_says_loudly_when_it_runs_unsandboxed(corpus_run, tmp_path):
     subs = tmp_path / "subs"
     subs.mkdir()
     out = str(tmp_path / "out")
-    done = run_grader(str(subs), out, "--source", FIXTURE, "--sandbox", "none")
+    done = run_grader(str(subs), out, "--source", corpus_run["source"], "--sandbox", "none",
+                      "--course-cache", corpus_run["build"])
     assert "GRADING WITHOUT A SANDBOX" in done.stderr

@@ -22,7 +22,12 @@ FIXTURE = os.path.join(REPO, "autograder", "testdata", "source")
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    return build_course(FIXTURE, str(tmp_path_factory.mktemp("build")))
+    # The corpus tests' build folder: one nbgrader build per session, whichever module comes first.
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    (base / "grader-corpus").mkdir(exist_ok=True)
+    return build_course(FIXTURE, str(base / "grader-corpus" / "build"))
 
 
 @pytest.fixture()
