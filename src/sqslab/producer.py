@@ -69,6 +69,10 @@ EXPECTATIONS = {
     "every_order": "every order's request succeeds and its event is in the queue exactly once",
 }
 
+#: After each request the relay gets this many steps (a restart after each crash) to empty the
+#: outbox; a relay that still has not managed is given up on for that request.
+RELAY_STEPS_PER_REQUEST = 5
+
 _run_ids = itertools.count(1)
 
 
@@ -240,7 +244,7 @@ def _run(lab: Lab, place_order, orders, relay, faults, expect, content_based_ded
                 producer = None
             if relay is None:
                 continue
-            for _ in range(12):
+            for _ in range(RELAY_STEPS_PER_REQUEST):
                 if not _unsent(lab):
                     break
                 if relayer is None:

@@ -1,0 +1,35 @@
+# expect: full
+# Alternative: the deduplication ID names the event ("order-placed:<id>"), retries use for/else,
+# the group is read from the order itself, and successes are deleted in one DeleteMessageBatch.
+# --- cell: publish
+def publish(sqs, queue_url, order, clock):
+    request = dict(QueueUrl=queue_url, MessageBody=json.dumps(order), MessageGroupId=order["customer"],
+                   MessageDeduplicationId=f"order-placed:{order['order_id']}")
+    for delay in (0.2, 0.4, 0.8, 1.6, None):
+        try:
+            return sqs.send_message(**request)["MessageId"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ThrottlingException" or delay is None:
+                raise
+        except BotoCoreError:
+            if delay is None:
+                raise
+        clock.sleep(delay)
+
+# --- cell: consume_in_order
+def consume_in_order(sqs, queue_url, handle):
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    blocked, succeeded = set(), []
+    for index, message in enumerate(messages):
+        customer = json.loads(message["Body"])["customer"]
+        if customer in blocked:
+            continue
+        try:
+            handle(message["Body"])
+        except Exception:
+            blocked.add(customer)
+        else:
+            succeeded.append({"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]})
+    if not succeeded:
+        return 0
+    return len(sqs.delete_message_batch(QueueUrl=queue_url, Entries=succeeded).get("Successful", []))

@@ -1,0 +1,37 @@
+# expect: lose relay_resend_after_crash_is_deduplicated
+# Misconception: "one random ID per message, reused on every retry, is enough". It survives a
+# timeout inside one call, but a restarted relay calls publish again for the same order, gets a
+# new ID, and SQS delivers the order a second time. The ID must come from the order itself.
+# --- cell: publish
+import uuid
+
+
+def publish(sqs, queue_url, order, clock):
+    dedup_id = str(uuid.uuid4())
+    for attempt in range(1, 6):
+        try:
+            return sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(order),
+                                    MessageGroupId=order["customer"],
+                                    MessageDeduplicationId=dedup_id)["MessageId"]
+        except (BotoCoreError, ClientError):
+            if attempt == 5:
+                raise
+            clock.sleep(attempt)
+
+# --- cell: consume_in_order
+def consume_in_order(sqs, queue_url, handle):
+    response = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                   AttributeNames=["MessageGroupId"])
+    held_back, done = set(), 0
+    for message in response.get("Messages", []):
+        group = message["Attributes"]["MessageGroupId"]
+        if group in held_back:
+            continue
+        try:
+            handle(message["Body"])
+        except Exception:
+            held_back.add(group)
+            continue
+        sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        done += 1
+    return done

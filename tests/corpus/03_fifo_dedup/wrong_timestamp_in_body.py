@@ -1,0 +1,36 @@
+# expect: lose publish_sends_one_message_in_the_customers_group publish_retry_after_timeout_sends_once
+# Misconception: "content-based deduplication will catch the retry". Each attempt stamps the body
+# with the time it was sent, so each retry hashes differently and is delivered again; and on a
+# queue without content-based deduplication a send with no deduplication ID fails outright.
+# --- cell: publish
+import datetime
+
+
+def publish(sqs, queue_url, order, clock):
+    for attempt in range(1, 6):
+        body = json.dumps({**order, "sent_at": datetime.datetime.now().isoformat()})
+        try:
+            return sqs.send_message(QueueUrl=queue_url, MessageBody=body,
+                                    MessageGroupId=order["customer"])["MessageId"]
+        except (BotoCoreError, ClientError):
+            if attempt == 5:
+                raise
+            clock.sleep(attempt)
+
+# --- cell: consume_in_order
+def consume_in_order(sqs, queue_url, handle):
+    response = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                   AttributeNames=["MessageGroupId"])
+    held_back, done = set(), 0
+    for message in response.get("Messages", []):
+        group = message["Attributes"]["MessageGroupId"]
+        if group in held_back:
+            continue
+        try:
+            handle(message["Body"])
+        except Exception:
+            held_back.add(group)
+            continue
+        sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        done += 1
+    return done
