@@ -370,6 +370,50 @@ def keep_fifo_group_order_after_timeout() -> None:
     backend_cls.receive_message = receive_message
 
 
+def count_twelve_hours_from_the_receive() -> None:
+    """Restores "visibility timeout: maximum 12 hours, counted from the receive".
+
+    AWS (ChangeMessageVisibility): a message's visibility timeout can be extended to at most
+    12 hours, and a request for more than the time left is rejected; the 12 hours start when the
+    message is received, so each receive starts its own. moto counted them from the *send*: a
+    message received 12 hours after it was sent could not be extended at all, and a heartbeat on a
+    message that waited in the queue was rejected early. moto's own answer for a request beyond the
+    limit (InvalidParameterValue, "beyond the limit [43200 seconds]") is kept.
+    """
+    if not _once("count_twelve_hours_from_the_receive"):
+        return
+    models = _models()
+    message_cls = models.Message
+    mark_original = message_cls.mark_received
+
+    @functools.wraps(mark_original)
+    def mark_received(self, visibility_timeout: int | None = None) -> None:
+        from moto.core.utils import unix_time_millis
+
+        mark_original(self, visibility_timeout)
+        self._sqslab_received_at = unix_time_millis()
+
+    original = models.SQSBackend.change_message_visibility
+
+    @functools.wraps(original)
+    def change_message_visibility(self, queue_name: str, receipt_handle: str, visibility_timeout: int) -> None:
+        queue = self.get_queue(queue_name)
+        holder = next((m for m in queue._messages if m.had_receipt_handle(receipt_handle)), None)
+        received = vars(holder).get("_sqslab_received_at") if holder is not None else None
+        if received is None:
+            return original(self, queue_name, receipt_handle, visibility_timeout)
+        # moto checks "now + timeout - sent_timestamp <= 12 hours": let it measure from the receive.
+        sent = holder.sent_timestamp
+        holder.sent_timestamp = received
+        try:
+            return original(self, queue_name, receipt_handle, visibility_timeout)
+        finally:
+            holder.sent_timestamp = sent
+
+    message_cls.mark_received = mark_received
+    models.SQSBackend.change_message_visibility = change_message_visibility
+
+
 # -- e. message move tasks (redrive) ----------------------------------------------------------------
 @dataclass
 class _MoveTask:
@@ -792,6 +836,10 @@ CORRECTIONS: tuple[Correction, ...] = (
                "FIFO dedup after delete: real SQS still deduplicates for 5 minutes; moto forgot the "
                "id once the message was deleted.",
                keep_fifo_dedup_after_delete),
+    Correction("twelve_hours_from_the_receive",
+               "Visibility timeout: at most 12 hours counted from the receive; moto counted them from "
+               "the send, so a message received late could not be extended.",
+               count_twelve_hours_from_the_receive),
     Correction("message_not_inflight",
                "ChangeMessageVisibility on a message not in flight: real SQS answers "
                "MessageNotInflight; moto accepted it and hid the message again.",
