@@ -382,6 +382,98 @@ def test_signatures_are_the_ones_botocore_computes():
             assert signed[0] == signed[1], case
 
 
+def test_request_environs_are_the_ones_werkzeug_builds():
+    from botocore.awsrequest import AWSPreparedRequest
+    from moto.core.request import Request
+
+    speed.apply()
+    fast = Request.from_primitives
+    with speed.disabled(["direct_environ"]):
+        slow = Request.from_primitives
+    json_headers = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AmazonSQS.SendMessage",
+                    "User-Agent": b"Boto3/1.44.5", "Content-Length": "17", "x-amz-meta-my_key": "v"}
+    cases = [
+        ("POST", "https://sqs.us-east-1.amazonaws.com/", json_headers, b'{"QueueUrl": "q"}'),
+        ("POST", "https://sqs.us-east-1.amazonaws.com/123456789012/q", json_headers, '{"text": "caf\u00e9"}'),
+        ("POST", "https://monitoring.us-east-1.amazonaws.com/?x=1&y=%20",
+         {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, b"Action=ListMetrics"),
+        ("PUT", "http://localhost:5000/a%20b/caf\u00e9;p?q=1#frag", {"X-Dup": "1", "x-dup": "2"}, b"body"),
+        ("POST", "https://host.example:8443/", {}, b"x"),
+        ("POST", "https://host.example:notaport/", {"Content-Length": "1"}, b"x"),
+        ("GET", "https://sqs.us-east-1.amazonaws.com/", {"Content-Type": "application/x-www-form-urlencoded"}, b""),
+        ("GET", "https://sqs.us-east-1.amazonaws.com/", {}, None),
+        ("POST", "https://sqs.us-east-1.amazonaws.com/", {"X-Bad": "a\nb"}, b"x"),
+    ]
+
+    def built(from_primitives, method, url, headers, body):
+        prepared = AWSPreparedRequest(method, url, headers, body, stream_output=False)
+        try:
+            request = from_primitives(prepared.method, prepared.url, prepared.headers, prepared.body)
+        except ValueError as error:
+            return ("ValueError", str(error))
+        environ = dict(request.environ)
+        environ["wsgi.input"] = environ["wsgi.input"].getvalue()
+        environ["werkzeug.request"] = type(environ["werkzeug.request"])
+        return list(environ.items()), request.data, list(request.headers.items()), request.raw_url
+
+    for case in cases:
+        assert built(fast, *case) == built(slow, *case), case
+
+
+def test_request_bodies_and_headers_read_as_botocore_reads_them():
+    from botocore.awsrequest import AWSRequest
+    from botocore.compat import HTTPHeaders
+
+    speed.apply()
+    fast_body, fast_items = AWSRequest.body, HTTPHeaders.items
+    with speed.disabled(["direct_body_and_headers"]):
+        slow_body, slow_items = AWSRequest.body, HTTPHeaders.items
+    for data in (b"bytes", "text \u00e9", {"Action": "List", "N": 1, "L": ["a", "b"]}, b"", None, [("a", "1")]):
+        for params in ({}, {"x": "1"}):
+            request = AWSRequest(method="POST", url="https://sqs.us-east-1.amazonaws.com/", data=data,
+                                 params=params, headers={"A": "1"})
+            assert fast_body.fget(request) == slow_body.fget(request)
+    headers = HTTPHeaders()
+    for name, value in (("A", "1"), ("a", "2"), ("X-Caf", "caf\u00e9"), ("X-Sur", "bad\udce9"), ("X-Bytes", b"raw"),
+                        ("Host", "h")):
+        headers[name] = value
+    assert fast_items(headers) == slow_items(headers)
+
+
+def test_moto_reads_the_same_clock_and_counts_the_same_messages(lab):
+    import datetime
+
+    from moto.core import utils
+    from moto.sqs.models import Queue
+
+    fast_time, fast_attributes = utils.unix_time, Queue.attributes
+    with speed.disabled(["fixed_epoch", "one_pass_counts"]):
+        slow_time, slow_attributes = utils.unix_time, Queue.attributes
+    assert fast_time is not slow_time and fast_attributes is not slow_attributes
+    for dt in (None, datetime.datetime(1999, 12, 31, 23, 59, 59, 999999), datetime.datetime(1970, 1, 1)):
+        assert fast_time(dt) == slow_time(dt)
+
+    sqs = lab.client("sqs")
+    dlq = lab.queue("counted-dlq")
+    queues = [lab.queue("counted", dlq=dlq, max_receive_count=3, KmsMasterKeyId="alias/x",
+                        Policy=json.dumps({"Version": "2012-10-17", "Statement": []})),
+              lab.queue("counted.fifo", content_based_dedup=True), dlq]
+    for q in queues:
+        for i in range(6):
+            extra = {"MessageGroupId": f"g{i % 2}"} if q.fifo else {"DelaySeconds": 5 * (i % 3)}
+            sqs.send_message(QueueUrl=q.url, MessageBody=f"m{i}", **extra)
+        sqs.receive_message(QueueUrl=q.url, MaxNumberOfMessages=2, VisibilityTimeout=7)
+    from moto.sqs.models import sqs_backends
+
+    backend = sqs_backends["123456789012"]["us-east-1"]
+    for step in (0, 4.999, 0.002, 3, 10):
+        lab.clock.advance(step)
+        for q in queues:
+            moto_queue = backend.queues[q.name]
+            assert list(fast_attributes.fget(moto_queue).items()) == list(slow_attributes.fget(moto_queue).items())
+    lab.release(sqs)
+
+
 # -- installing and removing ------------------------------------------------------------------------
 def test_remove_puts_every_original_back_and_apply_is_idempotent():
     from botocore import auth, hooks, useragent
@@ -389,7 +481,13 @@ def test_remove_puts_every_original_back_and_apply_is_idempotent():
     from moto.sqs import models
 
     def snapshot():
-        return (utils.camelcase_to_underscores, models.camelcase_to_underscores,
+        from botocore.awsrequest import AWSRequest
+        from botocore.compat import HTTPHeaders
+        from moto.core.request import Request
+
+        return (utils.camelcase_to_underscores, models.camelcase_to_underscores, utils.unix_time,
+                models.unix_time, vars(models.Queue)["attributes"], vars(AWSRequest)["body"],
+                vars(HTTPHeaders).get("items"), vars(Request)["from_primitives"],
                 vars(models.SQSBackend)["get_queue_attributes"],
                 vars(models.SQSBackend)["is_message_valid_based_on_retention_period"],
                 models.generate_receipt_handle, responses.method_names_from_class,

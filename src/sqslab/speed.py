@@ -91,15 +91,21 @@ def cache_camelcase_conversions() -> None:
             return original(argument)
 
     camelcase_to_underscores._sqslab_original = original  # type: ignore[attr-defined]
+    _replace_in_moto(original, camelcase_to_underscores)
+
+
+def _replace_in_moto(original: Callable, replacement: Callable) -> None:
+    """Put ``replacement`` wherever a loaded ``moto`` module holds ``original`` by its name."""
+    name = original.__name__
     for module in _moto_modules():
-        if vars(module).get("camelcase_to_underscores") is original:
-            _set(module, "camelcase_to_underscores", camelcase_to_underscores)
+        if vars(module).get(name) is original:
+            _set(module, name, replacement)
 
     def forget_later_imports() -> None:
-        # Modules moto loaded after the speed-up took the cached function from moto.core.utils.
+        # Modules moto loaded after the speed-up took the replacement from moto.core.utils.
         for module in _moto_modules():
-            if vars(module).get("camelcase_to_underscores") is camelcase_to_underscores:
-                module.camelcase_to_underscores = original
+            if vars(module).get(name) is replacement:
+                setattr(module, name, original)
 
     _on_undo(forget_later_imports)
 
@@ -280,6 +286,7 @@ _RANDOM_CHOICE = _random.Random.choice
 _RANDBELOW = _random.Random._randbelow
 _GETRANDBITS = _random.Random.getrandbits
 _WORDS = _struct.Struct("<I")
+_FunctionType = type(lambda: None)
 
 
 # -- 4. dispatching an action --------------------------------------------------------------------------
@@ -670,6 +677,274 @@ def sign_without_repeating_work() -> None:
     _set(cls, "add_auth", add_auth)
 
 
+# -- 9. botocore: reading a request's body and headers -------------------------------------------------
+def read_request_bodies_directly() -> None:
+    """Read an unsent request's body without preparing the whole request, and its headers faster.
+
+    Skips: botocore's ``AWSRequest.body`` prepared the entire request (URL, body and a fresh
+    header dictionary with its content length) only to return the body, each time the signer
+    hashed the payload. And reading the request's headers (``HTTPHeaders.items()``, from
+    ``email.message``) passed every value through the email policy's "sanitize" step, which
+    returns a plain ASCII string unchanged.
+
+    Unchanged because: ``prepare().body`` is what the preparer's ``_prepare_body`` returns (the
+    header part of preparing only reads the request), so the body is computed by that same
+    method; the URL is still prepared, as before, in case it raises. A request whose preparer
+    prepares differently (a subclass) is prepared in full, as before. For headers, the email
+    ``compat32`` policy returns a string value as it is unless it holds surrogate characters,
+    which an ASCII string cannot: those values are handed over directly, any other value goes
+    through the policy as before.
+    """
+    from email import _policybase
+
+    from botocore import awsrequest, compat
+
+    request_cls = awsrequest.AWSRequest
+    preparer_cls = awsrequest.AWSRequestPreparer
+    original_body = vars(request_cls)["body"]
+    prepare = vars(preparer_cls)["prepare"]
+
+    def body(self):
+        preparer = self._request_preparer
+        if type(preparer).prepare is not prepare:
+            return original_body.fget(self)
+        preparer._prepare_url(self)
+        body = preparer._prepare_body(self)
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        return body
+
+    _set(request_cls, "body", property(body, doc=original_body.__doc__))
+
+    headers_cls = compat.HTTPHeaders
+    compat32_fetch = _policybase.Compat32.header_fetch_parse
+    message_items = headers_cls.items
+
+    def items(self):
+        policy = self.policy
+        if type(policy) is not _policybase.Compat32 or type(policy).header_fetch_parse is not compat32_fetch:
+            return message_items(self)
+        return [(k, v) if type(v) is str and v.isascii() else (k, policy.header_fetch_parse(k, v))
+                for k, v in self._headers]
+
+    items.__doc__ = message_items.__doc__
+    _set(headers_cls, "items", items)
+
+
+# -- 10. moto: the request object -----------------------------------------------------------------------
+def build_request_environ_directly() -> None:
+    """Build the WSGI environ of a request moto receives directly, not through werkzeug's test builder.
+
+    Skips: moto turns every botocore request into a werkzeug ``Request`` with
+    ``Request.from_values``, which builds a ``werkzeug.test.EnvironBuilder`` (header objects,
+    properties, a copy of the headers, their removal and re-joining) only to produce a plain
+    dictionary.
+
+    Unchanged because: the dictionary is produced by the builder's own steps in the builder's
+    order, with werkzeug's own helpers (``iri_to_uri``, ``unquote``, the WSGI encoding), for the
+    only shape moto passes: a method, a base URL, a path, a query string, a list of headers and
+    a non-empty body. The result goes to the same request class; moto's own additions follow
+    unchanged. An empty or non-bytes body, a header value with a newline (werkzeug refuses it),
+    a base URL with a query, or a request class with its own ``from_values`` take werkzeug's way.
+    ``tests/test_speed.py`` compares both dictionaries key by key.
+    """
+    from io import BytesIO
+    from urllib.parse import unquote, urlparse, urlsplit
+
+    from werkzeug._internal import _wsgi_encoding_dance
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.urls import iri_to_uri
+    from werkzeug.wrappers import Request as WerkzeugRequest
+
+    from moto.core import request as moto_request
+
+    cls = moto_request.Request
+    original = vars(cls)["from_primitives"]
+    werkzeug_from_values = vars(WerkzeugRequest)["from_values"].__func__
+
+    def environ_for(method, base_url, path, query_string, data, headers):
+        if not data or not isinstance(data, (bytes, str)) or type(EnvironBuilder.__init__) is not _FunctionType:
+            return None
+        request_uri = urlsplit(path)
+        eb_path = iri_to_uri(request_uri.path)
+        scheme, netloc, script_root, qs, anchor = urlsplit(iri_to_uri(base_url))
+        if qs or anchor or "?" in path:
+            return None
+        script_root = script_root.rstrip("/")
+        listed = []
+        for key, value in headers:
+            if not isinstance(value, str):
+                value = str(value)
+            if "\n" in value or "\r" in value:
+                return None
+            listed.append((key, value))
+        if isinstance(data, str):
+            data = data.encode()
+        input_stream = BytesIO(data)
+        _, sep, port = netloc.partition(":")
+        server_port = None
+        if sep:
+            try:
+                server_port = int(port)
+            except ValueError:
+                pass
+        if server_port is None:
+            server_port = 443 if scheme == "https" else 80
+        raw_uri = _wsgi_encoding_dance(path)
+        result = {
+            "REQUEST_METHOD": method,
+            "SCRIPT_NAME": _wsgi_encoding_dance(unquote(script_root)),
+            "PATH_INFO": _wsgi_encoding_dance(unquote(eb_path)),
+            "QUERY_STRING": _wsgi_encoding_dance(query_string),
+            "REQUEST_URI": raw_uri,
+            "RAW_URI": raw_uri,
+            "SERVER_NAME": netloc.partition(":")[0],
+            "SERVER_PORT": str(server_port),
+            "HTTP_HOST": netloc,
+            "SERVER_PROTOCOL": EnvironBuilder.server_protocol,
+            "wsgi.version": EnvironBuilder.wsgi_version,
+            "wsgi.url_scheme": scheme,
+            "wsgi.input": input_stream,
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        content_type = next((v for k, v in listed if k.lower() == "content-type"), None)
+        if content_type is not None:
+            result["CONTENT_TYPE"] = content_type
+        result["CONTENT_LENGTH"] = str(len(data))
+        combined: dict[str, list[str]] = {}
+        for key, value in listed:
+            if key.lower() not in ("content-type", "content-length"):
+                combined.setdefault(f"HTTP_{key.upper().replace('-', '_')}", []).append(value)
+        for key, values in combined.items():
+            result[key] = ", ".join(values)
+        return result
+
+    def from_primitives(klass, method, url, headers, body=None):
+        if isinstance(body, moto_request.AwsChunkedWrapper):
+            body = body.read()
+        header_items = [
+            (key, value.decode("utf-8") if isinstance(value, bytes) else value)
+            for key, value in headers.items()
+            if key.lower() not in ["transfer-encoding"]
+        ]
+        parsed_url = urlparse(url)
+        base_url = f"{parsed_url.scheme}://{parsed_url.netloc}"
+        data = body if body is not None else b""
+        environ = None
+        if getattr(klass.from_values, "__func__", None) is werkzeug_from_values:
+            environ = environ_for(method, base_url, parsed_url.path, parsed_url.query, data, header_items)
+        if environ is None:
+            request = klass.from_values(method=method, base_url=base_url, path=parsed_url.path,
+                                        query_string=parsed_url.query, data=data, headers=header_items)
+        else:
+            request = klass(environ)
+        request.environ[moto_request.PRESERVED_HEADER_NAMES_ENVIRON_KEY] = {
+            moto_request.environ_key_for_header(key): key
+            for key, _ in header_items
+            if moto_request.should_preserve_original_header_name(key)
+        }
+        request.environ.setdefault("CONTENT_LENGTH", "0")
+        return request
+
+    from_primitives.__doc__ = original.__func__.__doc__
+    _set(cls, "from_primitives", classmethod(from_primitives))
+
+
+# -- 11. moto: reading the clock ----------------------------------------------------------------------
+def compute_unix_time_with_a_fixed_epoch() -> None:
+    """Read moto's clock (``moto.core.utils.unix_time``) without rebuilding the epoch each time.
+
+    Skips: every ``unix_time()`` (moto reads it for every message's visibility and delay, several
+    times per call) built the datetime of 1970-01-01 from scratch with ``fromtimestamp(0, UTC)``.
+
+    Unchanged because: that epoch is a constant; the current time is still read from moto's own
+    ``utcnow()`` (which the lab's clock controls) and the difference is computed with moto's
+    formula, so every reading is the same number.
+    """
+    from moto.core import utils
+
+    original = vars(utils)["unix_time"]
+    original = getattr(original, "_sqslab_original", original)
+    epoch = utils.utcfromtimestamp(0)
+
+    def unix_time(dt=None) -> float:
+        dt = dt or utils.utcnow()
+        delta = dt - epoch
+        return (delta.days * 86400) + (delta.seconds + (delta.microseconds / 1e6))
+
+    unix_time.__doc__ = original.__doc__
+    unix_time._sqslab_original = original  # type: ignore[attr-defined]
+    _replace_in_moto(original, unix_time)
+
+
+# -- 12. moto: a queue's attributes -------------------------------------------------------------------
+def count_queue_messages_in_one_pass() -> None:
+    """Count a queue's visible, in-flight and delayed messages in one pass, with one clock reading.
+
+    Skips: each time moto builds a queue's attributes (every SendMessage asks them whether
+    content-based deduplication is on; every GetQueueAttributes), it walked the whole queue three
+    times, reading the clock two to four times per message. This is what made a send cost
+    ``O(queue size)`` milliseconds (FACTS.md, the "cost" row).
+
+    Unchanged because: the counts are the same predicates over the same messages (visible means
+    ``now > visible_at``, delayed means ``now < delayed_until``) at the same instant: the lab's
+    clock does not move during a call, so one reading of it is every reading moto would have
+    made. The dictionary has the same keys, in the same order, with the same values; everything
+    else in it is read exactly as moto reads it. If ``Message.visible``/``delayed`` or the
+    counting properties are not moto's own (something patched them), moto's code runs instead.
+    """
+    from moto.core import utils
+    from moto.sqs import models
+
+    queue_cls, message_cls = models.Queue, models.Message
+    original = vars(queue_cls)["attributes"]
+    counters = {name: vars(queue_cls)[name] for name in (
+        "approximate_number_of_messages", "approximate_number_of_messages_delayed",
+        "approximate_number_of_messages_not_visible", "messages")}
+    visible, delayed = vars(message_cls)["visible"], vars(message_cls)["delayed"]
+
+    def as_shipped(queue) -> bool:
+        cls = type(queue)
+        return (all(getattr(cls, n) is p for n, p in counters.items())
+                and message_cls.visible is visible and message_cls.delayed is delayed
+                and all(type(m) is message_cls for m in queue._messages))
+
+    def attributes(self) -> dict[str, Any]:
+        if not as_shipped(self):
+            return original.fget(self)
+        now = utils.unix_time_millis()
+        in_flight = sum(1 for m in self._messages if not now > m.visible_at)
+        waiting = sum(1 for m in self._messages if now < m.delayed_until)
+        ready = sum(1 for m in self._messages if now > m.visible_at and not now < m.delayed_until)
+        counted = {"ApproximateNumberOfMessages": ready, "ApproximateNumberOfMessagesDelayed": waiting,
+                   "ApproximateNumberOfMessagesNotVisible": in_flight}
+        result: dict[str, Any] = {}
+        for attribute in self.BASE_ATTRIBUTES:
+            if attribute in counted:
+                result[attribute] = counted[attribute]
+            else:
+                result[attribute] = getattr(self, models.camelcase_to_underscores(attribute))
+        if self.fifo_queue:
+            for attribute in self.FIFO_ATTRIBUTES:
+                result[attribute] = getattr(self, models.camelcase_to_underscores(attribute))
+        if self.kms_master_key_id:
+            for attribute in self.KMS_ATTRIBUTES:
+                result[attribute] = getattr(self, models.camelcase_to_underscores(attribute))
+        if self.policy:
+            result["Policy"] = self.policy
+        if self.redrive_policy:
+            result["RedrivePolicy"] = models.json.dumps(self.redrive_policy)
+        for key in result:
+            if isinstance(result[key], bool):
+                result[key] = str(result[key]).lower()
+        return result
+
+    _set(queue_cls, "attributes", property(attributes, doc=original.__doc__))
+
+
 # -- the speed-ups, and applying them ------------------------------------------------------------------
 SPEED_UPS: tuple[SpeedUp, ...] = (
     SpeedUp("camelcase_cache", "recomputing CamelCase to snake_case conversions",
@@ -688,6 +963,14 @@ SPEED_UPS: tuple[SpeedUp, ...] = (
             check_handler_kwargs_from_code),
     SpeedUp("sigv4_once", "building the signed-header table twice and the signing key per request",
             sign_without_repeating_work),
+    SpeedUp("direct_body_and_headers", "preparing a whole request to read its body; email header parsing",
+            read_request_bodies_directly),
+    SpeedUp("direct_environ", "werkzeug's EnvironBuilder for every request moto receives",
+            build_request_environ_directly),
+    SpeedUp("fixed_epoch", "rebuilding 1970-01-01 at every reading of moto's clock",
+            compute_unix_time_with_a_fixed_epoch),
+    SpeedUp("one_pass_counts", "three walks over the queue and a clock reading per message per attribute build",
+            count_queue_messages_in_one_pass),
 )
 
 
