@@ -1,0 +1,786 @@
+"""Long work under a visibility timeout: rivals, timers that die with their process, real threads.
+
+Lesson 4 keeps a message hidden while long work runs by extending its visibility timeout on a
+timer (a *heartbeat*). A heartbeat written against a clock's timer interface -- ``clock.every(
+interval, callback)`` returning a timer with ``cancel()`` -- runs unchanged on two clocks:
+
+- the lab's simulated clock, which fires timers in time order while ``clock.advance()`` moves
+  time, so a ten-minute job on a 30-second timeout runs in milliseconds and the same way every
+  time (what the lesson and the grader use);
+- :class:`ThreadClock`, whose timers run on real threads: what a consumer uses in production.
+
+The rest of this module is the bench around it:
+
+- :class:`ProcessClock`: the lab clock as one consumer process sees it. Its timers behave like
+  the threads of that process: they die with the process, and an exception in one ends that
+  timer only (recorded in the history), as an uncaught exception ends a thread.
+- :func:`with_rival`: wraps a consumer step so that, while it runs, a rival process running the
+  same code polls the queue every simulated second and takes a step as soon as a message is
+  visible: "another instance of the service" in the deterministic, one-thread world of the bench.
+- :class:`Rival`: a consumer that only polls and records what it received (a witness).
+- :func:`long_job`, :func:`trial`: work that takes simulated time, and a small fixture for tests
+  that call an exercise function directly.
+- :func:`recovery_times`, :func:`lease_problems`, :func:`twelve_hour_problems`: questions about a
+  history, answered with sentences a learner can act on.
+
+Everything runs on one thread. When a rival's own long work runs inside another consumer's work
+(the only way one thread can interleave them), both finish when the inner one does; the order of
+events per message is still what real concurrency would produce.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+from .exceptions import Crash, LabError
+
+__all__ = [
+    "MAX_VISIBILITY_TIMEOUT", "JobFailed", "ProcessClock", "Rival", "ThreadClock", "ThreadTimer",
+    "Trial", "lease_problems", "long_job", "outage_consumer", "plot_receives", "recovery_times",
+    "retry_demo", "show_receives", "trial", "twelve_hour_problems", "with_rival",
+]
+
+#: The longest a message can stay in flight after one receive: 12 hours (API Reference,
+#: ChangeMessageVisibility). Counted from the receive; a request beyond it is rejected.
+MAX_VISIBILITY_TIMEOUT = 43_200
+
+_names = itertools.count(1)
+
+
+class JobFailed(Exception):
+    """The work failed for a reason that may pass (a dependency is down): try again later."""
+
+
+# -- the clock as one process sees it ---------------------------------------------------------------
+class ProcessClock:
+    """The lab's clock as one consumer process sees it.
+
+    Reading and moving time go straight to the lab's clock. Timers started here are the process's
+    own "threads": each fires only while the process is alive (``alive()``), an exception in its
+    callback cancels that timer alone and is written to the history (an uncaught exception ends a
+    thread, not the process), and :meth:`kill` cancels them all (the process died).
+
+    Parameters
+    ----------
+    clock:
+        The lab's :class:`~sqslab.clock.Clock`.
+    owner:
+        The process's name, for the history.
+    alive:
+        Returns False once the process is dead or stopped; its timers then cancel themselves.
+    note:
+        ``note(actor, text)`` records a line in the history.
+    """
+
+    def __init__(self, clock: Any, *, owner: str = "consumer", alive: Callable[[], bool] | None = None,
+                 note: Callable[[str, str], None] | None = None):
+        self._clock = clock
+        self.owner = owner
+        self._alive = alive or (lambda: True)
+        self._note = note
+        self._timers: list[Any] = []
+
+    # reading and moving time: the lab's clock
+    def now(self) -> float:
+        """Simulated Unix seconds."""
+        return self._clock.now()
+
+    def elapsed(self) -> float:
+        """Simulated seconds since the lab started."""
+        return self._clock.elapsed()
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` of simulated time pass (every process's timers fire on the way)."""
+        self._clock.advance(seconds)
+
+    def sleep(self, seconds: float) -> None:
+        """Simulated ``time.sleep``."""
+        self._clock.advance(seconds)
+
+    def advance_to(self, when: float) -> None:
+        """Move simulated time to the Unix time ``when``."""
+        self._clock.advance_to(when)
+
+    # timers: the process's own
+    def every(self, interval: float, callback: Callable[[], object], name: str = "timer") -> Any:
+        """Run ``callback`` every ``interval`` simulated seconds until cancelled (or the process dies)."""
+        return self._start(self._clock.every, interval, callback, name)
+
+    def call_later(self, delay: float, callback: Callable[[], object], name: str = "timer") -> Any:
+        """Run ``callback`` once, ``delay`` simulated seconds from now (unless the process died)."""
+        return self._start(self._clock.call_later, delay, callback, name)
+
+    def _start(self, schedule, seconds, callback, name):
+        holder: dict[str, Any] = {}
+
+        def run() -> None:
+            timer = holder["timer"]
+            if not self._alive():
+                timer.cancel()
+                return
+            try:
+                callback()
+            except Exception as exc:  # noqa: BLE001 - a thread dies of any exception
+                timer.cancel()
+                if self._note is not None:
+                    self._note(self.owner, f"{self.owner}'s timer '{name}' died of an uncaught "
+                                           f"{type(exc).__name__}: {_one_line(exc)}")
+
+        timer = schedule(seconds, run, name=name)
+        holder["timer"] = timer
+        self._timers = [t for t in self._timers if t.active] + [timer]
+        return timer
+
+    @property
+    def timers(self) -> list[Any]:
+        """This process's timers that may still fire."""
+        return [t for t in self._timers if t.active]
+
+    def kill(self) -> None:
+        """Cancel every timer of this process (it died or stopped)."""
+        for t in self._timers:
+            t.cancel()
+        self._timers = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._clock, name)
+
+    def __repr__(self) -> str:
+        return f"<ProcessClock of {self.owner}: {len(self.timers)} timer(s), {self._clock!r}>"
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200]
+
+
+# -- the production clock: timers on real threads ---------------------------------------------------
+class ThreadTimer:
+    """A repeating timer on a daemon thread; :meth:`cancel` stops it and waits for it to finish."""
+
+    def __init__(self, interval: float, callback: Callable[[], object], name: str,
+                 event: threading.Event | None = None, repeat: bool = True):
+        self.interval = interval
+        self.callback = callback
+        self.name = name
+        self.repeat = repeat
+        self._stop = event if event is not None else threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> "ThreadTimer":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        # Event.wait returns True as soon as cancel() sets the event, so cancelling never has to
+        # wait out an interval.
+        while not self._stop.wait(self.interval):
+            try:
+                self.callback()
+            except Exception:  # noqa: BLE001 - a failed beat ends the heartbeat, like a lost lease
+                self._stop.set()
+                raise
+            if not self.repeat:
+                self._stop.set()
+
+    def cancel(self) -> None:
+        """Stop the timer and wait until a callback that is running has returned.
+
+        After ``cancel()`` returns, the callback will not run again: safe to delete or release the
+        message next (otherwise a late beat could hide a released message again).
+        """
+        self._stop.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join()
+
+    @property
+    def active(self) -> bool:
+        """True while the timer may still fire."""
+        return not self._stop.is_set()
+
+
+class ThreadClock:
+    """Real time, with timers on threads: the production stand-in for the lab's clock.
+
+    It offers the part of the clock interface a heartbeat uses -- ``now()``, ``sleep()``,
+    ``every(interval, callback, name=...)`` and ``call_later(...)`` returning a timer with
+    ``cancel()`` and ``active`` -- so code written and graded against the simulated clock runs
+    unchanged in a real consumer::
+
+        heartbeat = start_heartbeat(sqs, queue_url, handle, ThreadClock(), timeout=30)
+
+    boto3 clients may be shared between threads (sessions may not), so the heartbeat thread can
+    use the consumer's client.
+
+    Parameters
+    ----------
+    event_factory:
+        Makes each timer's stop event (default :class:`threading.Event`); tests pass an event whose
+        ``wait`` does not block, so they never sleep.
+    """
+
+    def __init__(self, event_factory: Callable[[], threading.Event] | None = None):
+        self._event_factory = event_factory or threading.Event
+
+    def now(self) -> float:
+        """Unix seconds."""
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        """Really sleep."""
+        time.sleep(seconds)
+
+    advance = sleep
+
+    def every(self, interval: float, callback: Callable[[], object], name: str = "timer") -> ThreadTimer:
+        """Run ``callback`` on a thread every ``interval`` seconds until cancelled."""
+        if interval <= 0:
+            raise LabError("A repeating timer needs an interval > 0 seconds.")
+        return ThreadTimer(interval, callback, name, self._event_factory()).start()
+
+    def call_later(self, delay: float, callback: Callable[[], object], name: str = "timer") -> ThreadTimer:
+        """Run ``callback`` once on a thread, ``delay`` seconds from now."""
+        return ThreadTimer(delay, callback, name, self._event_factory(), repeat=False).start()
+
+
+# -- work that takes time ---------------------------------------------------------------------------
+def long_job(process: Any, seconds: float = 600, *, minutes: float | None = None) -> Callable[[str], None]:
+    """The business work of a consumer process, taking ``seconds`` (or ``minutes``) of simulated time.
+
+    ``work(body)`` lets the time pass on the process's clock (so heartbeats and rivals act
+    meanwhile), then charges the order in ``body`` and commits (``process.handle``).
+    """
+    if minutes is not None:
+        seconds = minutes * 60
+
+    def work(body: str) -> None:
+        process.clock.advance(seconds)
+        process.handle(body)
+
+    work.__name__ = f"job_of_{seconds:g}s"
+    return work
+
+
+# -- a rival process running the same code ----------------------------------------------------------
+class _Probe:
+    """Is anything receivable in a queue right now?
+
+    The same question as a short-poll ReceiveMessage that comes back empty, asked of the mock's
+    state without a call: a rival polling every simulated second would otherwise make hundreds of
+    calls per simulated job, each costing milliseconds of real time. Empty receives leave no trace
+    in SQS (no receive count moves), so skipping them changes nothing a consumer could see.
+    """
+
+    def __init__(self, lab: Any, queue_url: str):
+        from . import fidelity
+        from .lab import ACCOUNT_ID, REGION
+
+        self._lock = fidelity.LOCK
+        _, self._queue = fidelity._find_queue(queue_url, ACCOUNT_ID, REGION)
+
+    def __call__(self) -> bool:
+        with self._lock:
+            return any(m.visible and not m.delayed for m in list(self._queue._messages))
+
+
+def _process_clock(p: Any) -> ProcessClock:
+    lab = p.lab
+    if not isinstance(p.clock, ProcessClock):
+        p.clock = ProcessClock(
+            lab.clock, owner=p.name,
+            alive=lambda: not p.db.closed and p.name not in lab.faults.dead,
+            note=lambda actor, text: lab.history.append(actor, "note", text=text))
+    return p.clock
+
+
+@dataclass
+class _RivalState:
+    store: Any = None
+    count: int = 0
+
+
+def with_rival(consumer: Callable[[Any], Any], *, every: float = 1.0) -> Callable[[Any], Any]:
+    """Wrap a consumer step: while it runs, a rival process running the same code competes.
+
+    The rival is another consumer process (``rival-1``, ``rival-2``, ...: a new client, a new
+    database connection) that polls the queue every ``every`` simulated seconds while the wrapped
+    step runs, and takes a step of ``consumer`` whenever a message is visible. A message whose
+    visibility timeout runs out mid-work is therefore received by the rival within a second, as
+    another instance of the service would.
+
+    The wrapper also gives each process a :class:`ProcessClock` (``p.clock``), so the timers a
+    step starts die with its process.
+
+    Use it wherever a consumer step goes: ``run_scenario(with_rival(step), ...)``,
+    ``explore(with_rival(step), ...)``.
+    """
+    state = _RivalState()
+
+    def step(p: Any) -> Any:
+        lab = p.lab
+        clock = _process_clock(p)
+        if state.store is not lab.effects:  # a new run: number the rivals afresh
+            state.store, state.count = lab.effects, 0
+        rival = _RivalProcess(p, consumer, state, every)
+        try:
+            result = consumer(p)
+        except BaseException:
+            clock.kill()  # the process died: so did its timers
+            raise
+        finally:
+            rival.stop()
+        if p.name in lab.faults.dead:
+            clock.kill()
+        return result
+
+    step.__name__ = f"{getattr(consumer, '__name__', 'consumer')}_with_rival"
+    step.__doc__ = f"{getattr(consumer, '__name__', 'consumer')}, with a rival polling every {every:g} s."
+    return step
+
+
+class _RivalProcess:
+    """The rival of one step of a consumer: a timer, and a process spawned when it has work."""
+
+    def __init__(self, owner: Any, consumer: Callable[[Any], Any], state: _RivalState, every: float):
+        self.lab = owner.lab
+        self.owner = owner
+        self.consumer = consumer
+        self.state = state
+        self.process = None
+        self.busy = False
+        self.visible = _Probe(self.lab, owner.queue_url)
+        self.timer = self.lab.clock.every(every, self._tick, name="rival")
+
+    def _spawn(self) -> Any:
+        from .scenario import Process
+
+        lab = self.lab
+        self.state.count += 1
+        name = f"rival-{self.state.count}"
+        p = Process(name, lab.client("sqs", actor=name), self.owner.queue_url, lab.effects.connect(name),
+                    lab.clock, lab, self.owner.dlq_url)
+        _process_clock(p)
+        lab.history.append(name, "start")
+        return p
+
+    def _tick(self) -> None:
+        if self.busy or not self.lab.running or not self.visible():
+            return
+        from .lab import RunawayConsumer
+
+        self.busy = True
+        try:
+            if self.process is None:
+                self.process = self._spawn()
+            p = self.process
+            p.sqs._sqslab_state["calls"] = 0
+            p.sqs._sqslab_state["budget"] = 200
+            died = None
+            try:
+                self.consumer(p)
+                if p.name in self.lab.faults.dead:
+                    died = {"point": "caught", "error": "the rival caught the injected crash and carried on"}
+            except Crash as crash:
+                died = {"point": crash.point}
+            except RunawayConsumer as runaway:
+                died = {"error": str(runaway)}
+            except LabError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - an uncaught error kills a real process too
+                died = {"error": f"{type(exc).__name__}: {_one_line(exc)}"}
+            if died is not None:
+                self.lab.history.append(p.name, "crash", **died)
+                self._end(p)
+        finally:
+            self.busy = False
+
+    def _end(self, p: Any) -> None:
+        p.clock.kill()
+        p.die()
+        if self.process is p:
+            self.process = None
+
+    def stop(self) -> None:
+        """The wrapped step is over: the rival stops polling and its process exits."""
+        self.timer.cancel()
+        if self.process is not None:
+            self.lab.history.append(self.process.name, "stop")
+            self._end(self.process)
+
+
+class Rival:
+    """A second consumer that only polls: every ``every`` simulated seconds, while it is open,
+    it receives whatever is visible and keeps a record (it never deletes anything).
+
+    >>> with Rival(lab, queue) as rival:      # doctest: +SKIP
+    ...     lab.clock.advance(600)            # ten minutes of someone else's work
+    >>> rival.received                        # doctest: +SKIP
+    """
+
+    def __init__(self, lab: Any, queue: Any, *, every: float = 1.0, actor: str = "rival"):
+        self.lab = lab
+        self.queue_url = getattr(queue, "url", queue)
+        self.every = every
+        self.actor = actor
+        self.received: list[dict] = []
+        self._sqs = None
+        self._timer = None
+
+    def __enter__(self) -> "Rival":
+        self._sqs = self.lab.client("sqs", actor=self.actor)
+        self._visible = _Probe(self.lab, self.queue_url)
+        self._timer = self.lab.clock.every(self.every, self._poll, name=self.actor)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._sqs is not None:
+            self.lab.release(self._sqs)
+        self._timer = self._sqs = None
+
+    def _poll(self) -> None:
+        if not self._visible():
+            return
+        answer = self._sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+                                           MessageSystemAttributeNames=["ApproximateReceiveCount"])
+        for m in answer.get("Messages", []):
+            self.received.append({"t": self.lab.history.now(), "message_id": m["MessageId"],
+                                  "key": self.lab.key_of(m["Body"]),
+                                  "receive_count": int(m.get("Attributes", {}).get("ApproximateReceiveCount", 0))})
+
+    def report(self) -> str:
+        """What the rival got, one line per receive."""
+        if not self.received:
+            return f"{self.actor} polled every {self.every:g} s and received nothing."
+        lines = [f"{self.actor} polled every {self.every:g} s and received:"]
+        for r in self.received[:6]:
+            lines.append(f"  t={r['t']:7.3f}s  {r['key'] or r['message_id'][:8]}  (receive #{r['receive_count']})")
+        if len(self.received) > 6:
+            lines.append(f"  ... and {len(self.received) - 6} more receive(s)")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.report()
+
+
+# -- a fixture for tests that call an exercise function directly ------------------------------------
+class Trial:
+    """A fresh queue with a few orders, a client and a process clock, for one direct test.
+
+    Attributes
+    ----------
+    queue, url: the queue (and its URL).
+    sqs: a recorded client acting as ``actor``.
+    clock: a :class:`ProcessClock` whose timers are cancelled when the trial ends.
+    charged: business keys charged by :meth:`work` functions, in order.
+    """
+
+    def __init__(self, lab: Any, name: str, *, timeout: int = 30, messages: int = 1, actor: str = "worker"):
+        self.lab = lab
+        self.name = f"{name}-{next(_names)}"
+        self.queue = lab.queue(self.name, visibility_timeout=timeout)
+        self.url = self.queue.url
+        self.timeout = timeout
+        self.actor = actor
+        self.mark = len(lab.history)
+        for i in range(messages):
+            lab.send(self.queue, {"order_id": f"{name}-{i + 1}", "amount": 10 * (i + 1)})
+        self.sqs = lab.client("sqs", actor=actor)
+        self.clock = ProcessClock(lab.clock, owner=actor,
+                                  note=lambda who, text: lab.history.append(who, "note", text=text))
+        self.charged: list[str] = []
+
+    def receive(self, n: int = 1) -> dict | None:
+        """Receive one message (with its ApproximateReceiveCount) or ``n`` of them as a list."""
+        answer = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=n,
+                                          MessageSystemAttributeNames=["ApproximateReceiveCount"])
+        messages = answer.get("Messages", [])
+        if n == 1:
+            return messages[0] if messages else None
+        return messages
+
+    def work(self, seconds: float, *, fail: bool = False) -> Callable[[str], None]:
+        """A job of ``seconds`` simulated seconds that charges the order, or fails at its end."""
+
+        def work(body: str) -> None:
+            self.clock.advance(seconds)
+            if fail:
+                raise JobFailed("the payment service is unavailable (try again later)")
+            self.charged.append(self.lab.key_of(body) or body)
+
+        return work
+
+    def rival(self, every: float = 1.0) -> Rival:
+        """A :class:`Rival` polling this trial's queue."""
+        return Rival(self.lab, self.queue, every=every)
+
+    def now(self) -> float:
+        """Now, on the history's scale (simulated seconds)."""
+        return self.lab.history.now()
+
+    def depth(self) -> dict[str, int]:
+        """Visible / in flight / delayed messages of this trial's queue."""
+        return self.lab.depth(self.queue)
+
+    def events(self, *kinds: str) -> list:
+        """This trial's events (of the given kinds), in order: its queue's calls and its notes."""
+        out = []
+        for e in self.lab.history.since(self.mark):
+            if kinds and e.kind not in kinds:
+                continue
+            if e.detail.get("queue") == self.name or (e.kind == "note" and e.actor == self.actor):
+                out.append(e)
+        return out
+
+    def visibility_changes(self, *, after: float | None = None) -> list:
+        """ChangeMessageVisibility calls on this queue (those after ``after`` only, if given)."""
+        return [e for e in self.events("visibility") if after is None or e.time > after + 1e-6]
+
+    def story(self) -> str:
+        """This trial's events as text."""
+        return "\n".join(e.describe() for e in self.events() if e.kind != "clock")
+
+    def close(self) -> None:
+        """End the trial: its timers stop, its client goes back."""
+        self.clock.kill()
+        self.lab.release(self.sqs)
+
+
+@contextlib.contextmanager
+def trial(lab: Any, name: str, *, timeout: int = 30, messages: int = 1, actor: str = "worker") -> Iterator[Trial]:
+    """A :class:`Trial` for the duration of a ``with`` block; its timers never outlive it."""
+    t = Trial(lab, name, timeout=timeout, messages=messages, actor=actor)
+    try:
+        yield t
+    finally:
+        t.close()
+
+
+# -- questions about a history ----------------------------------------------------------------------
+def recovery_times(history: Any) -> list[tuple[str | None, float]]:
+    """How long each message a crashed process held stayed out of reach after the crash.
+
+    For every crash, the message its process had received last (and not deleted) is followed to
+    its next receive by anyone. Returns ``(key, seconds from the crash to that receive)`` for each;
+    a message never received again counts as ``inf``.
+    """
+    events = list(history)
+    out = []
+    for i, crash in enumerate(events):
+        if crash.kind != "crash":
+            continue
+        held = None
+        for e in reversed(events[:i]):
+            if e.actor != crash.actor:
+                continue
+            if e.kind == "receive":
+                held = e
+                break
+        if held is None:
+            continue
+        deleted = any(e.kind == "delete" and e.actor == crash.actor and e.message_id == held.message_id
+                      and e.detail.get("applied") for e in events[held.seq:i] if e.seq > held.seq)
+        if deleted:
+            continue
+        later = next((e for e in events[i + 1:] if e.kind == "receive" and e.message_id == held.message_id), None)
+        out.append((held.key, round(later.time - crash.time, 3) if later else float("inf")))
+    return out
+
+
+def _leases(events: list) -> list[list]:
+    """Group receive and visibility events per receipt handle: one list per lease."""
+    by_handle: dict[str, list] = {}
+    order = []
+    handle_of_message: dict[str, str] = {}
+    for e in events:
+        if e.kind == "receive":
+            h = e.detail.get("receipt_handle")
+            by_handle[h] = [e]
+            order.append(h)
+            handle_of_message[e.message_id] = h
+        elif e.kind == "visibility":
+            h = e.detail.get("receipt_handle") or handle_of_message.get(e.message_id)
+            if h in by_handle:
+                by_handle[h].append(e)
+    return [by_handle[h] for h in order]
+
+
+def lease_problems(events: list, *, spare: float) -> list[str]:
+    """Sentences about heartbeats that renewed too late: with less than ``spare`` seconds left.
+
+    ``events`` are the receive and visibility events of one message (see :meth:`Trial.events`).
+    A renewal must come while the message is still hidden and at least ``spare`` seconds before
+    its lease ends: a real call takes time, and a beat can be late.
+    """
+    problems = []
+    receives = [e for e in events if e.kind == "receive"]
+    beats = [e for e in events if e.kind == "visibility"]
+    if not receives:
+        return ["nothing was received"]
+    if not beats:
+        return ["no ChangeMessageVisibility call at all: nothing kept the message hidden"]
+    until = receives[0].detail.get("visible_until_t")
+    for b in beats:
+        if not b.detail.get("ok", True):
+            problems.append(f"t={b.time:.1f}s: ChangeMessageVisibility failed ({b.detail.get('error')})")
+            break
+        left = until - b.time
+        if left < spare - 1e-6:
+            problems.append(f"t={b.time:.1f}s: renewed with {max(left, 0):.1f} s of the lease left "
+                            f"(the lease ended at t={until:.1f}s); renew with at least {spare:g} s to spare")
+            break
+        until = b.detail.get("visible_until_t", until)
+    return problems
+
+
+def twelve_hour_problems(events: list) -> list[str]:
+    """Sentences about visibility asked beyond 12 hours after a receive (the AWS maximum).
+
+    AWS counts the 12 hours from the receive (moto counts them from the send, so this reads the
+    history instead of trusting the mock's answer).
+    """
+    problems = []
+    received_at = None
+    for e in events:
+        if e.kind == "receive":
+            received_at = e.time
+        elif e.kind == "visibility" and received_at is not None:
+            until = e.detail.get("visible_until_t", e.time)
+            over = until - (received_at + MAX_VISIBILITY_TIMEOUT)
+            if over > 1e-3:
+                problems.append(
+                    f"t={e.time:.0f}s ({_hours(e.time - received_at)} after the receive): asked to stay hidden "
+                    f"until {_hours(until - received_at)} after the receive, {over:.0f} s beyond the "
+                    "12-hour maximum (SQS rejects such a request)")
+    return problems
+
+
+def _hours(seconds: float) -> str:
+    h, rest = divmod(int(round(seconds)), 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m:02d}m{s:02d}s"
+
+
+# -- retries during an outage ----------------------------------------------------------------------
+def outage_consumer(release: Callable[[int, Any], float | None], *, down_for: float = 60,
+                    job: float = 1) -> Callable[[Any], None]:
+    """A consumer step whose one-second jobs fail while the payment service is down.
+
+    Each step receives up to 10 messages and works through them, ``job`` simulated seconds each.
+    During the first ``down_for`` seconds of the run every job fails; the consumer then calls
+    ``release(attempt, rng)`` (``attempt`` is the message's ApproximateReceiveCount, ``rng`` the
+    process's ``random.Random``) and sets the message's visibility timeout to the answer, or
+    leaves the message alone when the answer is None (it comes back when its timeout runs out).
+    After the outage, jobs succeed and messages are deleted.
+    """
+    import random
+
+    def step(p: Any) -> None:
+        rng = p.state.setdefault("rng", random.Random(p.name))
+        answer = p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10,
+                                       MessageSystemAttributeNames=["ApproximateReceiveCount"])
+        for m in answer.get("Messages", []):
+            p.clock.advance(job)
+            if p.lab.history.now() < down_for:
+                delay = release(int(m["Attributes"]["ApproximateReceiveCount"]), rng)
+                if delay is not None:
+                    p.sqs.change_message_visibility(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"],
+                                                    VisibilityTimeout=int(delay))
+                continue
+            p.handle(m["Body"])
+            p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+    step.__name__ = f"outage_consumer_{getattr(release, '__name__', 'release')}"
+    return step
+
+
+def retry_demo(release: Callable[[int, Any], float | None], *, messages: int = 5, down_for: float = 60,
+               job: float = 1, visibility_timeout: int = 30, lab: Any = None):
+    """Run :func:`outage_consumer` over ``messages`` orders; returns the scenario's Outcome."""
+    from .scenario import run_scenario
+
+    return run_scenario(outage_consumer(release, down_for=down_for, job=job), messages=messages,
+                        visibility_timeout=visibility_timeout, max_steps=400, lab=lab,
+                        note=f"Payment service down for the first {down_for:g} s:")
+
+
+# -- a picture of retries ---------------------------------------------------------------------------
+def _receive_times(history: Any) -> dict[str, list[float]]:
+    rows: dict[str, list[float]] = {}
+    for e in history:
+        if e.kind == "receive" and e.key:
+            rows.setdefault(e.key, []).append(e.time)
+    return rows
+
+
+def plot_receives(runs: dict[str, Any], *, title: str | None = None, until: float | None = None,
+                  shade: tuple[float, float] | None = None):
+    """One panel per run: a dot for every receive of every message, time across.
+
+    Parameters
+    ----------
+    runs:
+        ``{label: history}``, drawn top to bottom.
+    title:
+        A title over the panels.
+    until:
+        The right end of the time axis (default: the last receive of any run).
+    shade:
+        ``(start, end)`` of a stretch to shade in every panel (e.g. an outage).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+
+    data = {label: _receive_times(h) for label, h in runs.items()}
+    last = max((t for rows in data.values() for ts in rows.values() for t in ts), default=1.0)
+    right = until if until is not None else last * 1.04 + 1
+    height = 0.9 + 1.35 * len(data)
+    fig = Figure(figsize=(8.5, height))
+    # Fixed margins rather than a constrained layout: the same picture, drawn several times faster.
+    fig.subplots_adjust(left=0.11, right=0.98, top=1 - (0.55 if title else 0.3) / height,
+                        bottom=0.55 / height, hspace=0.55)
+    axes = fig.subplots(len(data), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, (label, rows) in zip(axes, data.items()):
+        keys = sorted(rows, key=lambda k: (len(k), k))
+        for y, key in enumerate(keys):
+            ax.plot(rows[key], [y] * len(rows[key]), "o", markersize=4, color="#0072B2")
+        total = sum(len(v) for v in rows.values())
+        ax.set_title(f"{label}: {total} receives", loc="left", fontsize=10)
+        ax.set_yticks(range(len(keys)), keys, fontsize=7)
+        ax.set_ylim(-0.7, len(keys) - 0.3)
+        ax.set_xlim(0, right)
+        if shade:
+            ax.axvspan(shade[0], shade[1], color="#E69F00", alpha=0.15, lw=0)
+        ax.grid(axis="x", color="#dddddd", lw=0.6)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    axes[-1].set_xlabel("simulated seconds")
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def show_receives(runs: dict[str, Any], **kw: Any) -> None:
+    """Display :func:`plot_receives` in a notebook, with a text summary for screen readers."""
+    import io
+
+    from IPython.display import Image, display
+
+    fig = plot_receives(runs, **kw)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, facecolor="white", metadata={"Software": None})
+    lines = []
+    for label, h in runs.items():
+        rows = _receive_times(h)
+        counts = ", ".join(f"{k}: {len(v)}" for k, v in sorted(rows.items(), key=lambda kv: (len(kv[0]), kv[0])))
+        lines.append(f"{label}: receives per message: {counts}")
+    display(Image(data=buffer.getvalue(), format="png"))
+    print("\n".join(lines))

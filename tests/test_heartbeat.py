@@ -1,0 +1,296 @@
+"""Lesson 4's bench: the 12-hour rule counted from the receive, process clocks, rivals, the
+production thread clock, and the questions asked of a history."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import pytest
+from botocore.exceptions import ClientError
+
+from sqslab import Fault, run_scenario
+from sqslab.heartbeat import (MAX_VISIBILITY_TIMEOUT, ProcessClock, Rival, ThreadClock, lease_problems,
+                              long_job, recovery_times, retry_demo, trial, twelve_hour_problems, with_rival)
+
+HOUR = 3600
+
+
+def _receive(sqs, url):
+    return sqs.receive_message(QueueUrl=url)["Messages"][0]
+
+
+# -- fidelity: the 12 hours start at the receive -------------------------------------------------------
+def test_a_message_received_late_can_still_be_hidden_for_twelve_hours(lab):
+    q = lab.queue("late", visibility_timeout=30)
+    lab.send(q, "waited eleven hours")
+    lab.clock.advance(11 * HOUR)
+    sqs = lab.client()
+    m = _receive(sqs, q.url)
+    sqs.change_message_visibility(QueueUrl=q.url, ReceiptHandle=m["ReceiptHandle"],
+                                  VisibilityTimeout=MAX_VISIBILITY_TIMEOUT)
+    lab.clock.advance(MAX_VISIBILITY_TIMEOUT - 1)
+    assert lab.depth(q)["in_flight"] == 1
+
+
+def test_extending_beyond_twelve_hours_after_the_receive_is_rejected(lab):
+    q = lab.queue("limit", visibility_timeout=30)
+    lab.send(q, "x")
+    sqs = lab.client()
+    lab.clock.advance(HOUR)
+    m = _receive(sqs, q.url)
+    sqs.change_message_visibility(QueueUrl=q.url, ReceiptHandle=m["ReceiptHandle"],
+                                  VisibilityTimeout=MAX_VISIBILITY_TIMEOUT - 60)
+    lab.clock.advance(MAX_VISIBILITY_TIMEOUT - 120)
+    sqs.change_message_visibility(QueueUrl=q.url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=120)
+    with pytest.raises(ClientError, match="InvalidParameterValue"):
+        sqs.change_message_visibility(QueueUrl=q.url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=121)
+
+
+def test_each_receive_starts_its_own_twelve_hours(lab):
+    q = lab.queue("again", visibility_timeout=30)
+    lab.send(q, "x")
+    sqs = lab.client()
+    first = _receive(sqs, q.url)
+    sqs.change_message_visibility(QueueUrl=q.url, ReceiptHandle=first["ReceiptHandle"],
+                                  VisibilityTimeout=MAX_VISIBILITY_TIMEOUT)
+    lab.clock.advance(MAX_VISIBILITY_TIMEOUT + 1)
+    second = _receive(sqs, q.url)
+    sqs.change_message_visibility(QueueUrl=q.url, ReceiptHandle=second["ReceiptHandle"],
+                                  VisibilityTimeout=MAX_VISIBILITY_TIMEOUT)
+    assert lab.depth(q)["in_flight"] == 1
+
+
+# -- the production clock: timers on threads, tested without sleeping --------------------------------
+class _NoWait(threading.Event):
+    """An event whose wait() never blocks: each loop of a timer thread runs at once."""
+
+    def wait(self, timeout=None):
+        return self.is_set()
+
+
+def test_thread_clock_runs_a_timer_until_it_is_cancelled_without_sleeping():
+    calls = []
+    holder = {}
+
+    def beat():
+        calls.append(threading.current_thread().name)
+        if len(calls) == 3:
+            holder["timer"].cancel()  # from its own thread: no join with itself
+
+    from sqslab.heartbeat import ThreadTimer
+
+    holder["timer"] = timer = ThreadTimer(15, beat, "heartbeat", _NoWait())  # what ThreadClock.every builds
+    timer.start()
+    timer.cancel()  # joins: returns only once the thread is done
+    assert not timer.active
+    assert 1 <= len(calls) <= 3 and set(calls) == {"heartbeat"}
+
+
+def test_thread_clock_cancel_waits_for_a_running_beat():
+    started, release, done = threading.Event(), threading.Event(), []
+
+    def beat():
+        started.set()
+        release.wait()
+        done.append(True)
+
+    timer = ThreadClock(event_factory=_NoWait).every(15, beat)
+    started.wait()
+    canceller = threading.Thread(target=timer.cancel)
+    canceller.start()
+    release.set()
+    canceller.join()
+    assert done and not timer.active
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_failing_beat_ends_the_thread_timer():
+    def beat():
+        raise RuntimeError("lease lost")
+
+    timer = ThreadClock(event_factory=_NoWait).every(15, beat)
+    timer._thread.join()
+    assert not timer.active
+
+
+def test_thread_clock_refuses_a_zero_interval():
+    from sqslab import LabError
+
+    with pytest.raises(LabError):
+        ThreadClock().every(0, lambda: None)
+
+
+# -- process clocks -----------------------------------------------------------------------------------
+def test_process_clock_timers_stop_firing_once_the_process_is_dead(lab):
+    alive = {"yes": True}
+    clock = ProcessClock(lab.clock, owner="p", alive=lambda: alive["yes"])
+    fired = []
+    timer = clock.every(10, lambda: fired.append(lab.clock.elapsed()))
+    clock.advance(25)
+    alive["yes"] = False
+    clock.advance(60)
+    assert len(fired) == 2 and not timer.active
+
+
+def test_an_exception_in_a_process_timer_ends_that_timer_only_and_is_on_the_record(lab):
+    clock = ProcessClock(lab.clock, owner="consumer-1",
+                         note=lambda who, text: lab.history.append(who, "note", text=text))
+    good = []
+    clock.every(10, lambda: 1 / 0, name="heartbeat")
+    clock.every(10, lambda: good.append(1), name="other")
+    clock.advance(35)
+    assert len(good) == 3
+    notes = [e.detail["text"] for e in lab.history.of_kind("note")]
+    assert any("heartbeat" in n and "ZeroDivisionError" in n for n in notes)
+    assert len(clock.timers) == 1
+
+
+def test_kill_cancels_every_timer_of_the_process(lab):
+    clock = ProcessClock(lab.clock)
+    fired = []
+    clock.every(5, lambda: fired.append(1))
+    clock.call_later(7, lambda: fired.append(2))
+    clock.kill()
+    clock.advance(60)
+    assert fired == [] and clock.timers == []
+
+
+# -- rivals ---------------------------------------------------------------------------------------------
+def test_a_rival_receives_a_message_whose_lease_ran_out_mid_work(lab):
+    q = lab.queue("rival", visibility_timeout=30)
+    lab.send(q, {"order_id": "order-1"})
+    worker = lab.client(actor="worker")
+    _receive(worker, q.url)
+    with Rival(lab, q) as rival:
+        lab.clock.advance(100)
+    assert [r["receive_count"] for r in rival.received] == [2, 3, 4]
+    assert 30 < rival.received[0]["t"] <= 31
+    assert "order-1" in rival.report()
+
+
+def _naive(p):
+    work = long_job(p, minutes=10)
+    for m in p.sqs.receive_message(QueueUrl=p.queue_url).get("Messages", []):
+        work(m["Body"])
+        p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def _beating(p, minutes=10):
+    for m in p.sqs.receive_message(QueueUrl=p.queue_url).get("Messages", []):
+        def beat(handle=m["ReceiptHandle"]):
+            p.sqs.change_message_visibility(QueueUrl=p.queue_url, ReceiptHandle=handle, VisibilityTimeout=30)
+
+        timer = p.clock.every(15, beat, name="heartbeat")
+        try:
+            long_job(p, minutes=minutes)(m["Body"])
+        finally:
+            timer.cancel()
+        p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def test_with_rival_a_long_job_without_heartbeat_is_charged_twice(lab):
+    outcome = run_scenario(with_rival(_naive), messages=1, lab=lab)
+    assert not outcome.verdict.ok and outcome.effects == {"order-1": 2}
+    actors = {e.actor for e in outcome.history.of_kind("effect")}
+    assert actors == {"consumer-1", "rival-1"}
+
+
+def test_with_rival_a_heartbeat_keeps_the_job_to_one_consumer(lab):
+    outcome = run_scenario(with_rival(_beating), messages=1, lab=lab)
+    assert outcome.verdict.ok, outcome.verdict.explanation
+    assert not [e for e in outcome.history.of_kind("receive") if e.actor.startswith("rival")]
+
+
+def test_a_crashed_process_heartbeat_dies_with_it_and_the_message_returns_within_a_timeout(lab):
+    outcome = run_scenario(with_rival(lambda p: _beating(p, minutes=2)), messages=1, lab=lab,
+                           faults=[Fault("before_effect", 0)], expect="at_least_once")
+    assert outcome.verdict.ok, outcome.verdict.explanation
+    assert recovery_times(outcome.history) == [("order-1", pytest.approx(30, abs=0.01))]
+    crashed_at = next(e.time for e in outcome.history.of_kind("crash"))
+    assert not [e for e in outcome.history.of_kind("visibility")
+                if e.actor == "consumer-1" and e.time > crashed_at]
+
+
+def test_a_heartbeat_left_running_after_a_step_dies_on_its_first_error_and_says_so(lab):
+    def forgetful(p):
+        for m in p.sqs.receive_message(QueueUrl=p.queue_url).get("Messages", []):
+            p.clock.every(15, lambda h=m["ReceiptHandle"]: p.sqs.change_message_visibility(
+                QueueUrl=p.queue_url, ReceiptHandle=h, VisibilityTimeout=30), name="heartbeat")
+            long_job(p, seconds=20)(m["Body"])
+            p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+    outcome = run_scenario(with_rival(forgetful, every=1000), messages=2, lab=lab)
+    assert outcome.verdict.ok
+    notes = [e.detail["text"] for e in outcome.history.of_kind("note")]
+    assert any("timer 'heartbeat' died" in n and "ReceiptHandleIsInvalid" in n for n in notes)
+
+
+# -- trials and the questions asked of a history ---------------------------------------------------------
+def test_a_trial_cancels_its_timers_when_it_ends(lab):
+    with trial(lab, "t") as t:
+        fired = []
+        t.clock.every(5, lambda: fired.append(1))
+    lab.clock.advance(60)
+    assert fired == []
+
+
+def test_lease_problems_flags_a_renewal_with_too_little_time_left(lab):
+    with trial(lab, "late", timeout=30) as t:
+        m = t.receive()
+        t.clock.every(30, lambda: t.sqs.change_message_visibility(
+            QueueUrl=t.url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=30))
+        t.clock.advance(100)
+        events = t.events("receive", "visibility")
+    assert lease_problems(events, spare=10)
+    assert "0.0 s of the lease left" in lease_problems(events, spare=10)[0]
+
+
+def test_lease_problems_accepts_renewals_every_half_timeout(lab):
+    with trial(lab, "half", timeout=30) as t:
+        m = t.receive()
+        t.clock.every(15, lambda: t.sqs.change_message_visibility(
+            QueueUrl=t.url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=30))
+        t.clock.advance(100)
+        assert lease_problems(t.events("receive", "visibility"), spare=10) == []
+
+
+def test_twelve_hour_problems_reads_the_request_even_when_sqs_rejects_it(lab):
+    with trial(lab, "twelve", timeout=3600) as t:
+        m = t.receive()
+        t.clock.advance(MAX_VISIBILITY_TIMEOUT - 1800)
+        with pytest.raises(ClientError):
+            t.sqs.change_message_visibility(QueueUrl=t.url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=3600)
+        problems = twelve_hour_problems(t.events("receive", "visibility"))
+    assert len(problems) == 1 and "1800 s beyond the 12-hour maximum" in problems[0]
+
+
+def test_trial_work_charges_or_fails_after_its_time(lab):
+    from sqslab.heartbeat import JobFailed
+
+    with trial(lab, "work", messages=2) as t:
+        a, b = t.receive(2)
+        start = t.now()
+        t.work(5)(a["Body"])
+        with pytest.raises(JobFailed):
+            t.work(5, fail=True)(b["Body"])
+        assert t.charged == ["work-1"] and t.now() - start == pytest.approx(10)
+
+
+# -- the retry picture's scenario ------------------------------------------------------------------------
+def test_retry_demo_retries_through_the_outage_and_delivers_everything(lab):
+    at_once = retry_demo(lambda attempt, rng: 0, messages=2, down_for=10, lab=lab)
+    wait_out = retry_demo(lambda attempt, rng: None, messages=2, down_for=10, lab=lab)
+    jitter = retry_demo(lambda attempt, rng: rng.randint(0, 5 * 2 ** (attempt - 1)), messages=2, down_for=10, lab=lab)
+    for outcome in (at_once, wait_out, jitter):
+        assert outcome.verdict.ok, outcome.verdict.explanation
+    receives = lambda o: len(o.history.of_kind("receive"))
+    assert receives(at_once) > receives(jitter) and receives(wait_out) == 4
+
+
+def test_plot_receives_draws_one_panel_per_run(lab):
+    from sqslab.heartbeat import plot_receives
+
+    outcome = retry_demo(lambda attempt, rng: None, messages=2, down_for=10, lab=lab)
+    fig = plot_receives({"a": outcome.history, "b": outcome.history}, shade=(0, 10), title="t")
+    assert len(fig.axes) == 2 and fig.axes[0].get_title(loc="left") == "a: 4 receives"
