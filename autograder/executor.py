@@ -26,6 +26,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -150,6 +153,7 @@ class RunReport:
     output_dropped: int = 0                                   # lines not stored
     output_cell: int | None = None
     kernel_error: str | None = None
+    kernel_log: str = ""
     elapsed: float = 0.0
 
 
@@ -185,10 +189,39 @@ class SandboxedExecute(Execute):
     max_output_lines = Integer(20000, help="Lines of output a notebook may print.").tag(config=True)
     max_output_bytes = Integer(4_000_000, help="Bytes of output a notebook may print.").tag(config=True)
     canary = Unicode("sqslab:canary", help="module:function of the bench's canary").tag(config=True)
+    runtime_root = Unicode("", help="Where each kernel gets a fresh runtime folder (connection file, "
+                                    "ipc sockets, log); empty: Jupyter's default.").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.shutdown_kernel = "immediate"
+        self._run_dirs: list[str] = []
+
+    def create_kernel_manager(self):
+        km = super().create_kernel_manager()
+        if self.runtime_root:
+            # A new root-owned folder for every kernel: the sandbox's uid owns it while its kernel
+            # runs, so a folder it ever owned must never be written by the grader again.
+            from . import sandbox
+
+            run_dir = tempfile.mkdtemp(prefix="k", dir=self.runtime_root)
+            sandbox.mark(run_dir)
+            km.connection_file = os.path.join(run_dir, "k.json")
+            self._run_dirs.append(run_dir)
+        return km
+
+    def _kernel_log(self) -> str:
+        for run_dir in reversed(self._run_dirs):
+            path = os.path.join(run_dir, "kernel.log")
+            if os.path.isfile(path) and not os.path.islink(path):
+                with open(path, errors="replace") as f:
+                    return f.read()[-1500:]
+        return ""
+
+    def _drop_run_dirs(self) -> None:
+        for run_dir in self._run_dirs:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        self._run_dirs = []
 
     # -- the notebook ------------------------------------------------------------------------
     def preprocess(self, nb, resources=None, km=None):
@@ -268,8 +301,11 @@ class SandboxedExecute(Execute):
                     f"s after it started, and it ignored the interrupt")
         except RuntimeError as exc:
             if self._current is None:
+                self._report.kernel_log = self._kernel_log()
                 return ("error", None, f"the grading kernel did not start: {exc}")
             return ("kernel_died", self._current, str(exc))
+        finally:
+            self._drop_run_dirs()
 
     def _classify_death(self, index):
         code = self._exit_code

@@ -171,8 +171,13 @@ class ClassGradebook:
 
     def merge(self, result: dict) -> None:
         """Replace the learner's submission of the result's assignment with the result's grades."""
-        from nbgrader.api import Gradebook, MissingEntry
+        import warnings
 
+        from nbgrader.api import Gradebook, MissingEntry
+        from sqlalchemy.exc import SAWarning
+
+        # nbgrader's add_submission walks relationships mid-flush; SQLAlchemy warns, harmlessly.
+        warnings.filterwarnings("ignore", category=SAWarning)
         learner, assignment = result["learner"], result["assignment"]
         # Removing and re-adding in one session trips SQLAlchemy's autoflush; two sessions do not.
         with Gradebook(self.url) as gb:

@@ -296,7 +296,7 @@ def _user_process_count(uid: int) -> int:
 
 
 def build_command(connection_file: str, kernel_args: list[str], *, mode: str, uid: int,
-                  cwd: str, limits: Limits) -> list[str]:
+                  cwd: str, limits: Limits, scratch: str | None = None) -> list[str]:
     """The full command line that runs ipykernel inside the sandbox (exposed for tests)."""
     with open(connection_file) as f:
         info = json.load(f)
@@ -328,16 +328,13 @@ def build_command(connection_file: str, kernel_args: list[str], *, mode: str, ui
             "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
     cmd += _etc_files(run_dir, uid)
     readonly = _python_dirs()
-    writable = sorted({run_dir, cwd})
     # bwrap would create the mount points' parents root-only; the kernel's uid must traverse them.
-    for d in _parents(readonly + writable):
+    for d in _parents(readonly + [run_dir, cwd]):
         if d != "/tmp":
             cmd += ["--perms", "0755", "--dir", d]
     for d in readonly:
         cmd += ["--ro-bind", d, d]
-    for d in writable:
-        cmd += ["--bind", d, d]
-    cmd += ["--chdir", cwd]
+    cmd += ["--bind", run_dir, run_dir, "--bind", scratch or cwd, cwd, "--chdir", cwd]
     if mode == "bwrap-user":
         cmd += ["--unshare-user", "--uid", str(uid), "--gid", str(os.getgid()), "--disable-userns"]
         return cmd + ["--", *kernel]
@@ -383,24 +380,29 @@ def main(argv: list[str]) -> None:
     cwd = os.getcwd()
     if mode != "none":
         _require_marked(os.path.dirname(connection_file), cwd)
+    run_dir = os.path.dirname(connection_file)
+    scratch = None
+    if mode != "none":
+        # The kernel writes into a copy of its working folder, mounted at the folder's path: the
+        # real folder, where nbgrader (as the grader) writes the graded notebook, is never
+        # writable by the learner's uid, so nothing planted there (a symlink) can redirect it.
+        scratch = os.path.join(run_dir, "cwd")
+        shutil.copytree(cwd, scratch, symlinks=True)
     if mode == "bwrap-root":
         uid = int(os.environ.get(_ENV_UID, UID_BASE))
-        # The kernel (as uid) must read its connection file and create its sockets; the grader,
-        # as root, can still reach them.
-        run_dir = os.path.dirname(connection_file)
-        for path in (connection_file, run_dir, cwd):
+        # The kernel (as uid) must read its connection file and create its sockets in run_dir;
+        # the grader, as root, can still reach them. run_dir is fresh for every kernel.
+        for path in (connection_file, run_dir):
             os.chown(path, uid, uid)
-        for name in ("etc",):
-            if os.path.isdir(os.path.join(run_dir, name)):
-                os.chown(os.path.join(run_dir, name), 0, 0)
-        for root, dirs, files in os.walk(cwd):
-            for name in dirs + files:
+        for root, dirs, files in os.walk(scratch):
+            os.chown(root, uid, uid)
+            for name in files:
                 os.chown(os.path.join(root, name), uid, uid, follow_symlinks=False)
         extra = 0
     else:
         uid = os.getuid()
         extra = _user_process_count(uid) if uid else 0
-    cmd = build_command(connection_file, kernel_args, mode=mode, uid=uid, cwd=cwd, limits=limits)
+    cmd = build_command(connection_file, kernel_args, mode=mode, uid=uid, cwd=cwd, limits=limits, scratch=scratch)
     if mode == "none":
         env = dict(os.environ)
         env.pop("JPY_PARENT_PID", None)
@@ -409,11 +411,11 @@ def main(argv: list[str]) -> None:
     else:
         env = None
     _apply_limits(limits, extra)
-    log = os.environ.get("SQSLAB_SANDBOX_LOG")
-    if log:
-        # The kernel's own stdout/stderr (start-up errors, a fatal signal) go to the job's log,
-        # not into the grader's terminal.
-        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    if mode != "none" or os.environ.get(_ENV_MODE):
+        # The kernel's own stdout/stderr (start-up errors, a fatal signal) go to a log beside its
+        # connection file, not into the grader's terminal.
+        fd = os.open(os.path.join(run_dir, "kernel.log"),
+                     os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         os.close(fd)

@@ -81,7 +81,6 @@ class Worker:
         os.environ["SQSLAB_SANDBOX"] = settings["sandbox_mode"]
         os.environ["SQSLAB_SANDBOX_UID"] = str(sandbox.UID_BASE + index + 1)
         os.environ["SQSLAB_SANDBOX_LIMITS"] = sandbox.Limits(**settings.get("limits", {})).to_env()
-        os.environ["SQSLAB_SANDBOX_LOG"] = os.path.join(self.runtime, "kernel.log")
         os.environ.pop("JPY_PARENT_PID", None)
         self._log = logging.getLogger(f"sqslab.grader.w{index}")
         self._jobs = 0
@@ -177,15 +176,12 @@ class Worker:
         c.SandboxedExecute.cell_timeout = int(s["cell_timeout"])
         c.SandboxedExecute.canary = s["canary"]
         c.SandboxedExecute.iopub_timeout = 4
+        c.SandboxedExecute.runtime_root = self.runtime
         c.KernelManager.transport = "ipc"
-        c.KernelManager.connection_file = os.path.join(self.runtime, f"k{self._jobs}.json")
         coursedir = CourseDirectory(config=c)
         converter = Autograde(coursedir=coursedir, config=c)
         converter.log.setLevel(logging.CRITICAL)
         executor.LAST_RUN = None
-        log_path = os.environ["SQSLAB_SANDBOX_LOG"]
-        if os.path.exists(log_path):
-            os.remove(log_path)
         error = None
         try:
             converter.start()
@@ -204,11 +200,7 @@ class Worker:
             shutil.copyfile(out_nb, os.path.join(keep, info.name + ".ipynb"))
         entry["run"] = _run_dict(run)
         if run is not None and run.kernel_error:
-            tail = ""
-            if os.path.exists(log_path):
-                with open(log_path, errors="replace") as f:
-                    tail = f.read()[-1500:]
-            entry["run"]["kernel_log"] = tail
+            entry["run"]["kernel_log"] = run.kernel_log
         if error and executed is None:
             entry["status"] = "error"
             entry["reason"] = (run.kernel_error if run and run.kernel_error else
