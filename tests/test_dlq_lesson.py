@@ -237,6 +237,8 @@ def test_an_alarm_on_the_dlq_goes_off_and_back_and_cloudwatch_shows_it(lab):
     assert any(e.kind == "note" and f"alarm {name} -> ALARM" in e.detail["text"] for e in lab.history)
     move_back(dlq.operator_client(lab), source.url, lab.clock)
     assert dlq.evaluate_alarms(lab)[name] == "OK"
+    state, reason = dlq.evaluate_alarms(lab, reasons=True)[name]
+    assert state == "OK" and "is 0: did not cross the threshold" in reason
 
 
 def test_the_wrong_alarms_miss_the_dlq_or_cry_wolf(lab):

@@ -351,8 +351,11 @@ def _evaluate(lab: Lab, alarm: dict) -> tuple[str, str]:
         f"({alarm.get('ComparisonOperator')} {threshold:g})")
 
 
-def evaluate_alarms(lab: Lab | None = None) -> dict[str, str]:
+def evaluate_alarms(lab: Lab | None = None, *, reasons: bool = False) -> dict[str, Any]:
     """Evaluate every CloudWatch alarm now, as CloudWatch would; returns ``{alarm name: state}``.
+
+    With ``reasons=True`` the values are ``(state, reason)``: why the alarm is in that state now
+    (CloudWatch's own ``StateReason`` only changes when the state does).
 
     moto stores alarms (PutMetricAlarm, DescribeAlarms) but SQS publishes no metrics there and
     nothing evaluates them. The bench computes the alarm's SQS metric from the queues
@@ -367,12 +370,12 @@ def evaluate_alarms(lab: Lab | None = None) -> dict[str, str]:
     if lab is None:
         raise LabError("No lab is running: start one with `lab = open_lab()`.")
     cloudwatch = _bench_cloudwatch(lab)
-    states: dict[str, str] = {}
+    states: dict[str, Any] = {}
     pages = cloudwatch.get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"])
     for page in pages:
         for alarm in page.get("MetricAlarms", []):
             state, reason = _evaluate(lab, alarm)
-            states[alarm["AlarmName"]] = state
+            states[alarm["AlarmName"]] = (state, reason) if reasons else state
             if state != alarm.get("StateValue"):
                 cloudwatch.set_alarm_state(AlarmName=alarm["AlarmName"], StateValue=state,
                                            StateReason=f"sqslab: {reason}"[:1023])
