@@ -294,3 +294,16 @@ def test_plot_receives_draws_one_panel_per_run(lab):
     outcome = retry_demo(lambda attempt, rng: None, messages=2, down_for=10, lab=lab)
     fig = plot_receives({"a": outcome.history, "b": outcome.history}, shade=(0, 10), title="t")
     assert len(fig.axes) == 2 and fig.axes[0].get_title(loc="left") == "a: 4 receives"
+
+
+def test_a_trial_tells_its_story_from_its_own_start(lab):
+    lab.clock.advance(1000)
+    with trial(lab, "story") as t:
+        m = t.receive()
+        t.clock.advance(5)
+        t.sqs.delete_message(QueueUrl=t.url, ReceiptHandle=m["ReceiptHandle"])
+        story = t.story()
+        receive = next(e for e in t.relative() if e.kind == "receive")
+    assert story.splitlines()[0].startswith("t=  0.000s producer")
+    assert "t=  5.000s worker      delete story-1" in story
+    assert receive.detail["visible_until_t"] == 30

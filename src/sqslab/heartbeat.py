@@ -541,9 +541,28 @@ class Trial:
         """ChangeMessageVisibility calls on this queue (those after ``after`` only, if given)."""
         return [e for e in self.events("visibility") if after is None or e.time > after + 1e-6]
 
+    def relative(self, events: list | None = None) -> list:
+        """Events with their times counted from the trial's start (``visible_until_t`` too)."""
+        import dataclasses
+
+        events = self.events() if events is None else events
+        t0 = self.lab.history[self.mark].time if len(self.lab.history) > self.mark else 0.0
+        out = []
+        for e in events:
+            detail = {k: (round(v - t0, 6) if k.endswith("_t") and isinstance(v, (int, float)) else v)
+                      for k, v in e.detail.items()}
+            out.append(dataclasses.replace(e, time=round(e.time - t0, 6), detail=detail))
+        return out
+
     def story(self) -> str:
-        """This trial's events as text."""
-        return "\n".join(e.describe() for e in self.events() if e.kind != "clock")
+        """This trial's events as text, timed from its start."""
+        return "\n".join(e.describe() for e in self.relative() if e.kind != "clock")
+
+    def show(self, **kw: Any) -> None:
+        """Draw this trial's timeline (times from its start) in a notebook; ``kw`` as for timeline.show."""
+        from . import timeline
+
+        timeline.show(self.relative(), **kw)
 
     def close(self) -> None:
         """End the trial: its timers stop, its client goes back."""
