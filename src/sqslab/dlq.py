@@ -172,7 +172,7 @@ def dead_letter_all(lab: Lab, queue: Queue, *, actor: str = "failing-consumer") 
 
 
 # -- the operator -----------------------------------------------------------------------------------
-def operator_client(lab: Lab, actor: str = "operator", *, max_calls: int = 400) -> Any:
+def operator_client(lab: Lab, actor: str = "operator", *, max_calls: int = 60) -> Any:
     """An SQS client for an operator's script, recorded, that refuses to loop forever.
 
     A script that polls without moving the simulated clock would never see time pass: after
