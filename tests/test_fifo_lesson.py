@@ -221,3 +221,28 @@ def test_the_timeline_puts_a_saved_order_on_its_messages_row(lab):
     lines = timeline.text(outcome.history).splitlines()
     assert lines[0].startswith("order-1: effect save order t=0; sent t=0")
     assert len(lines) == 2
+
+
+def test_a_retried_request_runs_again_on_a_fresh_process(lab):
+    plain = lambda p, order: publish(p.sqs, p.queue_url, order, p.clock)
+    outcome = run_producer(plain, orders=2, faults=[Fault("after:SendMessage", message=1)],
+                           retry_requests=1, expect="every_order", lab=lab)
+    assert [e.actor for e in outcome.history if e.kind == "start"] == ["producer-1", "producer-2"]
+    assert outcome.requests == {"order-1": "ok", "order-2": "ok"}
+    assert outcome.verdict.ok, outcome.verdict.explanation  # the resend was deduplicated
+
+
+def test_a_fresh_id_per_call_duplicates_when_the_request_is_retried(lab):
+    fresh = lambda p, order: publish(p.sqs, p.queue_url, order, p.clock, dedup_id=lambda: str(uuid.uuid4()))
+    outcome = run_producer(fresh, orders=2, faults=[Fault("after:SendMessage", message=1)],
+                           retry_requests=1, expect="every_order", lab=lab)
+    assert outcome.delivered == {"order-1": 1, "order-2": 2}
+
+
+def test_the_bench_relay_sends_the_outbox_once_despite_its_crashes(lab):
+    from sqslab.producer import outbox_relay
+
+    outcome = run_producer(write_to_the_outbox, relay=outbox_relay, lab=lab,
+                           faults=[Fault("after:SendMessage", message=0), Fault("send_timeout", message=1)])
+    assert outcome.verdict.ok, outcome.verdict.explanation
+    assert outcome.delivered == {"order-1": 1, "order-2": 1, "order-3": 1}

@@ -40,7 +40,7 @@ from .effects import EffectDB
 from .exceptions import Crash, LabError
 from .faults import Fault, is_fatal
 from .fidelity import DEDUPLICATION_SECONDS
-from .fifo import fifo_orders
+from .fifo import fifo_orders, group_of
 from .lab import Lab, RunawayConsumer, current_lab
 
 #: The effect that stands for "the order is saved in the shop's database".
@@ -128,8 +128,8 @@ def run_producer(place_order: Callable[[Producer, dict], Any], *, orders: int | 
                  relay: Callable[[Producer], Any] | None = None, faults: Iterable[Fault | str] = (),
                  expect: str = "consistent", content_based_dedup: bool = False, fifo: bool = True,
                  read_timeout: float = 60.0, relay_restart_delay: float = 30.0,
-                 queue_attributes: dict | None = None, lab: Lab | None = None,
-                 note: str = "") -> ProducerOutcome:
+                 retry_requests: int = 0, queue_attributes: dict | None = None,
+                 lab: Lab | None = None, note: str = "") -> ProducerOutcome:
     """Place orders with ``place_order`` under ``faults``, run the relay, and check the queue.
 
     Parameters
@@ -150,6 +150,10 @@ def run_producer(place_order: Callable[[Producer, dict], Any], *, orders: int | 
         The queue's settings (a FIFO queue by default).
     read_timeout:
         Simulated seconds a ``send_timeout`` takes before the error reaches the caller.
+    retry_requests:
+        How many times the shop's caller retries a request that failed (the process crashed or
+        raised), each time on a fresh process: the same order is placed again. A request's
+        outcome is its last attempt's.
     lab:
         The lab to run in (default: the open lab, or a private one for this run).
     """
@@ -163,7 +167,7 @@ def run_producer(place_order: Callable[[Producer, dict], Any], *, orders: int | 
     saved = lab.begin_run()
     try:
         return _run(lab, place_order, orders, relay, list(faults), expect, content_based_dedup, fifo,
-                    read_timeout, relay_restart_delay, queue_attributes or {}, note)
+                    read_timeout, relay_restart_delay, retry_requests, queue_attributes or {}, note)
     finally:
         lab.end_run(saved)
         if own is not None:
@@ -171,7 +175,7 @@ def run_producer(place_order: Callable[[Producer, dict], Any], *, orders: int | 
 
 
 def _run(lab: Lab, place_order, orders, relay, faults, expect, content_based_dedup, fifo, read_timeout,
-         relay_restart_delay, queue_attributes, note) -> ProducerOutcome:
+         relay_restart_delay, retry_requests, queue_attributes, note) -> ProducerOutcome:
     run_id = next(_run_ids)
     queue = lab.queue(f"producer{run_id}-orders" + (".fifo" if fifo else ""), fifo=fifo,
                       content_based_dedup=content_based_dedup, **queue_attributes)
@@ -237,10 +241,12 @@ def _run(lab: Lab, place_order, orders, relay, faults, expect, content_based_ded
     relayer: Producer | None = None
     try:
         for key, order in zip(keys, orders):
-            if producer is None:
-                producer = spawn("producer")
-            alive, requests[key] = call(producer, place_order, dict(order))
-            if not alive:
+            for _attempt in range(1 + max(0, retry_requests)):
+                if producer is None:
+                    producer = spawn("producer")
+                alive, requests[key] = call(producer, place_order, dict(order))
+                if alive:
+                    break
                 producer = None
             if relay is None:
                 continue
@@ -265,6 +271,23 @@ def _run(lab: Lab, place_order, orders, relay, faults, expect, content_based_ded
                        list(lab.faults.fired), note, _unsent(lab))
     return ProducerOutcome(verdict, lab.history, dict(saved_orders), dict(delivered), requests,
                            list(lab.faults.fired))
+
+
+def outbox_relay(relay: Producer) -> int:
+    """The bench's own outbox relay: one step, the order id as deduplication ID.
+
+    Sends every unsent ``outbox`` row (its ``body`` is the order as JSON) to the relay's queue in
+    the order's customer group, and marks each row sent once SQS answered. It does not retry: a
+    send that fails kills the step, and the restarted relay sends the row again, which FIFO
+    deduplication drops. Returns how many rows it sent.
+    """
+    rows = relay.db.execute("SELECT id, order_id, body FROM outbox WHERE sent = 0 ORDER BY id").fetchall()
+    for row_id, order_id, body in rows:
+        relay.sqs.send_message(QueueUrl=relay.queue_url, MessageBody=body, MessageGroupId=group_of(body),
+                               MessageDeduplicationId=str(order_id))
+        with relay.db:
+            relay.db.execute("UPDATE outbox SET sent = 1 WHERE id = ?", (row_id,))
+    return len(rows)
 
 
 def _unsent(lab: Lab) -> int:

@@ -1,6 +1,7 @@
 # expect: full
-# Alternative: the deduplication ID names the event ("order-placed:<id>"), retries use for/else,
-# the group is read from the order itself, and successes are deleted in one DeleteMessageBatch.
+# Alternative: the deduplication ID names the event ("order-placed:<id>"), retries walk a list of
+# delays, the outbox row is written first, the group is read from the order itself, and the
+# successes are deleted in one DeleteMessageBatch.
 # --- cell: publish
 def publish(sqs, queue_url, order, clock):
     request = dict(QueueUrl=queue_url, MessageBody=json.dumps(order), MessageGroupId=order["customer"],
@@ -15,6 +16,12 @@ def publish(sqs, queue_url, order, clock):
             if delay is None:
                 raise
         clock.sleep(delay)
+
+# --- cell: place_order
+def place_order(producer, order):
+    with producer.db as db:
+        db.execute("INSERT INTO outbox (order_id, body) VALUES (?, ?)", (order["order_id"], json.dumps(order)))
+        producer.save_order(order)
 
 # --- cell: consume_in_order
 def consume_in_order(sqs, queue_url, handle):

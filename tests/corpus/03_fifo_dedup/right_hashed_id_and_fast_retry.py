@@ -1,7 +1,8 @@
 # expect: full
 # Alternative: the deduplication ID is a SHA-256 of the order's canonical JSON (the same order
-# always gives the same ID), the retry loop catches the transient errors by name, and a failed
-# group's messages are made visible again at once (ChangeMessageVisibility 0), failed one first.
+# always gives the same ID), the retry loop names the transient errors, the order and its event
+# are written with explicit commit/rollback, and a failed group's messages are made visible again
+# at once (ChangeMessageVisibility 0), the failed one first.
 # --- cell: publish
 import hashlib
 
@@ -21,13 +22,24 @@ def publish(sqs, queue_url, order, clock):
                                         MessageGroupId=order["customer"], MessageDeduplicationId=dedup_id)
             return response["MessageId"]
         except TRANSIENT:
-            pass
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ThrottlingException":
+            if attempt >= 5:
                 raise
-        if attempt >= 5:
-            raise RuntimeError(f"could not send {order['order_id']} after 5 attempts")
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ThrottlingException" or attempt >= 5:
+                raise
         clock.sleep(0.5 * attempt)
+
+# --- cell: place_order
+def place_order(producer, order):
+    db = producer.db
+    try:
+        producer.save_order(order)
+        db.execute("INSERT INTO outbox (order_id, body, sent) VALUES (?, ?, 0)",
+                   (order["order_id"], json.dumps(order, sort_keys=True)))
+    except Exception:
+        db.rollback()
+        raise
+    db.commit()
 
 # --- cell: consume_in_order
 def consume_in_order(sqs, queue_url, handle):

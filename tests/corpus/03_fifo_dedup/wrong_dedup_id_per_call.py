@@ -1,7 +1,8 @@
-# expect: lose relay_resend_after_crash_is_deduplicated
+# expect: lose publish_resend_after_restart_is_deduplicated
 # Misconception: "one random ID per message, reused on every retry, is enough". It survives a
-# timeout inside one call, but a restarted relay calls publish again for the same order, gets a
-# new ID, and SQS delivers the order a second time. The ID must come from the order itself.
+# timeout inside one call, but a restarted process calls publish again for the same order, gets
+# a new ID, and SQS delivers the order a second time. The ID must come from the order itself.
+# (Wrong only in publish; the other cells are the reference solution.)
 # --- cell: publish
 import uuid
 
@@ -17,6 +18,13 @@ def publish(sqs, queue_url, order, clock):
             if attempt == 5:
                 raise
             clock.sleep(attempt)
+
+# --- cell: place_order
+def place_order(producer, order):
+    with producer.db:
+        producer.save_order(order)
+        producer.db.execute("INSERT INTO outbox (order_id, body) VALUES (?, ?)",
+                            (order["order_id"], json.dumps(order)))
 
 # --- cell: consume_in_order
 def consume_in_order(sqs, queue_url, handle):

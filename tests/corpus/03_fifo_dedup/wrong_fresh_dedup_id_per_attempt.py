@@ -1,7 +1,8 @@
-# expect: lose publish_retry_after_timeout_sends_once relay_resend_after_crash_is_deduplicated
+# expect: lose publish_retry_after_timeout_sends_once publish_resend_after_restart_is_deduplicated
 # Misconception: "a timeout means the send failed, so the retry is a new message with a new ID".
 # SQS had already accepted the first attempt: a fresh MessageDeduplicationId makes the retry a
-# second message, and the order is shipped twice. (The consumer is the reference one.)
+# second message, and the order is shipped twice.
+# (Wrong only in publish; the other cells are the reference solution.)
 # --- cell: publish
 import uuid
 
@@ -16,6 +17,13 @@ def publish(sqs, queue_url, order, clock):
             if attempt == 5:
                 raise
             clock.sleep(attempt)
+
+# --- cell: place_order
+def place_order(producer, order):
+    with producer.db:
+        producer.save_order(order)
+        producer.db.execute("INSERT INTO outbox (order_id, body) VALUES (?, ?)",
+                            (order["order_id"], json.dumps(order)))
 
 # --- cell: consume_in_order
 def consume_in_order(sqs, queue_url, handle):

@@ -2,6 +2,7 @@
 # Misconception: "retry a failed message by sending it again and deleting the original", a
 # standard-queue habit. On a FIFO queue the copy carries the original's deduplication ID, so SQS
 # accepts it and drops it (the original was sent less than 5 minutes ago): the order is lost.
+# (Wrong only in consume_in_order; the other cells are the reference solution.)
 # --- cell: publish
 def publish(sqs, queue_url, order, clock):
     body = json.dumps(order)
@@ -17,6 +18,13 @@ def publish(sqs, queue_url, order, clock):
             if error.response["Error"]["Code"] != "ThrottlingException" or attempt == 5:
                 raise
         clock.sleep(0.1 * 2 ** attempt)
+
+# --- cell: place_order
+def place_order(producer, order):
+    with producer.db:
+        producer.save_order(order)
+        producer.db.execute("INSERT INTO outbox (order_id, body) VALUES (?, ?)",
+                            (order["order_id"], json.dumps(order)))
 
 # --- cell: consume_in_order
 def consume_in_order(sqs, queue_url, handle):

@@ -2,6 +2,7 @@
 # Misconception: "content-based deduplication will catch the retry". Each attempt stamps the body
 # with the time it was sent, so each retry hashes differently and is delivered again; and on a
 # queue without content-based deduplication a send with no deduplication ID fails outright.
+# (Wrong only in publish; the other cells are the reference solution.)
 # --- cell: publish
 import datetime
 
@@ -16,6 +17,13 @@ def publish(sqs, queue_url, order, clock):
             if attempt == 5:
                 raise
             clock.sleep(attempt)
+
+# --- cell: place_order
+def place_order(producer, order):
+    with producer.db:
+        producer.save_order(order)
+        producer.db.execute("INSERT INTO outbox (order_id, body) VALUES (?, ?)",
+                            (order["order_id"], json.dumps(order)))
 
 # --- cell: consume_in_order
 def consume_in_order(sqs, queue_url, handle):
