@@ -30,6 +30,10 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple
 __all__ = ["SPEED_UPS", "SpeedUp", "apply", "remove", "active", "disabled"]
 
 
+class _NotAsShipped(Exception):
+    """What a speed-up replaces is not as it expects (moto, botocore or a correction changed)."""
+
+
 class SpeedUp(NamedTuple):
     """One speed-up: its name, what it skips, the function installing it."""
 
@@ -180,8 +184,7 @@ def _rewrap_like(original: Callable, replacement: Callable, fidelity) -> Callabl
         elif getattr(fn, "_sqslab_progress", False):
             layers.append(fidelity._progress_first)
         else:
-            raise RuntimeError(f"speed: unknown wrapper around SQSBackend.{replacement.__name__}; "
-                               "the corrections changed, update sqslab.speed")
+            raise _NotAsShipped(f"an unknown wrapper around SQSBackend.{replacement.__name__}")
         fn = fn.__wrapped__
     for layer in reversed(layers):
         replacement = layer(replacement)
@@ -205,13 +208,24 @@ def _choices_in_bulk(rng, pool: str, length: int) -> list[str] | None:
         return None
     n = len(pool)
     shift = 32 - n.bit_length()
+    shifts = _repeat(shift)
+    keep = n.__gt__
+    pick = pool.__getitem__
     out: list[str] = []
     need = length
     while need:
         words = rng.getrandbits(32 * need).to_bytes(4 * need, "little")
-        out.extend(pool[w >> shift] for (w,) in _WORDS.iter_unpack(words) if w >> shift < n)
+        # All in C: each word's top bits, the values below len(pool), their letters.
+        out.extend(map(pick, filter(keep, map(_rshift, _words(words), shifts))))
         need = length - len(out)
     return out
+
+
+def _words(data: bytes):
+    """The little-endian unsigned 32-bit words of ``data``."""
+    if sys.byteorder == "little" and _UINT_BYTES == 4:
+        return memoryview(data).cast("I")
+    return [w for (w,) in _WORDS.iter_unpack(data)]  # pragma: no cover - big-endian machines
 
 
 def _bulk_matches_choice() -> bool:
@@ -286,6 +300,10 @@ _RANDOM_CHOICE = _random.Random.choice
 _RANDBELOW = _random.Random._randbelow
 _GETRANDBITS = _random.Random.getrandbits
 _WORDS = _struct.Struct("<I")
+from itertools import repeat as _repeat  # noqa: E402
+from operator import rshift as _rshift  # noqa: E402
+
+_UINT_BYTES = memoryview(bytes(8)).cast("I").itemsize
 _FunctionType = type(lambda: None)
 
 
@@ -945,6 +963,75 @@ def count_queue_messages_in_one_pass() -> None:
     _set(queue_cls, "attributes", property(attributes, doc=original.__doc__))
 
 
+# -- 13. botocore: the event handlers' lookup cache ---------------------------------------------------
+def forget_only_the_lookups_a_handler_changes() -> None:
+    """When a handler is registered or removed, forget only the cached lookups it can change.
+
+    Skips: botocore caches, per client, which handlers each event name reaches, and throws the
+    whole cache away whenever any handler is registered or removed. The lab registers its
+    recording hooks on every client it hands out and removes them when the client is released
+    (several times per scenario run), so every call after that searched the handler tree again
+    for each of its dozen events.
+
+    Unchanged because: a handler registered for a pattern (``before-call.sqs``,
+    ``after-call.*.ReceiveMessage``) can only change the handlers of event names the pattern
+    matches part by part from the start, with ``*`` matching any one part, as botocore's prefix
+    tree does; those entries are dropped, every other entry stays what a fresh search would find.
+    The cache is still replaced by a new dictionary (never changed in place), as botocore does,
+    so emitters that share one after ``copy`` still part ways the same way.
+    """
+    from botocore import hooks
+
+    cls = hooks.HierarchicalEmitter
+    register_section, unregister = vars(cls)["_register_section"], vars(cls)["unregister"]
+    if "_lookup_cache" in vars(cls):
+        raise _NotAsShipped("HierarchicalEmitter._lookup_cache is already a class attribute")
+    changing = threading.local()
+
+    def matches(pattern: list[str], event: str) -> bool:
+        parts = event.split(".")
+        return len(pattern) <= len(parts) and all(p == "*" or p == e for p, e in zip(pattern, parts))
+
+    class LookupCache:
+        """``_lookup_cache`` of an emitter: kept in its ``__dict__`` under the same name."""
+
+        def __get__(self, emitter, owner=None):
+            if emitter is None:
+                return self
+            try:
+                return emitter.__dict__["_lookup_cache"]
+            except KeyError:
+                raise AttributeError("_lookup_cache") from None
+
+        def __set__(self, emitter, value):
+            event = getattr(changing, "event", None)
+            old = emitter.__dict__.get("_lookup_cache")
+            if event is not None and type(value) is dict and not value and type(old) is dict \
+                    and getattr(changing, "emitter", None) is emitter and isinstance(event, str):
+                pattern = event.split(".")
+                value = {name: found for name, found in old.items() if not matches(pattern, name)}
+            emitter.__dict__["_lookup_cache"] = value
+
+        def __delete__(self, emitter):
+            del emitter.__dict__["_lookup_cache"]
+
+    def while_changing(method):
+        @functools.wraps(method)
+        def wrapper(self, event_name, *args, **kwargs):
+            saved = getattr(changing, "event", None), getattr(changing, "emitter", None)
+            changing.event, changing.emitter = event_name, self
+            try:
+                return method(self, event_name, *args, **kwargs)
+            finally:
+                changing.event, changing.emitter = saved
+
+        return wrapper
+
+    _set(cls, "_lookup_cache", LookupCache())
+    _set(cls, "_register_section", while_changing(register_section))
+    _set(cls, "unregister", while_changing(unregister))
+
+
 # -- the speed-ups, and applying them ------------------------------------------------------------------
 SPEED_UPS: tuple[SpeedUp, ...] = (
     SpeedUp("camelcase_cache", "recomputing CamelCase to snake_case conversions",
@@ -971,6 +1058,8 @@ SPEED_UPS: tuple[SpeedUp, ...] = (
             compute_unix_time_with_a_fixed_epoch),
     SpeedUp("one_pass_counts", "three walks over the queue and a clock reading per message per attribute build",
             count_queue_messages_in_one_pass),
+    SpeedUp("selective_handler_cache", "dropping every cached handler lookup when one handler changes",
+            forget_only_the_lookups_a_handler_changes),
 )
 
 
@@ -989,16 +1078,24 @@ def apply(names: Iterable[str] | None = None) -> tuple[str, ...]:
     """Install the speed-ups (all of them, or those named); safe to call again.
 
     The corrections of moto (:func:`sqslab.fidelity.apply`) are applied first, so a speed-up that
-    replaces a corrected method keeps the correction's wrappers.
+    replaces a corrected method keeps the correction's wrappers. A speed-up that finds what it
+    replaces changed (another moto, a new correction) is left out with a warning: the bench is
+    then slower, never different. Setting the environment variable ``SQSLAB_SPEED=off`` turns
+    them all off (to rule them out when something looks wrong, or to measure without them).
 
     Returns
     -------
     tuple of str
         The names of the speed-ups in force.
     """
+    import os
+    import warnings
+
     from . import fidelity
 
     fidelity.apply()
+    if os.environ.get("SQSLAB_SPEED", "").strip().lower() in ("0", "off", "no", "false"):
+        return active()
     with _lock:
         for speed_up in _select(names):
             if speed_up.name in _installed:
@@ -1007,6 +1104,12 @@ def apply(names: Iterable[str] | None = None) -> tuple[str, ...]:
             _installing.append(speed_up.name)
             try:
                 speed_up.install()
+            except (_NotAsShipped, KeyError, AttributeError, ImportError) as reason:
+                _installing.pop()
+                _undo(speed_up.name)
+                warnings.warn(f"sqslab.speed: {speed_up.name} left out ({reason}); the bench is slower, "
+                              "not different", RuntimeWarning, stacklevel=2)
+                continue
             except BaseException:
                 _installing.pop()
                 _undo(speed_up.name)

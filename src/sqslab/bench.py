@@ -1,0 +1,465 @@
+"""How fast is the bench? ``python -m sqslab.bench`` (what ``make bench`` runs).
+
+One run measures, and compares within itself (A and B in alternating rounds, so a busy machine
+slows both alike):
+
+* **SQS calls per second** through the bench (a lab client: recording hooks, corrections of moto,
+  speed-ups) against bare moto (a boto3 client straight under ``mock_aws``, in a process of its
+  own where nothing of the bench is loaded), and against the bench with its speed-ups off;
+  also a send into a queue already holding 1,000 messages (moto's cost grows with the queue);
+* **one scenario run** (a naive consumer, three orders) and **one 60-run exploration** of it, with
+  the speed-ups on and off; and the simulated time those runs covered against the real time
+  they slept (none: the clock is simulated);
+* **each notebook** in ``solutions/`` executed headless (nbclient, a fresh kernel each), against
+  the floor: a kernel that only imports ``sqslab``; lesson 1 also with the speed-ups off.
+
+It prints a table and writes ``bench.md``, ``bench.csv`` and ``bench.png`` under ``out/bench/``.
+Ratios come from CPU time (``time.process_time``), which another engineer's build on the same
+cores disturbs far less than wall time; wall times are shown too. ``--grading`` also runs the
+class-grading benchmark (``autograder/bench_grading.py``), which takes many minutes.
+
+Usage::
+
+    python -m sqslab.bench [--quick] [--rounds N] [--no-notebooks] [--out DIR]
+                           [--grading [--grading-args "--learners 10"]]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+REPO = Path(__file__).resolve().parents[2]
+
+#: A consumer step with a crash window between its effect and its delete (lesson 1's starting point).
+NAIVE = "sqslab.selftest._naive"
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    section: str
+    measure: str
+    value: float
+    unit: str
+    reference: str = ""
+    reference_value: float | None = None
+    ratio: float | None = None
+    note: str = ""
+    samples: dict = field(default_factory=dict)
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+# -- SQS calls: a worker process per side ----------------------------------------------------------
+_WORKER = r'''
+import json, os, sys, time
+mode = sys.argv[1]
+for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_CONFIG_FILE",
+             "AWS_SHARED_CREDENTIALS_FILE", "AWS_CA_BUNDLE"):
+    os.environ.pop(name, None)
+os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                  AWS_SESSION_TOKEN="testing", AWS_DEFAULT_REGION="us-east-1")
+if mode == "bare":
+    import boto3
+    from botocore.config import Config
+    from moto import mock_aws
+    mock = mock_aws()
+    mock.start()
+    client = boto3.client("sqs", region_name="us-east-1",
+                          config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+    def queue(name):
+        return client.create_queue(QueueName=name)["QueueUrl"]
+    def set_speed(on):
+        pass
+else:
+    from sqslab import speed
+    from sqslab.lab import Lab
+    lab = Lab().start()
+    client = lab.client("sqs", actor="bench")
+    def queue(name):
+        return lab.queue(name).url
+    def set_speed(on):
+        speed.apply() if on else speed.remove()
+small = queue("bench-small")
+big = queue("bench-big")
+for start in range(0, 1000, 10):  # batches: filling one by one would cost bare moto half a minute
+    client.send_message_batch(QueueUrl=big, Entries=[
+        {"Id": str(i), "MessageBody": json.dumps({"order_id": f"fill-{start + i}"})} for i in range(10)])
+
+def round_trips(n):
+    for i in range(n):
+        client.send_message(QueueUrl=small, MessageBody=json.dumps({"order_id": f"o-{i}"}))
+        for m in client.receive_message(QueueUrl=small, MaxNumberOfMessages=10).get("Messages", []):
+            client.delete_message(QueueUrl=small, ReceiptHandle=m["ReceiptHandle"])
+    return 3 * n
+
+def big_sends(n):
+    for i in range(n):
+        client.send_message(QueueUrl=big, MessageBody=json.dumps({"order_id": f"more-{i}"}))
+    return n
+
+work = {"round_trips": round_trips, "big_sends": big_sends}
+print(json.dumps({"ready": True}), flush=True)
+for line in sys.stdin:
+    cmd = json.loads(line)
+    set_speed(cmd.get("speed", True))
+    cpu, wall = time.process_time(), time.perf_counter()
+    calls = work[cmd["work"]](cmd["n"])
+    print(json.dumps({"calls": calls, "cpu": time.process_time() - cpu,
+                      "wall": time.perf_counter() - wall}), flush=True)
+'''
+
+
+class _Worker:
+    def __init__(self, mode: str):
+        env = dict(os.environ)
+        env.pop("SQSLAB_SPEED", None)
+        self.proc = subprocess.Popen([sys.executable, "-c", _WORKER, mode], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
+        ready = self.proc.stdout.readline()
+        if not ready:
+            raise RuntimeError(f"bench worker {mode!r} did not start")
+
+    def run(self, **cmd) -> dict:
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def bench_calls(rounds: int) -> list[Row]:
+    """SQS calls/s: bench vs bare moto vs bench without speed-ups, in alternating rounds."""
+    _say("SQS calls: starting a bare-moto process and a bench process (each fills a queue of 1,000)...")
+    bare, bench = _Worker("bare"), _Worker("bench")
+    try:
+        sides = {"bare": (bare, True), "bench": (bench, True), "unsped": (bench, False)}
+        rows = []
+        for work, n, label in (("round_trips", 40, "SQS calls/s (send, receive, delete; small queue)"),
+                               ("big_sends", 10, "SQS calls/s (send into a queue of 1,000)")):
+            for side, (worker, on) in sides.items():
+                worker.run(work=work, n=max(2, n // 5), speed=on)  # warm up
+            samples: dict[str, list] = {s: [] for s in sides}
+            for _ in range(rounds):
+                for side, (worker, on) in sides.items():
+                    samples[side].append(worker.run(work=work, n=n, speed=on))
+            per_call = {s: [r["cpu"] / r["calls"] for r in v] for s, v in samples.items()}
+            wall = {s: [r["wall"] / r["calls"] for r in v] for s, v in samples.items()}
+            ratio_bare = _median([b / a for a, b in zip(per_call["bench"], per_call["bare"])])
+            ratio_unsped = _median([b / a for a, b in zip(per_call["bench"], per_call["unsped"])])
+            rows.append(Row("SQS calls", label, 1 / _median(per_call["bench"]), "calls/s", "bare moto", 1 / _median(per_call["bare"]), ratio_bare,
+                            f"wall: {1 / _median(wall['bench']):.0f} vs {1 / _median(wall['bare']):.0f} calls/s",
+                            samples=per_call))
+            rows.append(Row("SQS calls", label, 1 / _median(per_call["bench"]), "calls/s", "bench, speed-ups off", 1 / _median(per_call["unsped"]), ratio_unsped,
+                            f"wall: {1 / _median(wall['unsped']):.0f} calls/s with speed-ups off"))
+        return rows
+    finally:
+        bare.close()
+        bench.close()
+
+
+# -- scenario runs and exploration, in this process ---------------------------------------------
+def _interleave(fn: Callable[[], object], rounds: int, setup_on: Callable, setup_off: Callable) -> dict:
+    out: dict[str, dict[str, list]] = {"on": {"cpu": [], "wall": []}, "off": {"cpu": [], "wall": []}}
+    for i in range(rounds):
+        order = ("on", "off") if i % 2 == 0 else ("off", "on")
+        for side in order:
+            (setup_on if side == "on" else setup_off)()
+            cpu, wall = time.process_time(), time.perf_counter()
+            fn()
+            out[side]["cpu"].append(time.process_time() - cpu)
+            out[side]["wall"].append(time.perf_counter() - wall)
+    setup_on()
+    return out
+
+
+class _SleepMeter:
+    """Sums the real time asked of ``time.sleep`` and ``Condition.wait`` while active."""
+
+    def __init__(self):
+        self.seconds = 0.0
+        self.calls = 0
+
+    def __enter__(self):
+        self._sleep, self._wait = time.sleep, threading.Condition.wait
+        meter = self
+
+        def sleep(seconds):
+            meter.seconds += seconds
+            meter.calls += 1
+            return meter._sleep(seconds)
+
+        def wait(cond, timeout=None):
+            meter.calls += 1
+            started = time.perf_counter()
+            try:
+                return meter._wait(cond, timeout)
+            finally:
+                meter.seconds += time.perf_counter() - started
+
+        time.sleep, threading.Condition.wait = sleep, wait
+        return self
+
+    def __exit__(self, *exc):
+        time.sleep, threading.Condition.wait = self._sleep, self._wait
+
+
+def bench_scenarios(rounds: int, explore_rounds: int) -> list[Row]:
+    """One scenario run and one 60-run exploration, speed-ups on vs off; simulated vs real time."""
+    from . import speed
+    from .explore import explore
+    from .lab import Lab
+    from .scenario import run_scenario
+    from .selftest import _naive
+
+    lab = Lab().start()
+    rows = []
+    try:
+        def on():
+            speed.apply()
+
+        def off():
+            speed.remove()
+
+        for _ in range(3):
+            run_scenario(_naive, lab=lab, expect="at_least_once")  # warm up
+        _say("One scenario run (naive consumer, 3 orders), speed-ups on and off...")
+        runs = _interleave(lambda: [run_scenario(_naive, lab=lab, expect="at_least_once") for _ in range(5)],
+                           rounds, on, off)
+        per_run = {s: [c / 5 for c in v["cpu"]] for s, v in runs.items()}
+        rows.append(Row("scenario", "one scenario run (naive consumer, 3 orders)", 1000 * _median(per_run["on"]),
+                        "ms", "speed-ups off", 1000 * _median(per_run["off"]),
+                        _median([b / a for a, b in zip(per_run["on"], per_run["off"])]),
+                        f"wall: {1000 * _median(runs['on']['wall']) / 5:.1f} vs "
+                        f"{1000 * _median(runs['off']['wall']) / 5:.1f} ms", samples=per_run))
+
+        _say("A 60-run exploration of the naive consumer (every fault point, then crashes on restart)...")
+        verdicts = []
+
+        def exploration():
+            verdicts.append(explore(_naive, expect="at_least_once", max_runs=60, lab=lab))
+
+        runs = _interleave(exploration, explore_rounds, on, off)
+        assert all(v.ok and v.runs == 60 for v in verdicts), "the exploration did not make its 60 runs"
+        rows.append(Row("exploration", "60-run exploration (naive consumer)", _median(runs["on"]["cpu"]), "s",
+                        "speed-ups off", _median(runs["off"]["cpu"]),
+                        _median([b / a for a, b in zip(runs["on"]["cpu"], runs["off"]["cpu"])]),
+                        f"wall: {_median(runs['on']['wall']):.2f} vs {_median(runs['off']['wall']):.2f} s",
+                        samples=runs))
+
+        speed.apply()
+        before = lab.clock.elapsed()
+        with _SleepMeter() as meter:
+            wall = time.perf_counter()
+            explore(_naive, expect="at_least_once", max_runs=60, lab=lab)
+            wall = time.perf_counter() - wall
+        covered = lab.clock.elapsed() - before
+        rows.append(Row("time", "simulated time covered by one 60-run exploration", covered, "s",
+                        "real time slept", meter.seconds, None,
+                        f"{meter.calls} sleeps/waits; the exploration took {wall:.2f} s of real time"))
+    finally:
+        lab.close()
+    return rows
+
+
+# -- notebooks -------------------------------------------------------------------------------------
+def _execute(path: Path | None, env: dict | None = None) -> float:
+    """Seconds to execute a notebook headless in a fresh kernel (the floor when ``path`` is None)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    if path is None:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import sqslab")])
+        cwd = REPO
+    else:
+        nb = nbformat.read(path, as_version=4)
+        cwd = path.parent
+    saved = dict(os.environ)
+    os.environ.update(env or {})
+    try:
+        started = time.perf_counter()
+        NotebookClient(nb, timeout=900, kernel_name="python3",
+                       resources={"metadata": {"path": str(cwd)}}).execute()
+        return time.perf_counter() - started
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def bench_notebooks(compare_all: bool) -> list[Row]:
+    """Each solutions notebook, headless, against the floor; lesson 1 also without speed-ups."""
+    notebooks = sorted(REPO.glob("solutions/*/*.ipynb"))
+    rows = []
+    _say("Notebooks: the floor (a kernel that only imports sqslab)...")
+    floor = _execute(None)
+    rows.append(Row("notebooks", "floor: a kernel that only imports sqslab", floor, "s"))
+    for path in notebooks:
+        name = path.stem
+        compare = compare_all or name.startswith("01_")
+        _say(f"Notebook {name}" + (" (speed-ups on, then off)..." if compare else "..."))
+        try:
+            on = _execute(path)
+            off = _execute(path, {"SQSLAB_SPEED": "off"}) if compare else None
+        except Exception as error:  # a broken notebook is a row, not the end of the benchmark
+            rows.append(Row("notebooks", name, float("nan"), "s",
+                            note=f"failed: {type(error).__name__}: {str(error).splitlines()[0][:100]}"))
+            continue
+        rows.append(Row("notebooks", f"{name} (headless)", on, "s", "floor", floor, None,
+                        f"{on - floor:.1f} s above the floor"))
+        if off is not None:
+            rows.append(Row("notebooks", f"{name} (headless)", on, "s", "speed-ups off", off, off / on,
+                            "wall time, one execution each"))
+    return rows
+
+
+# -- output --------------------------------------------------------------------------------------------
+def _fmt(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return ""
+    if value != value:  # nan
+        return "n/a"
+    if unit == "calls/s":
+        return f"{value:,.0f}"
+    if unit == "ms":
+        return f"{value:.1f}"
+    return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def _table(rows: list[Row]) -> list[list[str]]:
+    header = ["section", "measure", "bench", "unit", "compared with", "value", "ratio", "note"]
+    body = [[r.section, r.measure, _fmt(r.value, r.unit), r.unit, r.reference, _fmt(r.reference_value, r.unit),
+             f"x{r.ratio:.2f}" if r.ratio is not None else "", r.note] for r in rows]
+    return [header] + body
+
+
+def write_outputs(rows: list[Row], out: Path, meta: dict) -> None:
+    """``bench.md``, ``bench.csv`` and ``bench.png`` under ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    table = _table(rows)
+    with open(out / "bench.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["section", "measure", "value", "unit", "reference", "reference_value", "ratio", "note"])
+        for r in rows:
+            writer.writerow([r.section, r.measure, f"{r.value:.6g}", r.unit, r.reference,
+                             "" if r.reference_value is None else f"{r.reference_value:.6g}",
+                             "" if r.ratio is None else f"{r.ratio:.4g}", r.note])
+    lines = ["# Bench benchmark", "",
+             f"{meta['when']}, {meta['cpus']} CPUs, load average {meta['load']}, Python {meta['python']}, "
+             f"moto {meta['moto']}, boto3 {meta['boto3']}. Ratios: medians of per-round ratios of CPU time, "
+             "A and B measured in alternating rounds of one run ('x2.00' = the bench takes half the time).", "",
+             "| " + " | ".join(table[0]) + " |", "|" + "---|" * len(table[0])]
+    lines += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in table[1:]]
+    lines += ["", "![bench](bench.png)", ""]
+    (out / "bench.md").write_text("\n".join(lines))
+    _plot(rows, out / "bench.png")
+
+
+def _plot(rows: list[Row], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    compared = [r for r in rows if r.ratio is not None and r.reference_value is not None]
+    fig, ax = plt.subplots(figsize=(9, 0.55 * len(compared) + 1.6))
+    labels, ratios = [], []
+    for r in compared:
+        labels.append(textwrap.fill(f"{r.measure} vs {r.reference}", 60))
+        ratios.append(r.ratio)
+    y = range(len(compared))
+    bars = ax.barh(list(y), ratios, color=["#2b7bba" if x >= 1 else "#d95f02" for x in ratios])
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_yticks(list(y), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("times faster than the reference (CPU time; 1 = as fast)")
+    ax.set_title("sqslab bench: speed against bare moto and against itself without speed-ups")
+    for bar, ratio in zip(bars, ratios):
+        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" x{ratio:.2f}", va="center", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def print_table(rows: list[Row]) -> None:
+    table = _table(rows)
+    widths = [min(max(len(row[i]) for row in table), 60) for i in range(len(table[0]))]
+    for n, row in enumerate(table):
+        print("  ".join(cell[:widths[i]].ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def _meta() -> dict:
+    import platform
+
+    import boto3
+    import moto
+
+    try:
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        load = "n/a"
+    return {"when": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "load": load,
+            "python": platform.python_version(), "moto": moto.__version__, "boto3": boto3.__version__}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; returns the process exit status."""
+    parser = argparse.ArgumentParser(prog="python -m sqslab.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds, no notebooks (a smoke test)")
+    parser.add_argument("--rounds", type=int, default=None, help="alternating rounds per comparison (default 7)")
+    parser.add_argument("--no-notebooks", action="store_true", help="skip executing the notebooks")
+    parser.add_argument("--all-notebooks-off", action="store_true",
+                        help="execute every notebook also with the speed-ups off (slower)")
+    parser.add_argument("--out", type=Path, default=REPO / "out" / "bench", help="where to write the results")
+    parser.add_argument("--grading", action="store_true",
+                        help="also run the class-grading benchmark (autograder/bench_grading.py; many minutes)")
+    parser.add_argument("--grading-args", default="", help="extra arguments for autograder/bench_grading.py")
+    args = parser.parse_args(argv)
+    rounds = args.rounds or (3 if args.quick else 7)
+    meta = _meta()
+    _say(f"sqslab bench: {meta['cpus']} CPUs, load average {meta['load']}; {rounds} alternating rounds per comparison")
+    started = time.perf_counter()
+    rows = bench_calls(rounds)
+    rows += bench_scenarios(rounds, 1 if args.quick else 3)
+    if not (args.quick or args.no_notebooks):
+        rows += bench_notebooks(args.all_notebooks_off)
+    write_outputs(rows, args.out, meta)
+    print()
+    print_table(rows)
+    print(f"\nWritten: {args.out / 'bench.md'}, bench.csv, bench.png ({time.perf_counter() - started:.0f} s)")
+    status = 0
+    if args.grading:
+        script = REPO / "autograder" / "bench_grading.py"
+        if not script.exists():
+            print("--grading: autograder/bench_grading.py does not exist yet.", file=sys.stderr)
+            return 1
+        _say(f"\nClass grading benchmark: {script.relative_to(REPO)} {args.grading_args}")
+        status = subprocess.call([sys.executable, str(script), *shlex.split(args.grading_args)], cwd=REPO)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
