@@ -769,9 +769,10 @@ def build_request_environ_directly() -> None:
     from io import BytesIO
     from urllib.parse import unquote, urlparse, urlsplit
 
+    from botocore.awsrequest import HeadersDict
     from werkzeug._internal import _wsgi_encoding_dance
     from werkzeug.test import EnvironBuilder
-    from werkzeug.urls import iri_to_uri
+    from werkzeug.urls import iri_to_uri as werkzeug_iri_to_uri
     from werkzeug.wrappers import Request as WerkzeugRequest
 
     from moto.core import request as moto_request
@@ -779,6 +780,17 @@ def build_request_environ_directly() -> None:
     cls = moto_request.Request
     original = vars(cls)["from_primitives"]
     werkzeug_from_values = vars(WerkzeugRequest)["from_values"].__func__
+
+    uris: dict[str, str] = {}
+
+    def iri_to_uri(iri: str) -> str:
+        # werkzeug's iri_to_uri is a pure function of the string; requests repeat a few URLs.
+        uri = uris.get(iri)
+        if uri is None:
+            if len(uris) > 4096:
+                uris.clear()
+            uri = uris[iri] = werkzeug_iri_to_uri(iri)
+        return uri
 
     def environ_for(method, base_url, path, query_string, data, headers):
         if not data or not isinstance(data, (bytes, str)) or type(EnvironBuilder.__init__) is not _FunctionType:
@@ -843,9 +855,13 @@ def build_request_environ_directly() -> None:
     def from_primitives(klass, method, url, headers, body=None):
         if isinstance(body, moto_request.AwsChunkedWrapper):
             body = body.read()
+        # A botocore HeadersDict lists its items from its own dictionary: the same pairs, in the
+        # same order, as its ``items()`` (which looks every key up again, case-insensitively).
+        pairs = [(str(k), v) for k, v in headers._dict.items()] if type(headers) is HeadersDict \
+            else headers.items()
         header_items = [
             (key, value.decode("utf-8") if isinstance(value, bytes) else value)
-            for key, value in headers.items()
+            for key, value in pairs
             if key.lower() not in ["transfer-encoding"]
         ]
         parsed_url = urlparse(url)
@@ -963,75 +979,6 @@ def count_queue_messages_in_one_pass() -> None:
     _set(queue_cls, "attributes", property(attributes, doc=original.__doc__))
 
 
-# -- 13. botocore: the event handlers' lookup cache ---------------------------------------------------
-def forget_only_the_lookups_a_handler_changes() -> None:
-    """When a handler is registered or removed, forget only the cached lookups it can change.
-
-    Skips: botocore caches, per client, which handlers each event name reaches, and throws the
-    whole cache away whenever any handler is registered or removed. The lab registers its
-    recording hooks on every client it hands out and removes them when the client is released
-    (several times per scenario run), so every call after that searched the handler tree again
-    for each of its dozen events.
-
-    Unchanged because: a handler registered for a pattern (``before-call.sqs``,
-    ``after-call.*.ReceiveMessage``) can only change the handlers of event names the pattern
-    matches part by part from the start, with ``*`` matching any one part, as botocore's prefix
-    tree does; those entries are dropped, every other entry stays what a fresh search would find.
-    The cache is still replaced by a new dictionary (never changed in place), as botocore does,
-    so emitters that share one after ``copy`` still part ways the same way.
-    """
-    from botocore import hooks
-
-    cls = hooks.HierarchicalEmitter
-    register_section, unregister = vars(cls)["_register_section"], vars(cls)["unregister"]
-    if "_lookup_cache" in vars(cls):
-        raise _NotAsShipped("HierarchicalEmitter._lookup_cache is already a class attribute")
-    changing = threading.local()
-
-    def matches(pattern: list[str], event: str) -> bool:
-        parts = event.split(".")
-        return len(pattern) <= len(parts) and all(p == "*" or p == e for p, e in zip(pattern, parts))
-
-    class LookupCache:
-        """``_lookup_cache`` of an emitter: kept in its ``__dict__`` under the same name."""
-
-        def __get__(self, emitter, owner=None):
-            if emitter is None:
-                return self
-            try:
-                return emitter.__dict__["_lookup_cache"]
-            except KeyError:
-                raise AttributeError("_lookup_cache") from None
-
-        def __set__(self, emitter, value):
-            event = getattr(changing, "event", None)
-            old = emitter.__dict__.get("_lookup_cache")
-            if event is not None and type(value) is dict and not value and type(old) is dict \
-                    and getattr(changing, "emitter", None) is emitter and isinstance(event, str):
-                pattern = event.split(".")
-                value = {name: found for name, found in old.items() if not matches(pattern, name)}
-            emitter.__dict__["_lookup_cache"] = value
-
-        def __delete__(self, emitter):
-            del emitter.__dict__["_lookup_cache"]
-
-    def while_changing(method):
-        @functools.wraps(method)
-        def wrapper(self, event_name, *args, **kwargs):
-            saved = getattr(changing, "event", None), getattr(changing, "emitter", None)
-            changing.event, changing.emitter = event_name, self
-            try:
-                return method(self, event_name, *args, **kwargs)
-            finally:
-                changing.event, changing.emitter = saved
-
-        return wrapper
-
-    _set(cls, "_lookup_cache", LookupCache())
-    _set(cls, "_register_section", while_changing(register_section))
-    _set(cls, "unregister", while_changing(unregister))
-
-
 # -- the speed-ups, and applying them ------------------------------------------------------------------
 SPEED_UPS: tuple[SpeedUp, ...] = (
     SpeedUp("camelcase_cache", "recomputing CamelCase to snake_case conversions",
@@ -1058,8 +1005,6 @@ SPEED_UPS: tuple[SpeedUp, ...] = (
             compute_unix_time_with_a_fixed_epoch),
     SpeedUp("one_pass_counts", "three walks over the queue and a clock reading per message per attribute build",
             count_queue_messages_in_one_pass),
-    SpeedUp("selective_handler_cache", "dropping every cached handler lookup when one handler changes",
-            forget_only_the_lookups_a_handler_changes),
 )
 
 
