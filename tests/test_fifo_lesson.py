@@ -246,3 +246,13 @@ def test_the_bench_relay_sends_the_outbox_once_despite_its_crashes(lab):
                            faults=[Fault("after:SendMessage", message=0), Fault("send_timeout", message=1)])
     assert outcome.verdict.ok, outcome.verdict.explanation
     assert outcome.delivered == {"order-1": 1, "order-2": 1, "order-3": 1}
+
+
+def test_a_request_that_raises_is_a_failure_even_when_nothing_was_saved(lab):
+    def not_written_yet(producer, order):
+        raise NotImplementedError("Write your solution here")
+
+    outcome = run_producer(not_written_yet, relay=relay, lab=lab)
+    assert outcome.saved == {} and outcome.delivered == {}
+    assert outcome.verdict.problems[0].kind == "failed"
+    assert "NotImplementedError" in outcome.verdict.explanation

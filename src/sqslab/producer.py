@@ -10,8 +10,8 @@ transaction rolled back, nothing kept in memory), and an outbox relay when there
 compares the queue with the database:
 
 - ``expect="consistent"`` (the default): every order the database committed has exactly one
-  event in the queue (none **lost**, none **duplicated**), and there is no event for an order the
-  database does not have (no **ghost** event);
+  event in the queue (none **lost**, none **duplicated**), there is no event for an order the
+  database does not have (no **ghost** event), and no request failed except by an injected crash;
 - ``expect="every_order"`` (for a producer without a database): every order's request succeeded
   and its event is in the queue exactly once.
 
@@ -323,6 +323,9 @@ def _verdict(history, keys: list[str], saved: Counter, delivered: Counter, reque
             if status == "ok" and not n_saved:
                 problems.append(Problem("not_saved", key, f"the request for {key} succeeded but the order "
                                                           "was never committed"))
+            if status.startswith("failed"):
+                # Only an injected crash may end a request: an error the code let escape is a bug.
+                problems.append(Problem("failed", key, f"the request for {key} did not succeed ({status})"))
         if n_sent > 1:
             problems.append(Problem("duplicate", key, f"{key}'s event is in the queue {n_sent} times "
                                                       "(expected once)"))
