@@ -15,7 +15,10 @@ succeed later. This module supplies what the lesson's exercises need around them
 * :func:`evaluate_alarms`, which evaluates the CloudWatch alarms created in moto against the lab's
   queues (moto stores alarms but never publishes SQS metrics nor evaluates alarms);
 * :func:`retention_left`, when SQS would delete each message of a queue, by the rule of the
-  Developer Guide ("Setting-up dead-letter queue retention in Amazon SQS").
+  Developer Guide ("Setting-up dead-letter queue retention in Amazon SQS");
+* for tests and demos: :func:`queue_pair` (a fresh queue with its DLQ), :func:`dead_letter_all`
+  (fail every message until SQS has moved it), :func:`operator_client` (a client that gives up
+  instead of polling forever) and :func:`receive_counts`.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import itertools
 import json
 import weakref
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable
 
 from .exceptions import LabError
 from .lab import REGION, Lab, Queue, current_lab
