@@ -254,7 +254,8 @@ class SandboxedExecute(Execute):
                     report.output_dropped, report.output_cell = 0, None
                     retry = copy.deepcopy(plan)
                     report.attempts += 1
-                    self._attempt(retry, resources, {})
+                    # The same cells as before are skipped (the plans differ only in their probes).
+                    self._attempt(retry, resources, dict(skip))
                     work = retry
                     if not self._void_after_tampering(work):
                         report.canary_ok, report.canary_reason = False, first_reason
@@ -276,6 +277,9 @@ class SandboxedExecute(Execute):
                 self._fill_unrun(work, index + 1, "not run: the grader gave up on this notebook "
                                                   f"after {report.attempts} runs ({detail})")
                 break
+        seen = set()
+        report.incidents = [i for i in report.incidents
+                            if (i.kind, i.cell, i.detail) not in seen and not seen.add((i.kind, i.cell, i.detail))]
         clean = self._strip_probes(work, report)
         self._mark_not_run(clean, report)
         report.elapsed = round(time.monotonic() - started, 3)

@@ -115,6 +115,7 @@ class Pool:
         self.course, self.settings = course, settings
         self.results = self.ctx.Queue()
         self.workers: dict[int, dict] = {}
+        self.failed_starts = 0
         for i in range(n):
             self._start(i)
 
@@ -169,7 +170,12 @@ class Pool:
                              "reason": ("The grader's worker stopped responding on this submission and was restarted."
                                         if stuck else "The grader's worker died on this submission and was restarted.")})
                 self._start(i)
-            elif not w["proc"].is_alive() and w["job"] is None and w["ready"]:
+            elif not w["proc"].is_alive() and w["job"] is None:
+                if not w["ready"]:
+                    self.failed_starts += 1
+                    if self.failed_starts > 2 * len(self.workers):
+                        raise SystemExit("grading workers die as they start (exit code "
+                                         f"{w['proc'].exitcode}); see the messages above")
                 self._start(i)
         return done
 
@@ -255,6 +261,8 @@ def run(args) -> int:
     if jobs:
         from tqdm import tqdm
 
+        # No monitor thread in this process: a worker that has to be restarted is forked from it.
+        tqdm.monitor_interval = 0
         pool = Pool(n_workers, course, settings)
         bar = tqdm(total=len(jobs), unit="nb", disable=args.no_progress or args.quiet, file=sys.stderr,
                    mininterval=0.5, dynamic_ncols=True)

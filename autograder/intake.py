@@ -210,6 +210,8 @@ def repair(nb: nbformat.NotebookNode, info: NotebookInfo, release: nbformat.Note
         fresh = nbformat.from_dict(json.loads(json.dumps(release_cells[gid])))
         if fresh.get("cell_type") == "code":
             fresh["outputs"], fresh["execution_count"] = [], None
+        if fresh.get("id") in {c.get("id") for c in kept}:
+            fresh["id"] = f"restored-{gid}"[:64]
         position = 0
         for previous in reversed(order[:index]):
             at = _position(kept, previous)
