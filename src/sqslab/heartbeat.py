@@ -421,8 +421,9 @@ class Rival:
     >>> rival.received                        # doctest: +SKIP
     """
 
-    def __init__(self, lab: Any, queue: Any, *, every: float = 1.0, actor: str = "rival"):
+    def __init__(self, lab: Any, queue: Any, *, every: float = 1.0, actor: str = "rival", origin: float = 0.0):
         self.lab = lab
+        self.origin = origin  # report times from here (history seconds)
         self.queue_url = getattr(queue, "url", queue)
         self.every = every
         self.actor = actor
@@ -449,7 +450,7 @@ class Rival:
         answer = self._sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
                                            MessageSystemAttributeNames=["ApproximateReceiveCount"])
         for m in answer.get("Messages", []):
-            self.received.append({"t": self.lab.history.now(), "message_id": m["MessageId"],
+            self.received.append({"t": round(self.lab.history.now() - self.origin, 6), "message_id": m["MessageId"],
                                   "key": self.lab.key_of(m["Body"]),
                                   "receive_count": int(m.get("Attributes", {}).get("ApproximateReceiveCount", 0))})
 
@@ -517,7 +518,7 @@ class Trial:
 
     def rival(self, every: float = 1.0) -> Rival:
         """A :class:`Rival` polling this trial's queue."""
-        return Rival(self.lab, self.queue, every=every)
+        return Rival(self.lab, self.queue, every=every, origin=self._origin())
 
     def now(self) -> float:
         """Now, on the history's scale (simulated seconds)."""
@@ -546,13 +547,20 @@ class Trial:
         import dataclasses
 
         events = self.events() if events is None else events
-        t0 = self.lab.history[self.mark].time if len(self.lab.history) > self.mark else 0.0
+        t0 = self._origin()
         out = []
         for e in events:
             detail = {k: (round(v - t0, 6) if k.endswith("_t") and isinstance(v, (int, float)) else v)
                       for k, v in e.detail.items()}
             out.append(dataclasses.replace(e, time=round(e.time - t0, 6), detail=detail))
         return out
+
+    def _origin(self) -> float:
+        return self.lab.history[self.mark].time if len(self.lab.history) > self.mark else self.lab.history.now()
+
+    def lines(self, events: list) -> str:
+        """``events`` as readable lines, timed from the trial's start."""
+        return "\n".join(e.describe() for e in self.relative(events))
 
     def story(self) -> str:
         """This trial's events as text, timed from its start."""
