@@ -20,7 +20,7 @@ class-grading benchmark (``autograder/bench_grading.py``), which takes many minu
 
 Usage::
 
-    python -m sqslab.bench [--quick] [--rounds N] [--no-notebooks] [--out DIR]
+    python -m sqslab.bench [--quick] [--rounds N] [--no-notebooks] [--ablation] [--out DIR]
                            [--grading [--grading-args "--learners 10"]]
 """
 
@@ -284,6 +284,39 @@ def bench_scenarios(rounds: int, explore_rounds: int) -> list[Row]:
     return rows
 
 
+def bench_ablation(rounds: int) -> list[Row]:
+    """What each speed-up is worth: a scenario run with all of them against all but that one."""
+    from . import speed
+    from .lab import Lab
+    from .scenario import run_scenario
+    from .selftest import _naive
+
+    lab = Lab().start()
+    rows = []
+    try:
+        for _ in range(3):
+            run_scenario(_naive, lab=lab, expect="at_least_once")
+        names = [s.name for s in speed.SPEED_UPS]
+        for name in names:
+            _say(f"Ablation: {name}...")
+            without = [n for n in names if n != name]
+
+            def runs():
+                for _ in range(3):
+                    run_scenario(_naive, lab=lab, expect="at_least_once")
+
+            out = _interleave(runs, rounds, lambda: (speed.remove(), speed.apply()),
+                              lambda: (speed.remove(), speed.apply(without)))
+            ratio = _median([b / a for a, b in zip(out["on"]["cpu"], out["off"]["cpu"])])
+            rows.append(Row("ablation", f"{name}: scenario run, every speed-up", 1000 * _median(out["on"]["cpu"]) / 3,
+                            "ms", "all but this one", 1000 * _median(out["off"]["cpu"]) / 3, ratio,
+                            "skips " + next(s.skips for s in speed.SPEED_UPS if s.name == name)))
+        speed.apply()
+    finally:
+        lab.close()
+    return rows
+
+
 # -- notebooks -------------------------------------------------------------------------------------
 def _execute(path: Path | None, env: dict | None = None) -> float:
     """Seconds to execute a notebook headless in a fresh kernel (the floor when ``path`` is None)."""
@@ -300,8 +333,8 @@ def _execute(path: Path | None, env: dict | None = None) -> float:
     os.environ.update(env or {})
     try:
         started = time.perf_counter()
-        NotebookClient(nb, timeout=900, kernel_name="python3",
-                       resources={"metadata": {"path": str(cwd)}}).execute()
+        NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
+                       extra_arguments=["--IPKernelApp.log_level=ERROR"]).execute()
         return time.perf_counter() - started
     finally:
         os.environ.clear()
@@ -381,6 +414,7 @@ def _plot(rows: list[Row], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     compared = [r for r in rows if r.ratio is not None and r.reference_value is not None]
     fig, ax = plt.subplots(figsize=(9, 0.55 * len(compared) + 1.6))
@@ -391,10 +425,13 @@ def _plot(rows: list[Row], path: Path) -> None:
     y = range(len(compared))
     bars = ax.barh(list(y), ratios, color=["#2b7bba" if x >= 1 else "#d95f02" for x in ratios])
     ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_xlim(min(0.5, min(ratios) * 0.8), max(2.5, max(ratios) * 1.6))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"x{v:g}"))
     ax.set_yticks(list(y), labels, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("times faster than the reference (CPU time; 1 = as fast)")
-    ax.set_title("sqslab bench: speed against bare moto and against itself without speed-ups")
+    ax.set_xlabel("times faster than the reference (CPU time; x1 = as fast; log scale)")
+    ax.set_title("sqslab bench against bare moto and against itself without speed-ups", fontsize=10)
     for bar, ratio in zip(bars, ratios):
         ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" x{ratio:.2f}", va="center", fontsize=8)
     fig.tight_layout()
@@ -434,6 +471,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all-notebooks-off", action="store_true",
                         help="execute every notebook also with the speed-ups off (slower)")
     parser.add_argument("--out", type=Path, default=REPO / "out" / "bench", help="where to write the results")
+    parser.add_argument("--ablation", action="store_true",
+                        help="also measure each speed-up alone: a scenario run with all of them but that one")
     parser.add_argument("--grading", action="store_true",
                         help="also run the class-grading benchmark (autograder/bench_grading.py; many minutes)")
     parser.add_argument("--grading-args", default="", help="extra arguments for autograder/bench_grading.py")
@@ -444,6 +483,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     rows = bench_calls(rounds)
     rows += bench_scenarios(rounds, 1 if args.quick else 3)
+    if args.ablation:
+        rows += bench_ablation(max(rounds, 9))
     if not (args.quick or args.no_notebooks):
         rows += bench_notebooks(args.all_notebooks_off)
     write_outputs(rows, args.out, meta)
