@@ -61,7 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="the course's nbgrader source (default: solutions/)")
     p.add_argument("--assignment", action="append", metavar="NAME",
                    help="grade only this assignment (repeatable; default: every assignment with graded cells)")
-    p.add_argument("--jobs", type=int, default=0, help="parallel workers (default: one per core)")
+    p.add_argument("--jobs", type=int, default=0, help="parallel workers (default: cores + 1, so a core never waits on a kernel starting)")
     p.add_argument("--timeout", type=int, default=300, help="seconds for one notebook, all its cells (default 300)")
     p.add_argument("--cell-timeout", type=int, default=0, help="seconds for one cell (default: the --timeout)")
     p.add_argument("--force", action="store_true", help="re-run submissions that have not changed")
@@ -255,7 +255,7 @@ def run(args) -> int:
                 continue
             jobs.append(job)
 
-    n_workers = max(1, min(args.jobs or os.cpu_count() or 1, len(jobs))) if jobs else 0
+    n_workers = max(1, min(args.jobs or (os.cpu_count() or 1) + 1, len(jobs))) if jobs else 0
     _say(args, f"grading {len(jobs)} submission(s) of {len(learners)} learner(s) x {len(course.assignments)} "
                f"assignment(s) with {n_workers} worker(s); {reused} unchanged, not re-run")
     if jobs:

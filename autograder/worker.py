@@ -136,10 +136,6 @@ class Worker:
         from nbgrader.api import Gradebook, MissingEntry
         from nbgrader.converters import Autograde
         from nbgrader.coursedir import CourseDirectory
-        from nbgrader.preprocessors import (
-            AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, LimitOutput,
-            OverwriteCells, OverwriteKernelspec, SaveAutoGrades,
-        )
         from traitlets.config import Config
 
         from . import executor
@@ -165,19 +161,8 @@ class Worker:
         c.CourseDirectory.db_url = db_url
         c.CourseDirectory.assignment_id = assignment
         c.CourseDirectory.student_id = STUDENT
-        c.Autograde.force = True
-        c.Autograde.permissions = 644
-        c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec,
-                                              OverwriteCells, CheckCellMetadata]
-        c.Autograde.autograde_preprocessors = [executor.SandboxedExecute, LimitOutput, SaveAutoGrades,
-                                               AssignLatePenalties, CheckCellMetadata]
-        c.SandboxedExecute.kernel_name = "sqslab-grader"
-        c.SandboxedExecute.submission_timeout = int(s["timeout"])
-        c.SandboxedExecute.cell_timeout = int(s["cell_timeout"])
-        c.SandboxedExecute.canary = s["canary"]
-        c.SandboxedExecute.iopub_timeout = 4
-        c.SandboxedExecute.runtime_root = self.runtime
-        c.KernelManager.transport = "ipc"
+        grading_config(c, timeout=s["timeout"], cell_timeout=s["cell_timeout"], canary=s["canary"],
+                       runtime_root=self.runtime)
         coursedir = CourseDirectory(config=c)
         converter = Autograde(coursedir=coursedir, config=c)
         converter.log.setLevel(logging.CRITICAL)
@@ -219,6 +204,36 @@ class Worker:
         entry["limits"] = limit_hits(executed)
         entry["cells"] = _cell_results(info, executed, scores, run)
         entry["score"] = round(sum(c["score"] for c in entry["cells"]), 6)
+
+
+def grading_config(c, *, timeout: int = 300, cell_timeout: int = 300, canary: str = "sqslab:canary",
+                   runtime_root: str = "") -> None:
+    """nbgrader settings for grading this course, on a traitlets Config ``c``.
+
+    nbgrader's own Autograde converter and preprocessors, with :class:`SandboxedExecute` in place
+    of Execute, the sandboxed kernelspec, and unix-socket transport (the only one that crosses the
+    sandbox's network namespace). Used by the workers and by ``autograder/nbgrader_config.py``.
+    """
+    from nbgrader.preprocessors import (
+        AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, LimitOutput,
+        OverwriteCells, OverwriteKernelspec, SaveAutoGrades,
+    )
+
+    from . import executor, sandbox
+
+    c.Autograde.force = True
+    c.Autograde.permissions = 644
+    c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec,
+                                          OverwriteCells, CheckCellMetadata]
+    c.Autograde.autograde_preprocessors = [executor.SandboxedExecute, LimitOutput, SaveAutoGrades,
+                                           AssignLatePenalties, CheckCellMetadata]
+    c.SandboxedExecute.kernel_name = sandbox.KERNEL_NAME
+    c.SandboxedExecute.submission_timeout = int(timeout)
+    c.SandboxedExecute.cell_timeout = int(cell_timeout)
+    c.SandboxedExecute.canary = canary
+    c.SandboxedExecute.iopub_timeout = 4
+    c.SandboxedExecute.runtime_root = runtime_root
+    c.KernelManager.transport = "ipc"
 
 
 def _run_dict(run) -> dict | None:

@@ -260,3 +260,25 @@ def test_the_grader_says_loudly_when_it_runs_unsandboxed(corpus_run, tmp_path):
     done = run_grader(str(subs), out, "--source", corpus_run["source"], "--sandbox", "none",
                       "--course-cache", corpus_run["build"])
     assert "GRADING WITHOUT A SANDBOX" in done.stderr
+
+
+def test_plain_nbgrader_autograde_uses_the_same_sandbox_and_canary_through_the_config_file(corpus_run, tmp_path):
+    # The nbgrader wiring: nbgrader's own command line, configured by autograder/nbgrader_config.py,
+    # grades with SandboxedExecute and the sandboxed kernel, so a patched bench loses its points there too.
+    sandbox_or_skip()
+    from nbgrader.api import Gradebook
+
+    for name in ("good", "patch_checker"):
+        shutil.copytree(os.path.join(corpus_run["root"], "submissions", name), tmp_path / "submitted" / name)
+    (tmp_path / "nbgrader_config.py").write_text(
+        f"load_subconfig({os.path.join(REPO, 'autograder', 'nbgrader_config.py')!r})\n")
+    bindir = os.path.dirname(sys.executable)
+    env = dict(os.environ, SQSLAB_SOURCE=corpus_run["source"], PATH=bindir + os.pathsep + os.environ["PATH"])
+    for command in (["generate_assignment", corpus.ASSIGNMENT, "--force"], ["autograde", corpus.ASSIGNMENT, "--force"]):
+        done = subprocess.run([os.path.join(bindir, "nbgrader"), *command], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}", "sqs-reliability-course") as gb:
+        scores = {s.student.id: s.score for s in gb.find_assignment(corpus.ASSIGNMENT).submissions}
+    assert scores == {"good": corpus.FULL, "patch_checker": float(corpus_run["rows"]["patch_checker"]["score"])}
+    assert scores["patch_checker"] < corpus.FULL
