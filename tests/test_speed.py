@@ -526,3 +526,21 @@ def test_the_corrections_of_moto_still_hold_with_every_speed_up():
             "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', 'tests/test_fidelity.py']))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+
+def test_sqslab_speed_off_installs_nothing(monkeypatch):
+    speed.remove()
+    monkeypatch.setenv("SQSLAB_SPEED", "off")
+    assert speed.apply() == ()
+    monkeypatch.delenv("SQSLAB_SPEED")
+    assert speed.apply() == tuple(s.name for s in speed.SPEED_UPS)
+
+
+def test_a_speed_up_whose_target_changed_is_left_out_with_a_warning(monkeypatch):
+    def broken() -> None:
+        raise speed._NotAsShipped("moto changed")
+
+    monkeypatch.setattr(speed, "SPEED_UPS", speed.SPEED_UPS + (speed.SpeedUp("broken", "nothing", broken),))
+    with pytest.warns(RuntimeWarning, match="broken left out"):
+        active = speed.apply()
+    assert "broken" not in active and len(active) == len(speed.SPEED_UPS) - 1

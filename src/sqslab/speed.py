@@ -1,21 +1,30 @@
 """Speed-ups for the bench: the same SQS, with less work per call.
 
 Every graded notebook runs about a hundred scenario runs, each a dozen SQS calls through boto3 and
-moto, so the bench's speed decides whether a class can be graded in time. Profiling one
-exploration (``explore(naive, max_runs=20)``) showed where the time goes: moto recomputing every
-queue attribute (and converting every attribute name from CamelCase) for each received message,
-moto rebuilding per request what never changes (its URL routing table, the list of a response
-class's methods), receipt handles drawn one letter per ``random.choice`` call, and botocore
-rebuilding the same User-Agent string twice per call.
+moto, so the bench's speed decides whether a class can be graded in time. Profiling explorations
+showed where a call's time goes, and that nearly all of a scenario run is its SQS calls: moto
+rebuilding every queue attribute (CamelCase names converted character by character, the whole
+queue walked with a clock reading per message) for each received and each sent message; moto
+redoing per request what never changes (matching ~160 service URL patterns, listing a response
+class's methods, werkzeug's test-environ builder); receipt handles and request ids drawn one
+``random.choice`` per letter; botocore assembling the User-Agent twice per call, building the
+signed-header table twice, preparing a whole request to read its body.
 
 Each speed-up below is one function that installs it (see :data:`SPEED_UPS`); its docstring says
-what it skips and why behaviour is unchanged. None changes what SQS does: every answer, every
-MessageId and receipt handle (the seeded random stream is consumed exactly as before), every
-attribute and every error stays the same, which ``tests/test_speed.py`` checks by running the same
-scenarios with and without each speed-up and comparing their histories. They patch moto and
-botocore at class or module level, once per process, after :func:`sqslab.fidelity.apply` (so
-the corrections keep their order); :func:`remove` puts the originals back (the tests and
-``python -m sqslab.bench`` compare both ways in one process).
+what it skips and why behaviour is unchanged. None changes what SQS does: every request moto
+receives (headers, signature and body), every answer, every MessageId and receipt handle (the
+seeded random stream is consumed exactly as before), every attribute and every error stays the
+same, which ``tests/test_speed.py`` checks by running the same battery with and without each
+speed-up and comparing all of it, bit for bit. Two speed-ups read moto's clock once where moto read
+it several times within one call; under the lab's clock, which only moves when told to, those
+readings are equal (outside a lab, moto's clock is the wall clock and the results are what moto
+would have answered at the first of those instants).
+
+They patch moto and botocore at class or module level, once per process, after
+:func:`sqslab.fidelity.apply` (so the corrections keep their order); ``Lab.start`` applies them.
+:func:`remove` and :func:`disabled` put the originals back (the tests and ``python -m
+sqslab.bench`` compare both ways in one process); ``SQSLAB_SPEED=off`` in the environment keeps
+:func:`apply` from installing any (to rule them out when something looks wrong).
 """
 
 from __future__ import annotations
@@ -23,11 +32,24 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import random as _random
+import struct as _struct
 import sys
 import threading
+import types
+from itertools import repeat as _repeat
+from operator import rshift as _rshift
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 __all__ = ["SPEED_UPS", "SpeedUp", "apply", "remove", "active", "disabled"]
+
+# How Random.choice draws, to recognise a generator that still draws that way.
+_RANDOM_CHOICE = _random.Random.choice
+_RANDBELOW = _random.Random._randbelow
+_GETRANDBITS = _random.Random.getrandbits
+_WORDS = _struct.Struct("<I")
+_UINT_BYTES = memoryview(bytes(8)).cast("I").itemsize
+_FunctionType = types.FunctionType
 
 
 class _NotAsShipped(Exception):
@@ -293,18 +315,6 @@ def draw_random_letters_in_bulk() -> None:
     _set(cls, "get_random_string", get_random_string)
 
 
-import random as _random  # noqa: E402
-import struct as _struct  # noqa: E402
-
-_RANDOM_CHOICE = _random.Random.choice
-_RANDBELOW = _random.Random._randbelow
-_GETRANDBITS = _random.Random.getrandbits
-_WORDS = _struct.Struct("<I")
-from itertools import repeat as _repeat  # noqa: E402
-from operator import rshift as _rshift  # noqa: E402
-
-_UINT_BYTES = memoryview(bytes(8)).cast("I").itemsize
-_FunctionType = type(lambda: None)
 
 
 # -- 4. dispatching an action --------------------------------------------------------------------------
@@ -561,8 +571,6 @@ def check_handler_kwargs_from_code() -> None:
     when the code object has the VARKEYWORDS flag, else None: the same answer, read directly.
     Anything else (partials, callable objects, builtins) goes to ``getfullargspec`` as before.
     """
-    import types
-
     from botocore import compat, hooks
 
     original = vars(compat)["accepts_kwargs"]
@@ -1025,8 +1033,8 @@ def apply(names: Iterable[str] | None = None) -> tuple[str, ...]:
     The corrections of moto (:func:`sqslab.fidelity.apply`) are applied first, so a speed-up that
     replaces a corrected method keeps the correction's wrappers. A speed-up that finds what it
     replaces changed (another moto, a new correction) is left out with a warning: the bench is
-    then slower, never different. Setting the environment variable ``SQSLAB_SPEED=off`` turns
-    them all off (to rule them out when something looks wrong, or to measure without them).
+    then slower, never different. With ``SQSLAB_SPEED=off`` in the environment nothing is
+    installed (to rule the speed-ups out when something looks wrong, or to measure without them).
 
     Returns
     -------
