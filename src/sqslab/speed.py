@@ -157,9 +157,11 @@ def read_retention_period_directly() -> None:
     itself (an int, always set: moto's default is four days), the comparison with the clock is
     moto's own, and an unknown queue raises the same ``QueueDoesNotExist``. Building the attribute
     dictionary reads state without changing it, so one build gives what several builds gave at
-    the same instant (the lab's clock does not move during a call). The replacement keeps the
-    corrections' wrappers (the backend lock and message-move-task progress) of the method it
-    replaces.
+    the same instant (the lab's clock does not move during a call). The replacements keep the
+    corrections' wrappers (the backend lock and message-move-task progress) of the methods they
+    replace; the retention check no longer passes through ``get_queue_attributes``'s own
+    wrappers, whose task progress the same ReceiveMessage already made at its start, at the same
+    instant, so there was nothing left for them to move.
     """
     from moto.core.utils import unix_time
     from moto.sqs.exceptions import InvalidAttributeName
