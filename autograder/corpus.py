@@ -218,10 +218,13 @@ def cases(course, out_dir: str, solutions_dir: str) -> list[Case]:
         extra("for path in %r:\n    try:\n        with open(path, 'a') as f:\n            f.write('pwned')\n"
               "        print(path, 'WROTE')\n    except OSError as e:\n        print(path, 'blocked', type(e).__name__)"
               % (targets,)))
+    # Never a packet off the machine, sandbox or not: the off-box connect is tried only where the
+    # kernel sees no interface but loopback, where it fails before anything is sent.
     add("network", "tries to reach the internet", "ok", FULL,
-        extra("import socket\nfor host in [('1.1.1.1', 443), ('8.8.8.8', 53)]:\n    try:\n"
-              "        socket.create_connection(host, timeout=3).close()\n        print(host, 'CONNECTED')\n"
-              "    except OSError as e:\n        print(host, 'blocked', type(e).__name__)"))
+        extra("import socket\nnames = sorted(n for _, n in socket.if_nameindex())\nprint('interfaces', names)\n"
+              "if names == ['lo']:\n    try:\n        socket.create_connection(('192.0.2.1', 9), timeout=2).close()\n"
+              "        print('CONNECTED')\n    except OSError as e:\n        print('blocked', type(e).__name__, e.errno)\n"
+              "else:\n    print('NOT ISOLATED: not trying')"))
     add("fork_bomb", "forks until it cannot", "limit_exceeded", FULL,
         extra("import os, time\nwhile True:\n    if os.fork() == 0:\n        time.sleep(600)\n        os._exit(0)"),
         "process limit")
