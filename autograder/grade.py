@@ -208,9 +208,20 @@ def run(args) -> int:
     from autograder import feedback, results
 
     t0 = time.monotonic()
+    import fcntl
+
+    if not os.path.isdir(args.source):
+        raise SystemExit(f"no course source at {args.source}: grading needs the course's solutions/ "
+                         "(the hidden tests); give another with --source")
     out = os.path.abspath(args.out or os.path.join(REPO, "out", "self-check"))
     state_dir = os.path.join(out, ".grader")
     os.makedirs(state_dir, exist_ok=True)
+    # One grader per OUT at a time: the class gradebook and the result cache have one writer.
+    lock = open(os.path.join(state_dir, "lock"), "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        raise SystemExit(f"another grade.py is already writing {out}; wait for it to finish")
     info = sandbox.detect(args.sandbox)
     if not info.sandboxed:
         _warn_unsandboxed(info)

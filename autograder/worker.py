@@ -60,8 +60,14 @@ class Worker:
     def __init__(self, index: int, course, settings: dict):
         from . import ensure_venv_on_path, sandbox
 
+        import warnings
+
+        from sqlalchemy.exc import SAWarning
+
         fast_imports()
         ensure_venv_on_path()
+        # nbgrader's gradebook walks relationships mid-flush; SQLAlchemy warns, harmlessly, per job.
+        warnings.filterwarnings("ignore", category=SAWarning)
         self.index = index
         self.course = course
         self.settings = settings
