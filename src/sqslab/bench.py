@@ -278,7 +278,7 @@ def bench_scenarios(rounds: int, explore_rounds: int) -> list[Row]:
         covered = lab.clock.elapsed() - before
         rows.append(Row("time", "simulated time covered by one 60-run exploration", covered, "s",
                         "real time slept", meter.seconds, None,
-                        f"{meter.calls} sleeps/waits; the exploration took {wall:.2f} s of real time"))
+                        f"{meter.calls} real sleeps or waits during the {wall:.1f} s it took"))
     finally:
         lab.close()
     return rows
