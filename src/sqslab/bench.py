@@ -10,8 +10,17 @@ slows both alike):
 * **one scenario run** (a naive consumer, three orders) and **one 60-run exploration** of it, with
   the speed-ups on and off; and the simulated time those runs covered against the real time
   they slept (none: the clock is simulated);
-* **each notebook** in ``solutions/`` executed headless (nbclient, a fresh kernel each), against
-  the floor: a kernel that only imports ``sqslab``; lesson 1 also with the speed-ups off.
+* **each lesson notebook** in ``solutions/`` (every ``NN_name/NN_name.ipynb``, so a new lesson is
+  measured as soon as it lands) executed headless (nbclient, a fresh kernel each), against the
+  floor: a kernel that imports the bench (every ``sqslab`` module, boto3 and moto) and does
+  nothing, and a kernel that imports the ``sqslab`` package only; lesson 1 also with the speed-ups
+  off; and the **whole course**, the notebooks one after another, against the floor times their
+  number;
+* from inside those kernels (:mod:`sqslab.benchprobe`): the **longest exhaustive crash exploration
+  of each lesson** (every ``explore``/``explore_...`` call the notebook makes, timed), and the
+  **simulated time the whole course covers** against the **real time it slept**;
+* the issue's **goals**, each met or missed: the course in at most 30 s and 2.5x the floor, every
+  exploration in at most 2 s, bench calls at least as fast as bare moto, no real time slept.
 
 It prints a table and writes ``bench.md``, ``bench.csv`` and ``bench.png`` under ``out/bench/``.
 Ratios come from CPU time (``time.process_time``), which another engineer's build on the same
@@ -318,36 +327,89 @@ def bench_ablation(rounds: int) -> list[Row]:
 
 
 # -- notebooks -------------------------------------------------------------------------------------
-def _execute(path: Path | None, env: dict | None = None) -> float:
-    """Seconds to execute a notebook headless in a fresh kernel (the floor when ``path`` is None)."""
+#: What the floor's kernel runs. "Imports the bench": the package, every module of it (the lessons
+#: import them), and what the lab loads when it opens (boto3, moto); it starts no lab.
+FLOOR_IMPORTS = "import sqslab"
+
+
+def _floor_code() -> str:
+    import pkgutil
+
+    import sqslab
+
+    modules = sorted(m.name for m in pkgutil.iter_modules(sqslab.__path__)
+                     if m.name not in ("bench", "benchprobe", "fidelity_report"))
+    return "\n".join([f"import {', '.join('sqslab.' + m for m in modules)}",
+                      "import boto3, moto, moto.sqs.models, moto.sqs.responses"])
+
+
+def _probe_line() -> str:
+    # Loaded from its file, not as sqslab.benchprobe: importing that would import sqslab first,
+    # before the probe could see it, and would import it for notebooks that do not.
+    path = str(Path(__file__).with_name("benchprobe.py"))
+    return (f"import importlib.util as _u, sys as _s; _p = _u.spec_from_file_location('sqslab_benchprobe', {path!r}); "
+            "_m = _u.module_from_spec(_p); _s.modules['sqslab_benchprobe'] = _m; _p.loader.exec_module(_m); "
+            "_m.install(); del _u, _s, _p, _m")
+
+
+@dataclass
+class Execution:
+    """One notebook executed headless: its wall time and what the probe saw inside the kernel."""
+
+    seconds: float
+    probe: dict | None
+    cells: dict  # execution count -> (cell index, grade_id)
+
+
+def _execute(path: Path | None, env: dict | None = None, code: str = FLOOR_IMPORTS) -> Execution:
+    """Execute a notebook headless in a fresh kernel (the floor, running ``code``, when ``path`` is None)."""
+    import tempfile
+
     import nbformat
     from nbclient import NotebookClient
 
     if path is None:
-        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import sqslab")])
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
         cwd = REPO
     else:
         nb = nbformat.read(path, as_version=4)
         cwd = path.parent
     saved = dict(os.environ)
-    os.environ.update(env or {})
-    try:
-        started = time.perf_counter()
-        NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
-                       extra_arguments=["--IPKernelApp.log_level=ERROR"]).execute()
-        return time.perf_counter() - started
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    with tempfile.TemporaryDirectory(prefix="sqslab-bench-") as tmp:
+        probe = Path(tmp) / "probe.json"
+        os.environ.update(env or {})
+        os.environ["SQSLAB_BENCH_PROBE"] = str(probe)
+        try:
+            started = time.perf_counter()
+            NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
+                           extra_arguments=["--IPKernelApp.log_level=ERROR",
+                                            f"--IPKernelApp.exec_lines={json.dumps([_probe_line()])}"]).execute()
+            seconds = time.perf_counter() - started
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        found = json.loads(probe.read_text()) if probe.exists() else None
+    cells = {c.execution_count: (i, c.metadata.get("nbgrader", {}).get("grade_id", ""))
+             for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.execution_count}
+    return Execution(seconds, found, cells)
+
+
+def _lesson_notebooks() -> list[Path]:
+    """Every lesson in ``solutions/``, in teaching order (a new lesson's folder is picked up as it lands)."""
+    return sorted(p for p in REPO.glob("solutions/*/*.ipynb") if p.stem == p.parent.name)
 
 
 def bench_notebooks(compare_all: bool) -> list[Row]:
-    """Each solutions notebook, headless, against the floor; lesson 1 also without speed-ups."""
-    notebooks = sorted(REPO.glob("solutions/*/*.ipynb"))
+    """Each solutions notebook headless against the floor; the whole course; each lesson's explorations."""
+    notebooks = _lesson_notebooks()
     rows = []
-    _say("Notebooks: the floor (a kernel that only imports sqslab)...")
-    floor = _execute(None)
-    rows.append(Row("notebooks", "floor: a kernel that only imports sqslab", floor, "s"))
+    _say("Notebooks: the floors (a kernel that imports only the sqslab package; one that imports the whole bench)...")
+    bare_floor = _median([_execute(None).seconds for _ in range(2)])
+    floor = _median([_execute(None, code=_floor_code()).seconds for _ in range(2)])
+    rows.append(Row("notebooks", "floor: a kernel that imports the sqslab package only", bare_floor, "s"))
+    rows.append(Row("notebooks", "floor: a kernel that imports the bench (every sqslab module, boto3, moto)",
+                    floor, "s", note="the floor of the goals"))
+    done: list[tuple[str, Execution]] = []
     for path in notebooks:
         name = path.stem
         compare = compare_all or name.startswith("01_")
@@ -359,12 +421,94 @@ def bench_notebooks(compare_all: bool) -> list[Row]:
             rows.append(Row("notebooks", name, float("nan"), "s",
                             note=f"failed: {type(error).__name__}: {str(error).splitlines()[0][:100]}"))
             continue
-        rows.append(Row("notebooks", f"{name} (headless)", on, "s", "floor", floor, None,
-                        f"{on - floor:.1f} s above the floor"))
+        done.append((name, on))
+        rows.append(Row("notebooks", f"{name} (headless)", on.seconds, "s", "floor", floor, None,
+                        f"{on.seconds - floor:+.1f} s from the floor"))
         if off is not None:
-            rows.append(Row("notebooks", f"{name} (headless)", on, "s", "speed-ups off", off, off / on,
-                            "wall time, one execution each"))
+            rows.append(Row("notebooks", f"{name} (headless)", on.seconds, "s", "speed-ups off", off.seconds,
+                            off.seconds / on.seconds, "wall time, one execution each"))
+    if done:
+        total = sum(e.seconds for _, e in done)
+        n = len(done)
+        rows.append(Row("course", f"whole course: {n} notebooks headless, one after another", total, "s",
+                        f"floor x {n}", floor * n, None,
+                        f"{total / (floor * n):.2f}x the floor ({total / (bare_floor * n):.2f}x the package-only floor)"
+                        + ("" if n == len(notebooks) else f"; {len(notebooks) - n} failed, left out")))
+        rows += _exploration_rows(done)
+        rows += _course_time_rows(done)
     return rows
+
+
+def _exploration_rows(done: list[tuple[str, Execution]]) -> list[Row]:
+    rows = []
+    for name, run in done:
+        found = (run.probe or {}).get("explorations")
+        if found is None:
+            rows.append(Row("exploration", f"{name}: longest exhaustive exploration", float("nan"), "s",
+                            note="the probe wrote nothing (did the kernel exit normally?)"))
+            continue
+        if not found:
+            rows.append(Row("exploration", f"{name}: longest exhaustive exploration", float("nan"), "s",
+                            note="no exploration in this notebook"))
+            continue
+        longest = max(found, key=lambda e: e["wall"])
+        index, grade_id = run.cells.get(longest["cell"], (None, ""))
+        where = grade_id or (f"cell {index}" if index is not None else "a cell")
+        runs = f", {longest['runs']} runs" if longest.get("runs") else ""
+        rows.append(Row("exploration", f"{name}: longest exhaustive exploration ({where}{runs})",
+                        longest["wall"], "s", "goal", 2.0, None,
+                        f"{longest['function'].rsplit('.', 1)[-1]}; {len(found)} in the notebook, "
+                        f"{sum(e['wall'] for e in found):.2f} s in all; CPU {longest['cpu']:.2f} s",
+                        samples={"explorations": found}))
+    return rows
+
+
+def _course_time_rows(done: list[tuple[str, Execution]]) -> list[Row]:
+    probes = [e.probe for _, e in done if e.probe is not None]
+    if len(probes) < len(done):
+        return [Row("time", "simulated SQS time covered by the whole course", float("nan"), "s",
+                    note="some kernels' probes wrote nothing")]
+    simulated = sum(p["simulated"] for p in probes)
+    slept = sum(p["slept"] + p["waited"] for p in probes)
+    calls = sum(p["sleeps"] + p["waits"] for p in probes)
+    return [Row("time", "simulated SQS time covered by the whole course", simulated, "s",
+                "real time slept", slept, None,
+                f"{calls} real sleeps or waits by the notebooks, the bench or moto "
+                f"({simulated / 3600:.1f} simulated hours)")]
+
+
+def goal_rows(rows: list[Row]) -> list[Row]:
+    """The issue's speed goals, each met or missed, from the rows measured."""
+    def find(section, start):
+        return [r for r in rows if r.section == section and r.measure.startswith(start)]
+
+    out = []
+
+    def goal(measure, value, unit, target, met, note=""):
+        out.append(Row("goals", measure, value, unit, "goal", target, None,
+                       ("met" if met else "MISSED") + (f"; {note}" if note else "")))
+
+    course = find("course", "whole course")
+    if course and course[0].value == course[0].value:
+        c = course[0]
+        goal("whole course headless (2 cores)", c.value, "s", 30.0, c.value <= 30.0)
+        ratio = c.value / c.reference_value
+        goal("whole course against the floor (times the floor)", ratio, "x", 2.5, ratio <= 2.5)
+    explorations = [r for r in find("exploration", "") if r.value == r.value and r.reference == "goal"]
+    if explorations:
+        worst = max(explorations, key=lambda r: r.value)
+        goal("longest exhaustive exploration of any lesson", worst.value, "s", 2.0, worst.value <= 2.0,
+             worst.measure.split(":")[0])
+    calls = [r for r in find("SQS calls", "SQS calls/s") if r.reference == "bare moto"]
+    if calls:
+        slowest = min(calls, key=lambda r: r.ratio)
+        goal("bench SQS calls against bare moto (times as fast, the slower case)", slowest.ratio, "x", 1.0,
+             slowest.ratio >= 1.0)
+    slept = find("time", "simulated SQS time covered by the whole course")
+    if slept and slept[0].reference_value is not None:
+        goal("real time slept by the whole course", slept[0].reference_value, "s", 0.0,
+             slept[0].reference_value < 0.001)
+    return out
 
 
 # -- output --------------------------------------------------------------------------------------------
@@ -377,6 +521,8 @@ def _fmt(value: float | None, unit: str = "") -> str:
         return f"{value:,.0f}"
     if unit == "ms":
         return f"{value:.1f}"
+    if unit == "x":
+        return f"x{value:.2f}"
     return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
 
 
@@ -417,23 +563,61 @@ def _plot(rows: list[Row], path: Path) -> None:
     import matplotlib.ticker
 
     compared = [r for r in rows if r.ratio is not None and r.reference_value is not None]
-    fig, ax = plt.subplots(figsize=(9, 0.55 * len(compared) + 1.6))
-    labels, ratios = [], []
-    for r in compared:
-        labels.append(textwrap.fill(f"{r.measure} vs {r.reference}", 60))
-        ratios.append(r.ratio)
-    y = range(len(compared))
-    bars = ax.barh(list(y), ratios, color=["#2b7bba" if x >= 1 else "#d95f02" for x in ratios])
-    ax.axvline(1.0, color="black", linewidth=1)
-    ax.set_xscale("log")
-    ax.set_xlim(min(0.5, min(ratios) * 0.8), max(2.5, max(ratios) * 1.6))
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"x{v:g}"))
-    ax.set_yticks(list(y), labels, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("times faster than the reference (CPU time; x1 = as fast; log scale)")
-    ax.set_title("sqslab bench against bare moto and against itself without speed-ups", fontsize=10)
-    for bar, ratio in zip(bars, ratios):
-        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" x{ratio:.2f}", va="center", fontsize=8)
+    notebooks = [r for r in rows if r.section == "notebooks" and r.reference == "floor" and r.value == r.value]
+    explorations = [r for r in rows if r.section == "exploration" and r.reference == "goal"]
+    panels = [n for n in (len(compared), len(notebooks), len(explorations)) if n]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9, sum(0.5 * n + 1.3 for n in panels)),
+                             gridspec_kw={"height_ratios": [0.5 * n + 1.3 for n in panels]}, squeeze=False)
+    axes = list(axes[:, 0])
+    if compared:
+        ax = axes.pop(0)
+        labels = [textwrap.fill(f"{r.measure} vs {r.reference}", 60) for r in compared]
+        ratios = [r.ratio for r in compared]
+        y = range(len(compared))
+        bars = ax.barh(list(y), ratios, color=["#2b7bba" if x >= 1 else "#d95f02" for x in ratios])
+        ax.axvline(1.0, color="black", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_xlim(min(0.5, min(ratios) * 0.8), max(2.5, max(ratios) * 1.6))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"x{v:g}"))
+        ax.set_yticks(list(y), labels, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("times faster than the reference (CPU time; x1 = as fast; log scale)")
+        ax.set_title("sqslab bench against bare moto and against itself without speed-ups", fontsize=10)
+        for bar, ratio in zip(bars, ratios):
+            ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" x{ratio:.2f}", va="center", fontsize=8)
+    if notebooks:
+        ax = axes.pop(0)
+        floor = notebooks[0].reference_value
+        y = list(range(len(notebooks)))
+        names = [r.measure.replace(" (headless)", "") for r in notebooks]
+        ax.barh(y, [min(r.value, floor) for r in notebooks], color="#bbbbbb", label="floor (kernel + the bench's imports)")
+        ax.barh(y, [max(r.value - floor, 0) for r in notebooks], left=[min(r.value, floor) for r in notebooks],
+                color="#2b7bba", label="the notebook's own work")
+        for i, r in enumerate(notebooks):
+            ax.text(r.value, i, f" {r.value:.2f} s", va="center", fontsize=8)
+        ax.set_yticks(y, names, fontsize=8)
+        ax.invert_yaxis()
+        total = sum(r.value for r in notebooks)
+        ax.set_xlabel("wall time, seconds", labelpad=1)
+        ax.set_title(f"each notebook headless: {total:.1f} s in all, {total / (floor * len(notebooks)):.2f}x "
+                     f"the floor\n(goals: at most 30 s, at most 2.5x the floor)", fontsize=10)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, frameon=False)
+        ax.set_xlim(0, max(r.value for r in notebooks) * 1.2)
+    if explorations:
+        ax = axes.pop(0)
+        y = list(range(len(explorations)))
+        values = [r.value if r.value == r.value else 0.0 for r in explorations]
+        ax.barh(y, values, color=["#2b7bba" if v <= 2.0 else "#d95f02" for v in values])
+        ax.axvline(2.0, color="black", linewidth=1, linestyle="--")
+        ax.text(2.0, len(explorations) - 0.5, " goal: 2 s", fontsize=8, va="bottom")
+        for i, (r, v) in enumerate(zip(explorations, values)):
+            ax.text(v, i, f" {v:.2f} s" if r.value == r.value else " none", va="center", fontsize=8)
+        ax.set_yticks(y, [textwrap.fill(r.measure.replace(": longest exhaustive exploration", ":"), 60)
+                          for r in explorations], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlim(0, max(2.6, max(values) * 1.3))
+        ax.set_xlabel("wall time of the notebook's longest exhaustive exploration, seconds")
+        ax.set_title("one exhaustive crash exploration per lesson", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -487,6 +671,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_ablation(max(rounds, 9))
     if not (args.quick or args.no_notebooks):
         rows += bench_notebooks(args.all_notebooks_off)
+    rows += goal_rows(rows)
     write_outputs(rows, args.out, meta)
     print()
     print_table(rows)
