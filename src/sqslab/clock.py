@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as _dt
 import heapq
 import itertools
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -185,3 +186,90 @@ class Clock:
     def __repr__(self) -> str:
         state = f"t={self.elapsed():.3f}s" if self.running else "stopped"
         return f"<Clock {state}>"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:g} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds / 3600:.1f} hours"
+
+
+class RealClock(Clock):
+    """Real time, with the simulated clock's interface: for a lab whose SQS is not in this process.
+
+    The simulated clock works because moto, in this process, reads the time the bench sets. An
+    SQS elsewhere (ElasticMQ, real AWS, a moto server in another process) keeps its own time, so
+    the lab's clock there is the real one: :meth:`advance` really waits, firing the timers due on
+    the way at their moment (a heartbeat's beats land in real time), and refuses -- at once, with
+    what to do instead -- any move longer than ``max_wait`` seconds, where waiting would stall a
+    notebook for minutes or hours (a 12-hour visibility timeout, the 5-minute deduplication
+    window).
+
+    Parameters
+    ----------
+    max_wait:
+        The longest real wait one move accepts (``SQSLAB_MAX_WAIT``, default 60 s).
+    where:
+        Names the endpoint in the refusal message.
+    sleep:
+        How to wait (``time.sleep``; the tests pass a recorder so they never wait).
+    """
+
+    _REAL = object()
+
+    def __init__(self, max_wait: float = 60.0, where: str = "an SQS outside this process",
+                 sleep: Callable[[float], None] = time.sleep):
+        super().__init__()
+        self.max_wait = max_wait
+        self._where = where
+        self._sleep = sleep
+        self._started_real = 0.0
+        self._offset = 0.0  # what the injected sleep "waited", when it does not really wait
+
+    def start(self) -> "RealClock":
+        """Start counting; returns the clock."""
+        if self._coordinates is None:
+            self._coordinates = self._REAL
+            self._started_real = time.time()
+            self._epoch_seconds = self._started_real
+        return self
+
+    def stop(self) -> None:
+        """Stop, and forget every timer."""
+        self._coordinates = None
+        self._timers.clear()
+
+    def now(self) -> float:
+        """Unix seconds, real."""
+        return time.time() + self._offset
+
+    def elapsed(self) -> float:
+        """Real seconds since the clock started."""
+        return round(self.now() - self._epoch_seconds, 6)
+
+    def advance_to(self, when: float) -> None:
+        """Wait until the Unix time ``when``, firing due timers on the way; refuse a wait beyond ``max_wait``."""
+        self._require_running()
+        wait = when - self.now()
+        if wait > self.max_wait:
+            raise LabError(
+                f"clock.advance would wait {_duration(wait)} of real time. This lab runs on {self._where}, "
+                "where time is real: only moto in this process (SQSLAB_ENDPOINT unset, or moto-server) "
+                "lets the bench move time without waiting. Use shorter timeouts on this endpoint (for "
+                "example visibility_timeout=2), or allow longer waits with "
+                f"SQSLAB_MAX_WAIT={math.ceil(wait)}.")
+        super().advance_to(when)
+
+    def _shift_to(self, when: float) -> None:
+        delta = when - self.now()
+        if delta > 0:
+            before = time.time()
+            self._sleep(delta)
+            # An injected sleep may return at once: count the wait it stood for.
+            self._offset += max(0.0, delta - (time.time() - before))
+
+    def __repr__(self) -> str:
+        state = f"t={self.elapsed():.3f}s, real" if self.running else "stopped"
+        return f"<RealClock {state}>"

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .clock import EPOCH, Clock
+from .clock import EPOCH, Clock, RealClock
 from .effects import EffectStore
+from .endpoint import Endpoint, from_environment as endpoint_from_environment
 from .exceptions import EnvironmentProblem, LabError
 from .faults import ClientHooks, FaultPlan, call_points_for, throttled_response
 from .history import History
@@ -41,6 +42,9 @@ FAKE_CREDENTIALS = {
 #: Variables that could send a client somewhere real; removed while a lab is open.
 _UNSAFE_ENV = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB",
                "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CA_BUNDLE")
+#: On real AWS (SQSLAB_ENDPOINT=aws) only these are removed: SQSLAB_ENDPOINT alone says where
+#: requests go, and the rest finds your credentials.
+_ENDPOINT_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB")
 
 #: The body fields tried, in order, to find a message's business key.
 KEY_FIELDS = ("order_id", "event_id", "idempotency_key", "key", "id")
@@ -98,9 +102,11 @@ class Lab:
         The instant the clock shows at the start.
     """
 
-    def __init__(self, *, seed: int = 0, start=EPOCH):
+    def __init__(self, *, seed: int = 0, start=EPOCH, endpoint: "Endpoint | None" = None):
         self.seed = seed
-        self.clock = Clock(start)
+        self._endpoint_asked = endpoint
+        self.endpoint: Endpoint | None = None
+        self.clock: Clock = Clock(start)
         self.history = History(now=self.clock.elapsed)
         self.faults = FaultPlan(self.history)
         self.key_of: Callable[[str], str | None] = default_key_of
@@ -114,39 +120,64 @@ class Lab:
         self._queues: dict[str, Queue] = {}
         self._runs = 0
         self.visibility_expired: Callable[[str, str], None] | None = None
+        self._started = False
+        self._url: str | None = None      # the endpoint URL clients use (None: botocore's default)
+        #: True while the queues live in this process's moto (the mock, or a moto server in this
+        #: process): the simulated clock, the corrections and the moto-internal readers apply.
+        self.in_process = True
+        self._ledger: "_Ledger | None" = None  # what the bench saw, where moto is not in this process
+        self._real_names: dict[str, str] = {}   # a queue's name on the endpoint -> the name asked for
+        self._token = ""
         self._reset_maps()
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> "Lab":
-        """Start the mock, the clock and the corrections; returns the lab."""
+        """Start the mock (or connect to ``SQSLAB_ENDPOINT``), the clock and the corrections; returns the lab."""
         global _current
         from . import fidelity
 
         check_environment()
+        self.endpoint = self._endpoint_asked or endpoint_from_environment()
         fidelity.apply()
         from . import speed
 
         speed.apply()  # the same SQS, less work per call (see sqslab.speed)
+        aws = self.endpoint.real_aws
         for name in _UNSAFE_ENV + tuple(FAKE_CREDENTIALS):
             self._saved_env[name] = os.environ.get(name)
-        for name in _UNSAFE_ENV:
+        for name in (_ENDPOINT_ENV if aws else _UNSAFE_ENV):
             os.environ.pop(name, None)
-        os.environ.update(FAKE_CREDENTIALS)
-        from moto import mock_aws
-
-        self._mock = mock_aws()
-        self._mock.start()
-        self.clock.start()
-        self._seed_ids(self.seed)
-        fidelity.use_clock(self.clock)
-        fidelity.add_listener(self._on_sqs_event)
-        self.clock.on_advance(self._on_clock)
+        if not aws:
+            os.environ.update(FAKE_CREDENTIALS)
         import boto3
 
-        self._session = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing",
-            aws_session_token="testing", region_name=REGION,
-        )
+        if aws:  # your own credentials and region, found the way the AWS CLI finds them
+            self._session = boto3.session.Session(region_name=self.endpoint.region)
+        else:
+            self._session = boto3.session.Session(
+                aws_access_key_id="testing", aws_secret_access_key="testing",
+                aws_session_token="testing", region_name=REGION,
+            )
+        outer = _current if _current is not self and _current is not None and _current.running else None
+        if self.endpoint.in_process_mock:
+            from moto import mock_aws
+
+            self._mock = mock_aws()
+            self._mock.start()
+        else:
+            self._connect(outer)
+        if self.in_process:
+            self.clock.start()
+            self._seed_ids(self.seed)
+            fidelity.use_clock(self.clock)
+            fidelity.add_listener(self._on_sqs_event)
+        else:
+            self.clock = RealClock(self.endpoint.max_wait, self.endpoint.describe()).start()
+            self.history = History(now=self.clock.elapsed)
+            self.faults = FaultPlan(self.history)
+            self._ledger = _Ledger()
+        self.clock.on_advance(self._on_clock)
+        self._started = True
         # Effect databases are small and short-lived: on tmpfs when there is one (no disk syncs).
         shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
         self._tmp = tempfile.TemporaryDirectory(prefix="sqslab-", dir=shm)
@@ -155,7 +186,76 @@ class Lab:
         # one so closing this lab hands the clock back to it.
         self._outer = _current if _current is not self else None
         _current = self
+        if not self.endpoint.in_process_mock and outer is None:
+            print(self.endpoint_notice())
         return self
+
+    def _connect(self, outer: "Lab | None") -> None:
+        """Point the clients at the endpoint; find out whether its queues are in this process."""
+        from . import endpoint as endpoints
+
+        self._url = endpoints.moto_server_url() if self.endpoint.kind == "moto-server" else self.endpoint.url
+        if self.endpoint.kind == "moto-server":
+            self.in_process = True
+        elif self.endpoint.real_aws:
+            self.in_process = False
+        else:
+            self.in_process = self._serves_this_process()
+        if self.in_process:
+            # moto's server shares this process's moto: a fresh world per lab, as mock_aws gives,
+            # except inside another lab (the canary), whose queues must survive.
+            if outer is None:
+                self._reset_moto_server()
+        else:
+            import secrets
+
+            self._token = secrets.token_hex(3)
+
+    def _serves_this_process(self) -> bool:
+        # A queue created through the endpoint shows up in this process's moto only if the
+        # server is moto's and runs here (the test suite's ThreadedMotoServer).
+        import secrets
+
+        from moto.sqs.models import sqs_backends
+
+        admin = self._admin()
+        name = f"sqslab-probe-{secrets.token_hex(4)}"
+        url = admin.create_queue(QueueName=name)["QueueUrl"]
+        try:
+            return name in sqs_backends[ACCOUNT_ID][REGION].queues
+        finally:
+            admin.delete_queue(QueueUrl=url)
+
+    def _reset_moto_server(self) -> None:
+        import urllib.request
+
+        # moto's server mode resets its state on this request (its public API, /moto-api/reset).
+        with urllib.request.urlopen(urllib.request.Request(f"{self._url}/moto-api/reset", method="POST"),
+                                    timeout=10):
+            pass
+
+    def endpoint_notice(self) -> str:
+        """What changes on this lab's endpoint, in a few lines (printed when such a lab opens)."""
+        where = self.endpoint.describe() if self.endpoint.kind != "moto-server" else \
+            f"moto's server mode at {self._url}"
+        if self.endpoint.in_process_mock:
+            return "sqslab: SQS is moto in this process (no network); the clock is simulated."
+        if self.in_process:
+            return (f"sqslab: SQS is {where}, in this process. Every request goes over HTTP; the clock is "
+                    "still simulated and every correction of moto still applies.")
+        return "\n".join([
+            f"sqslab: SQS is {where}, outside this process. What changes:",
+            f"  - the clock is real: clock.advance(n) waits n seconds (at most {self.endpoint.max_wait:g}, "
+            "SQSLAB_MAX_WAIT; longer moves are refused), so use small timeouts (visibility_timeout=2);",
+            "  - the bench's corrections of moto do not apply: you see this endpoint's own behaviour "
+            "(python -m sqslab.fidelity_report says which SQS facts it honours);",
+            "  - lab.snapshot() is the bench's own record of its calls (moves SQS makes by itself, to a "
+            "dead-letter queue or by a redrive, are not on it); lab.depth() asks SQS;",
+            "  - duplicate deliveries cannot be injected, and moto-only helpers (alarms, claims tables) "
+            "are not available;",
+            f"  - queue names start with {self.endpoint.prefix}{self._token}-, and the lab deletes its "
+            "queues when it closes.",
+        ])
 
     def close(self) -> None:
         """Stop everything and give the process its real clock and environment back."""
@@ -166,15 +266,19 @@ class Lab:
             hooks.remove()
         self._hooks.clear()
         self._idle.clear()
+        if self._started and not self.in_process:
+            self._delete_own_queues()
         self._admin_client = None
         fidelity.remove_listener(self._on_sqs_event)
         outer = getattr(self, "_outer", None)
         outer = outer if outer is not None and outer.running else None
-        fidelity.use_clock(outer.clock if outer else None)
+        if self.in_process:
+            fidelity.use_clock(outer.clock if outer and outer.in_process else None)
         self.clock.stop()
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+        self._started = False
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -191,7 +295,16 @@ class Lab:
     @property
     def running(self) -> bool:
         """True between :meth:`start` and :meth:`close`."""
-        return self._mock is not None
+        return self._started
+
+    def _delete_own_queues(self) -> None:
+        # Queues on a shared endpoint are this lab's only: leave nothing behind.
+        admin = self._admin()
+        for queue in list(self._queues.values()):
+            try:
+                admin.delete_queue(QueueUrl=queue.url)
+            except Exception:  # noqa: BLE001 - already gone, or the endpoint is gone: nothing to clean
+                pass
 
     def __enter__(self) -> "Lab":
         return self if self.running else self.start()
@@ -233,11 +346,28 @@ class Lab:
                 {"deadLetterTargetArn": dlq.arn, "maxReceiveCount": str(max_receive_count or 5)})
         attrs.update({k: str(v) for k, v in attributes.items()})
         admin = self._admin()
-        url = admin.create_queue(QueueName=name, Attributes=attrs)["QueueUrl"]
-        arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
+        real_name = self._name_on_endpoint(name)
+        url = admin.create_queue(QueueName=real_name, Attributes=attrs)["QueueUrl"]
+        if self.in_process:
+            arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
+        else:
+            arn = admin.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            self._real_names[real_name] = name
+            self._ledger.visibility[name] = int(attrs["VisibilityTimeout"])
+            self._ledger.delay[name] = int(attrs["DelaySeconds"])
         queue = Queue(name, url, arn, fifo, dlq)
         self._queues[name] = queue
         return queue
+
+    def _name_on_endpoint(self, name: str) -> str:
+        """The queue's name on the endpoint: as asked in this process's moto, prefixed elsewhere."""
+        if self.in_process:
+            return name
+        real = f"{self.endpoint.prefix}{self._token}-{name}"
+        if len(real) > 80:
+            raise LabError(f"The queue name {real!r} is longer than SQS's 80 characters: use a shorter "
+                           "name or a shorter SQSLAB_QUEUE_PREFIX.")
+        return real
 
     def dead_letter_queue(self, name: str, *, fifo: bool | None = None, **kw: Any) -> Queue:
         """Create a queue meant to be a DLQ (the same as :meth:`queue`, named for readability)."""
@@ -255,18 +385,71 @@ class Lab:
             self.release(client)
 
     def snapshot(self, queue: Queue | str) -> dict:
-        """What is in a queue right now, message by message (see ``fidelity.queue_snapshot``)."""
+        """What is in a queue right now, message by message (see ``fidelity.queue_snapshot``).
+
+        Where the queue is not in this process, this is the bench's own record of what its clients
+        sent, received and deleted (``"source": "record"``), emptied when SQS says the queue is
+        empty: messages SQS moves by itself (to a dead-letter queue, by a redrive task) are not
+        on it.
+        """
         from . import fidelity
 
+        if not self.in_process:
+            return self._recorded_snapshot(queue)
         return fidelity.queue_snapshot(queue.url if isinstance(queue, Queue) else queue,
                                        account_id=ACCOUNT_ID, region=REGION)
 
     def depth(self, queue: Queue | str) -> dict[str, int]:
-        """How many messages are visible, in flight and delayed."""
+        """How many messages are visible, in flight and delayed (SQS's own counts off this process)."""
+        if not self.in_process:
+            return self._counts(queue)
         counts = {"visible": 0, "in_flight": 0, "delayed": 0}
         for m in self.snapshot(queue)["messages"]:
             counts[m["state"]] = counts.get(m["state"], 0) + 1
         return counts
+
+    def _url_of(self, queue: Queue | str) -> str:
+        if isinstance(queue, Queue):
+            return queue.url
+        known = self._queues.get(self._logical(_queue_name(queue)))
+        return known.url if known is not None else queue
+
+    def _counts(self, queue: Queue | str) -> dict[str, int]:
+        # The public API's counts (GetQueueAttributes): exact on ElasticMQ and moto, approximate
+        # (eventually consistent, for about a minute) on real SQS.
+        names = {"visible": "ApproximateNumberOfMessages", "in_flight": "ApproximateNumberOfMessagesNotVisible",
+                 "delayed": "ApproximateNumberOfMessagesDelayed"}
+        attrs = self._admin().get_queue_attributes(QueueUrl=self._url_of(queue),
+                                                   AttributeNames=list(names.values()))["Attributes"]
+        return {state: int(attrs.get(name, 0)) for state, name in names.items()}
+
+    def _recorded_snapshot(self, queue: Queue | str) -> dict:
+        from .fidelity import PAST_BOUNDARY
+
+        url = self._url_of(queue)
+        name = self._logical(_queue_name(url))
+        known = self._queues.get(name)
+        record = self._ledger.messages.setdefault(name, {})
+        if record and sum(self._counts(url).values()) == 0:
+            record.clear()  # deleted, expired, or moved by SQS itself: gone either way
+        now = self.clock.now()
+        messages, waiting = [], []
+        for m in record.values():
+            if m["delayed_until"] > now:
+                state = "delayed"
+                waiting.append(m["delayed_until"] + PAST_BOUNDARY)
+            elif m["visible_at"] > now:
+                state = "in_flight"
+                waiting.append(m["visible_at"] + PAST_BOUNDARY)
+            else:
+                state = "visible"
+            messages.append({**{k: v for k, v in m.items() if k != "delayed_until"}, "state": state})
+        return {"queue": name, "arn": known.arn if known else None, "fifo": name.endswith(".fifo"), "now": now,
+                "messages": messages, "next_receivable_at": min(waiting) if waiting else None,
+                "source": "record"}
+
+    def _logical(self, real_name: str) -> str:
+        return self._real_names.get(real_name, real_name)
 
     # -- clients -----------------------------------------------------------------------------
     def client(self, service: str = "sqs", *, actor: str = "consumer-1") -> Any:
@@ -284,7 +467,7 @@ class Lab:
         from botocore.config import Config
 
         # No retries: a retry would hide an injected fault and sleep in real time.
-        return self._session.client(service, region_name=REGION,
+        return self._session.client(service, region_name=self._region(), endpoint_url=self._url,
                                      config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
 
     def release(self, client: Any) -> None:
@@ -297,8 +480,11 @@ class Lab:
     def _admin(self) -> Any:
         # The bench's own calls are not part of anyone's story: an unhooked client.
         if getattr(self, "_admin_client", None) is None:
-            self._admin_client = self._session.client("sqs", region_name=REGION)
+            self._admin_client = self._session.client("sqs", region_name=self._region(), endpoint_url=self._url)
         return self._admin_client
+
+    def _region(self) -> str:
+        return self.endpoint.region if self.endpoint is not None and self.endpoint.real_aws else REGION
 
     def _instrument(self, client: Any, actor: str) -> None:
         hooks = ClientHooks(client)
@@ -426,7 +612,7 @@ class Lab:
     # -- recording -------------------------------------------------------------------------------
     def _record(self, actor: str, operation: str, params: dict, parsed: dict) -> None:
         error = (parsed.get("Error") or {}).get("Code")
-        queue = _queue_name(params.get("QueueUrl", ""))
+        queue = self._logical(_queue_name(params.get("QueueUrl", "")))
         h = self.history
         if operation == "SendMessage":
             if error:
@@ -480,6 +666,10 @@ class Lab:
                          ok=not problem, error=problem,
                          visible_until_t=round(h.now() + timeout, 6))
 
+        if self._ledger is not None and not error:
+            self._ledger.observe(operation, queue, params, parsed, self.clock.now(),
+                                 self._queue_visibility(queue), self._ledger.delay.get(queue, 0))
+
     def _record_send(self, actor: str, queue: str, params: dict, message_id: str | None) -> None:
         body = params.get("MessageBody", "")
         key = self.key_of(body)
@@ -488,8 +678,12 @@ class Lab:
                 self._message_key[message_id] = key
                 self._key_message[key] = message_id
             self.position_of(key)
-        detail: dict[str, Any] = {"queue": queue, "body": body,
-                                  "delivered": message_id not in self._deduplicated}
+        delivered = message_id not in self._deduplicated
+        if self._ledger is not None and message_id:
+            # Off this process no listener hears SQS drop a FIFO duplicate, but SQS answers a
+            # duplicate with the first send's MessageId: a MessageId seen before was not delivered.
+            delivered = not self._ledger.seen_before(queue, message_id, self.clock.now())
+        detail: dict[str, Any] = {"queue": queue, "body": body, "delivered": delivered}
         for field, name in (("MessageDeduplicationId", "dedup_id"), ("MessageGroupId", "group_id"),
                             ("DelaySeconds", "delay")):
             if params.get(field) is not None:
@@ -530,12 +724,18 @@ class Lab:
         return sqs_backends[ACCOUNT_ID][REGION]
 
     def _queue_visibility(self, queue: str) -> int:
+        if not self.in_process:  # as the lab created it (no need to ask SQS on every receive)
+            return self._ledger.visibility.get(queue, 30)
         try:
             return int(self._backend().get_queue(queue).visibility_timeout)
         except Exception:  # an unknown queue: the call itself will have failed
             return 30
 
     def _handle_still_live(self, queue: str, handle: str) -> bool:
+        if not self.in_process:
+            # SQS deletes only with a message's most recent handle (API Reference, DeleteMessage):
+            # by the record, an older one left the message where it was.
+            return self._ledger.handle_superseded(queue, handle)
         try:
             q = self._backend().get_queue(queue)
         except Exception:
@@ -545,6 +745,10 @@ class Lab:
     def _inject_duplicate(self, queue_url: str | None, message_id: str | None) -> None:
         from . import fidelity
 
+        if not self.in_process:
+            raise LabError(f"A duplicate delivery cannot be injected on {self.endpoint.describe()}: only "
+                           "moto in this process can be made to deliver a message again. Leave "
+                           "'duplicate_delivery' out of the fault points on this endpoint.")
         if queue_url and message_id:
             fidelity.inject_duplicate(queue_url, message_id, account_id=ACCOUNT_ID, region=REGION)
             self.history.append("sqs", "note", message_id, self.key_for(message_id),
@@ -605,6 +809,85 @@ class Lab:
     def _require_running(self) -> None:
         if not self.running:
             raise LabError("The lab is closed: run `lab = open_lab()` first.")
+
+
+class _Ledger:
+    """The bench's own account of its queues, where they are not in this process.
+
+    Built from the answers its clients got (sends, receives, deletes, visibility changes): which
+    messages each queue holds, when each becomes visible, and each message's latest receipt handle.
+    It cannot see what SQS does by itself (moves to a dead-letter queue, redrive tasks, retention).
+    """
+
+    def __init__(self):
+        self.messages: dict[str, dict[str, dict]] = {}  # queue -> MessageId -> message
+        self.visibility: dict[str, int] = {}            # queue -> its visibility timeout
+        self.delay: dict[str, int] = {}                 # queue -> its DelaySeconds
+        self._sent: dict[str, dict[str, float]] = {}    # queue -> MessageId -> first send
+        self._latest: dict[str, str] = {}               # MessageId -> latest receipt handle
+        self._owner: dict[str, str] = {}                # receipt handle -> MessageId
+
+    def seen_before(self, queue: str, message_id: str, now: float) -> bool:
+        """True when ``message_id`` was returned by a send to ``queue`` in the last 5 minutes."""
+        first = self._sent.get(queue, {}).get(message_id)
+        return first is not None and now - first < 300
+
+    def handle_superseded(self, queue: str, handle: str) -> bool:
+        """True when ``handle``'s message is still in ``queue`` and was received again since."""
+        mid = self._owner.get(handle)
+        return mid is not None and mid in self.messages.get(queue, {}) and self._latest.get(mid) != handle
+
+    def observe(self, operation: str, queue: str, params: dict, parsed: dict, now: float,
+                visibility: int, delay: int) -> None:
+        """Bring the record up to date with one successful call and its answer."""
+        held = self.messages.setdefault(queue, {})
+        if operation == "SendMessage":
+            self._sent_one(held, queue, params, parsed.get("MessageId"), now, delay)
+        elif operation == "SendMessageBatch":
+            ids = {e["Id"]: e["MessageId"] for e in parsed.get("Successful", [])}
+            for entry in params.get("Entries", []):
+                if entry.get("Id") in ids:
+                    self._sent_one(held, queue, entry, ids[entry["Id"]], now, delay)
+        elif operation == "ReceiveMessage":
+            timeout = int(params.get("VisibilityTimeout", visibility))
+            for m in parsed.get("Messages", []) or []:
+                mid, handle = m["MessageId"], m["ReceiptHandle"]
+                entry = held.setdefault(mid, self._message(mid, m.get("Body", ""), now, 0, {}))
+                entry["receive_count"] += 1
+                entry["receipt_handle"] = handle
+                entry["visible_at"] = now + timeout
+                entry["delayed_until"] = 0.0
+                self._latest[mid], self._owner[handle] = handle, mid
+        elif operation in ("DeleteMessage", "DeleteMessageBatch"):
+            for entry in self._applied(operation, params, parsed):
+                mid = self._owner.get(entry.get("ReceiptHandle", ""))
+                if mid is not None and self._latest.get(mid) == entry["ReceiptHandle"]:
+                    held.pop(mid, None)
+        elif operation in ("ChangeMessageVisibility", "ChangeMessageVisibilityBatch"):
+            for entry in self._applied(operation, params, parsed):
+                mid = self._owner.get(entry.get("ReceiptHandle", ""))
+                if mid in held and self._latest.get(mid) == entry["ReceiptHandle"]:
+                    held[mid]["visible_at"] = now + int(entry.get("VisibilityTimeout", 0))
+
+    @staticmethod
+    def _applied(operation: str, params: dict, parsed: dict) -> list[dict]:
+        if not operation.endswith("Batch"):
+            return [params]
+        ok = {e["Id"] for e in parsed.get("Successful", [])}
+        return [e for e in params.get("Entries", []) if e.get("Id") in ok]
+
+    def _sent_one(self, held: dict, queue: str, params: dict, mid: str | None, now: float, delay: int) -> None:
+        if not mid or self.seen_before(queue, mid, now):
+            return  # a FIFO duplicate: accepted, not delivered
+        self._sent.setdefault(queue, {})[mid] = now
+        held[mid] = self._message(mid, params.get("MessageBody", ""), now,
+                                  int(params.get("DelaySeconds", delay) or 0), params)
+
+    @staticmethod
+    def _message(mid: str, body: str, now: float, delay: int, params: dict) -> dict:
+        return {"message_id": mid, "body": body, "visible_at": 0.0, "delayed_until": now + delay if delay else 0.0,
+                "receive_count": 0, "sent_timestamp": now, "group_id": params.get("MessageGroupId"),
+                "dedup_id": params.get("MessageDeduplicationId"), "receipt_handle": None}
 
 
 def _queue_name(url: str) -> str:
