@@ -205,6 +205,10 @@ def keep_fifo_dedup_after_delete() -> None:
     send of every id for 5 minutes from that send; a duplicate answers with the first send's
     MessageId and SequenceNumber (what real SQS returns) and is reported to listeners as
     ``{"kind": "deduplicated", "queue", "dedup_id", "message_id"}``.
+
+    Also restores "dedup scope: per message group with DeduplicationScope=messageGroup" (Developer
+    Guide, high throughput for FIFO queues): moto stored the setting and deduplicated per queue
+    anyway; on such a queue the window is kept per message group.
     """
     if not _once("keep_fifo_dedup_after_delete"):
         return
@@ -227,26 +231,77 @@ def keep_fifo_dedup_after_delete() -> None:
         if fresh_send and self.fifo_queue and message.deduplication_id is not None:
             now = _now()
             seen = _dedup_window(self, now)
-            first = seen.get(message.deduplication_id)
+            per_group = getattr(self, "deduplication_scope", "queue") == "messageGroup"
+            key = (message.group_id, message.deduplication_id) if per_group else message.deduplication_id
+            first = seen.get(key)
             if first is not None:
                 message.id = first.message_id
                 message.sequence_number = first.sequence_number
                 _emit({"kind": "deduplicated", "queue": self.name,
                        "dedup_id": message.deduplication_id, "message_id": first.message_id})
                 return
-            seen[message.deduplication_id] = _FirstSend(now, message.id, message.sequence_number)
+            seen[key] = _FirstSend(now, message.id, message.sequence_number)
+            if per_group:
+                # moto's own check compares ids across the whole queue; the window above has
+                # already decided per group, so hide the id from it for this one call.
+                dedup_id, message.deduplication_id = message.deduplication_id, None
+                try:
+                    add_original(self, message)
+                finally:
+                    message.deduplication_id = dedup_id
+                return
         add_original(self, message)
 
     models.SQSBackend.send_message = send_message
     models.Queue.add_message = add_message
 
 
-def _dedup_window(queue, now: float) -> dict[str, _FirstSend]:
-    """The queue's deduplication ids first sent in the last 5 minutes (older ones forgotten)."""
+def _dedup_window(queue, now: float) -> dict:
+    """The queue's deduplication ids first sent in the last 5 minutes (older ones forgotten).
+
+    Keyed by the id, or by ``(MessageGroupId, id)`` on a queue with DeduplicationScope=messageGroup.
+    """
     seen = vars(queue).setdefault("_sqslab_dedup", {})
     for dedup_id in [d for d, first in seen.items() if now - first.at >= DEDUPLICATION_SECONDS]:
         del seen[dedup_id]
     return seen
+
+
+# -- c2. queue attribute ranges ----------------------------------------------------------------------
+#: The ranges AWS documents for the queue attributes the course teaches (SetQueueAttributes).
+ATTRIBUTE_RANGES = {"VisibilityTimeout": (0, 43_200), "MessageRetentionPeriod": (60, 1_209_600)}
+
+
+def refuse_attributes_out_of_range() -> None:
+    """Restores "visibility timeout: maximum 12 hours" and "retention: 60 s to 14 days" for queues.
+
+    AWS (SetQueueAttributes, CreateQueue): VisibilityTimeout is 0 to 43,200 seconds and
+    MessageRetentionPeriod 60 to 1,209,600 seconds; a value outside is refused with
+    InvalidAttributeValue. moto accepted any integer (it checks the per-message maximum only).
+    CreateQueue and SetQueueAttributes both go through ``Queue._set_attributes``, checked first.
+    """
+    if not _once("refuse_attributes_out_of_range"):
+        return
+    queue_cls = _models().Queue
+    original = queue_cls._set_attributes
+
+    @functools.wraps(original)
+    def _set_attributes(self, attributes: dict[str, Any], now: float | None = None) -> None:
+        from moto.sqs.exceptions import InvalidAttributeValue
+
+        for name, (low, high) in ATTRIBUTE_RANGES.items():
+            value = attributes.get(name)
+            if value is None:
+                continue
+            try:
+                number = int(value)
+            except (TypeError, ValueError):
+                raise InvalidAttributeValue(name) from None
+            if not low <= number <= high:
+                raise InvalidAttributeValue(name)
+        return original(self, attributes, now)
+
+    queue_cls._set_attributes = _set_attributes
 
 
 # -- d. ChangeMessageVisibility on a message not in flight ----------------------------------------
@@ -834,8 +889,13 @@ CORRECTIONS: tuple[Correction, ...] = (
                ignore_stale_receipt_handles),
     Correction("fifo_dedup_after_delete",
                "FIFO dedup after delete: real SQS still deduplicates for 5 minutes; moto forgot the "
-               "id once the message was deleted.",
+               "id once the message was deleted. DeduplicationScope=messageGroup: real SQS deduplicates "
+               "per group; moto per queue.",
                keep_fifo_dedup_after_delete),
+    Correction("attribute_ranges",
+               "Visibility timeout at most 12 hours, retention 60 s to 14 days: real SQS refuses a queue "
+               "attribute outside; moto accepted any value.",
+               refuse_attributes_out_of_range),
     Correction("twelve_hours_from_the_receive",
                "Visibility timeout: at most 12 hours counted from the receive; moto counted them from "
                "the send, so a message received late could not be extended.",

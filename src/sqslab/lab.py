@@ -359,6 +359,28 @@ class Lab:
         self._queues[name] = queue
         return queue
 
+    def bare_queue(self, name: str, attributes: dict[str, str] | None = None) -> Queue:
+        """Create a queue with exactly ``attributes`` (SQS's own defaults for the rest).
+
+        :meth:`queue` always sets a visibility timeout and a delay; the fidelity checks
+        (:mod:`sqslab.facts`) need SQS's defaults, and its answers to values out of range.
+        """
+        self._require_running()
+        attrs = dict(attributes or {})
+        admin = self._admin()
+        real_name = self._name_on_endpoint(name)
+        url = admin.create_queue(QueueName=real_name, Attributes=attrs)["QueueUrl"]
+        if self.in_process:
+            arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
+        else:
+            arn = admin.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            self._real_names[real_name] = name
+            self._ledger.visibility[name] = int(attrs.get("VisibilityTimeout", 30))
+            self._ledger.delay[name] = int(attrs.get("DelaySeconds", 0))
+        queue = Queue(name, url, arn, attrs.get("FifoQueue") == "true")
+        self._queues[name] = queue
+        return queue
+
     def _name_on_endpoint(self, name: str) -> str:
         """The queue's name on the endpoint: as asked in this process's moto, prefixed elsewhere."""
         if self.in_process:
