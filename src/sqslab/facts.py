@@ -53,6 +53,9 @@ class Fact:
     check: Callable[["FactBench"], Seen]
 
 
+_queue_numbers = itertools.count(1)
+
+
 class NotCheckable(Exception):
     """The check cannot run here (it would wait too long in real time)."""
 
@@ -69,13 +72,14 @@ class FactBench:
     def __init__(self, lab):
         self.lab = lab
         self.sqs = lab.client(actor="fidelity")
-        self._names = itertools.count(1)
         self.simulated = lab.in_process  # time moves at once; otherwise it is waited out
 
     # -- queues ----------------------------------------------------------------------------------
     def queue(self, stem: str, fifo: bool = False, **attributes: Any) -> tuple[str, str]:
         """A fresh queue with exactly these attributes (SQS's defaults for the rest): ``(url, arn)``."""
-        name = f"f{next(self._names)}-{stem}" + (".fifo" if fifo else "")
+        # Numbered per process: labs in one process can share moto's state (a nested lab, a
+        # server in this process), and a queue of an earlier check must never be reused.
+        name = f"f{next(_queue_numbers)}-{stem}" + (".fifo" if fifo else "")
         attrs = {k: str(v) for k, v in attributes.items()}
         if fifo:
             attrs["FifoQueue"] = "true"
