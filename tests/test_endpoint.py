@@ -80,6 +80,7 @@ def test_moto_server_mode_keeps_every_request_on_this_machine(monkeypatch, conne
         assert lab.in_process and lab.endpoint.kind == "moto-server"
         outcome = run_scenario(_naive, messages=2, expect="at_least_once", lab=lab)
         lab.client("dynamodb").list_tables()
+        assert "QueueUrls" in boto3.client("sqs", region_name="us-east-1").list_queues()  # anyone's client
     assert outcome.verdict.ok
     assert connects and {address[0] for address in connects} == {"127.0.0.1"}
     assert "moto's server mode at http://127.0.0.1:" in capsys.readouterr().out

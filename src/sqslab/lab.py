@@ -166,6 +166,10 @@ class Lab:
             self._mock.start()
         else:
             self._connect(outer)
+            if not aws:
+                # Every client of the process goes there too (the lesson modules' own, a learner's
+                # boto3.client("sqs")), so none can reach for AWS with the fake credentials.
+                os.environ["AWS_ENDPOINT_URL"] = self._url
         if self.in_process:
             self.clock.start()
             self._seed_ids(self.seed)
