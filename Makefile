@@ -40,7 +40,7 @@ JUPYTER_LAB_ANY = "$(PY)" -m jupyter lab --ip=127.0.0.1 \
 JUPYTER_LAB = JUPYTER_CONFIG_PATH="$(CURDIR)/tools/jupyter-config$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
   $(JUPYTER_LAB_ANY)
 
-.PHONY: help setup lab test grade release author strip bench demo clean clean-work
+.PHONY: help setup lab test grade release author strip bench fidelity demo clean clean-work
 
 help: ## List the targets (this text)
 	@echo "sqs-reliability-course: make <target> [VAR=value ...]"
@@ -113,6 +113,9 @@ bench: setup ## Run the benchmarks (python -m sqslab.bench)
 	else \
 	  echo "bench: sqslab.bench is not built yet (src/sqslab/bench.py)." >&2; exit 1; \
 	fi
+
+fidelity: setup ## Which SQS facts the endpoint honours (SQSLAB_ENDPOINT; python -m sqslab.fidelity_report)
+	"$(PY)" -m sqslab.fidelity_report --out "$(OUT)/fidelity.md"
 
 demo: setup ## Run the demo (python -m sqslab.demo, or JupyterLab on demos/)
 	@if "$(PY)" -c 'import importlib.util as u, sys; sys.exit(u.find_spec("sqslab.demo") is None)'; then \

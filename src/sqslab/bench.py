@@ -36,7 +36,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import io
 import json
 import os
 import shlex
@@ -86,6 +88,8 @@ mode = sys.argv[1]
 for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_CONFIG_FILE",
              "AWS_SHARED_CREDENTIALS_FILE", "AWS_CA_BUNDLE"):
     os.environ.pop(name, None)
+if mode == "server":
+    os.environ["SQSLAB_ENDPOINT"] = "moto-server"
 os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                   AWS_SESSION_TOKEN="testing", AWS_DEFAULT_REGION="us-east-1")
 if mode == "bare":
@@ -143,6 +147,8 @@ class _Worker:
     def __init__(self, mode: str):
         env = dict(os.environ)
         env.pop("SQSLAB_SPEED", None)
+        if mode == "bare":
+            env.pop("SQSLAB_ENDPOINT", None)
         self.proc = subprocess.Popen([sys.executable, "-c", _WORKER, mode], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
         ready = self.proc.stdout.readline()
@@ -159,12 +165,18 @@ class _Worker:
         self.proc.wait(timeout=30)
 
 
-def bench_calls(rounds: int) -> list[Row]:
-    """SQS calls/s: bench vs bare moto vs bench without speed-ups, in alternating rounds."""
-    _say("SQS calls: starting a bare-moto process and a bench process (each fills a queue of 1,000)...")
-    bare, bench = _Worker("bare"), _Worker("bench")
+def bench_calls(rounds: int, server: bool = True) -> list[Row]:
+    """SQS calls/s: bench vs bare moto vs bench without speed-ups (vs the bench on moto's server mode)."""
+    _say("SQS calls: starting a bare-moto process and a bench process (each fills a queue of 1,000)"
+         + (", and one on moto's server mode..." if server else "..."))
+    workers = {"bare": _Worker("bare"), "bench": _Worker("bench")}
+    if server:
+        workers["server"] = _Worker("server")
     try:
-        sides = {"bare": (bare, True), "bench": (bench, True), "unsped": (bench, False)}
+        sides = {"bare": (workers["bare"], True), "bench": (workers["bench"], True),
+                 "unsped": (workers["bench"], False)}
+        if server:
+            sides["server"] = (workers["server"], True)
         rows = []
         for work, n, label in (("round_trips", 40, "SQS calls/s (send, receive, delete; small queue)"),
                                ("big_sends", 10, "SQS calls/s (send into a queue of 1,000)")):
@@ -183,10 +195,17 @@ def bench_calls(rounds: int) -> list[Row]:
                             samples=per_call))
             rows.append(Row("SQS calls", label, 1 / _median(per_call["bench"]), "calls/s", "bench, speed-ups off", 1 / _median(per_call["unsped"]), ratio_unsped,
                             f"wall: {1 / _median(wall['unsped']):.0f} calls/s with speed-ups off"))
+            if server:
+                # Wall time: the server's work happens on its own thread, which process_time sees
+                # too, but so does the HTTP round trip's waiting on the other side.
+                ratio_server = _median([b / a for a, b in zip(wall["bench"], wall["server"])])
+                rows.append(Row("SQS calls", label, 1 / _median(wall["bench"]), "calls/s",
+                                "the bench on moto's server mode", 1 / _median(wall["server"]), ratio_server,
+                                "wall time (HTTP to a ThreadedMotoServer in the worker's process)"))
         return rows
     finally:
-        bare.close()
-        bench.close()
+        for worker in workers.values():
+            worker.close()
 
 
 # -- scenario runs and exploration, in this process ---------------------------------------------
@@ -291,6 +310,40 @@ def bench_scenarios(rounds: int, explore_rounds: int) -> list[Row]:
     finally:
         lab.close()
     return rows
+
+
+def _endpoint_here() -> str | None:
+    """None for the default (moto in this process); else which endpoint, and whether it is in this process."""
+    from .endpoint import from_environment
+
+    endpoint = from_environment()
+    if endpoint.in_process_mock:
+        return None
+    from .lab import Lab
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        with Lab() as lab:
+            where = "in this process" if lab.in_process else "outside this process"
+    return f"{endpoint.describe()} ({where})"
+
+
+def bench_fidelity() -> list[Row]:
+    """How many FACTS.md facts the lab's endpoint honours (``python -m sqslab.fidelity_report`` for the table)."""
+    from .facts import run_facts
+    from .lab import Lab
+
+    _say("Fidelity: every FACTS.md fact checked on the lab's endpoint...")
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        with Lab() as lab:
+            where = lab.endpoint.describe()
+            results = run_facts(lab)
+    honoured = sum(1 for _, seen in results if seen.honoured)
+    missed = [fact.name for fact, seen in results if seen.honoured is False]
+    return [Row("fidelity", f"FACTS.md facts honoured on {where}", honoured, "facts", "facts checked",
+                len(results), None,
+                (f"not honoured: {', '.join(missed)}; " if missed else "")
+                + f"{time.perf_counter() - started:.1f} s; the table: python -m sqslab.fidelity_report")]
 
 
 def bench_ablation(rounds: int) -> list[Row]:
@@ -523,6 +576,8 @@ def _fmt(value: float | None, unit: str = "") -> str:
         return f"{value:.1f}"
     if unit == "x":
         return f"x{value:.2f}"
+    if unit == "facts":
+        return f"{value:.0f}"
     return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
 
 
@@ -665,8 +720,17 @@ def main(argv: list[str] | None = None) -> int:
     meta = _meta()
     _say(f"sqslab bench: {meta['cpus']} CPUs, load average {meta['load']}; {rounds} alternating rounds per comparison")
     started = time.perf_counter()
-    rows = bench_calls(rounds)
-    rows += bench_scenarios(rounds, 1 if args.quick else 3)
+    endpoint = _endpoint_here()
+    if endpoint is not None:
+        _say(f"SQSLAB_ENDPOINT: {endpoint}")
+    rows = bench_calls(rounds, server=endpoint is None)
+    if endpoint is not None and "outside this process" in endpoint:
+        _say("That endpoint is outside this process, where the clock is real: a crash exploration would wait "
+             "out real visibility timeouts, so only the SQS calls are measured.")
+        args.no_notebooks = True
+    else:
+        rows += bench_scenarios(rounds, 1 if args.quick else 3)
+        rows += bench_fidelity()
     if args.ablation:
         rows += bench_ablation(max(rounds, 9))
     if not (args.quick or args.no_notebooks):
