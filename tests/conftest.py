@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests/support as "support"
+
+# The suite runs on moto in this process whatever the shell says: an exported SQSLAB_ENDPOINT (real
+# AWS, with consent) must never turn `make test` into calls on someone's account. The endpoint tests
+# pass their endpoint to the lab explicitly.
+for _name in ("SQSLAB_ENDPOINT", "SQSLAB_ALLOW_AWS", "SQSLAB_QUEUE_PREFIX", "SQSLAB_MAX_WAIT"):
+    os.environ.pop(_name, None)
 
 
 @pytest.fixture

@@ -412,6 +412,14 @@ class Execution:
     seconds: float
     probe: dict | None
     cells: dict  # execution count -> (cell index, grade_id)
+    cell_seconds: list = field(default_factory=list)  # (seconds, cell index, grade_id), each code cell
+
+    def slowest(self) -> str:
+        """``"never_loses_a_message_under_any_crash 0.97 s"``: the cell that took longest."""
+        if not self.cell_seconds:
+            return ""
+        seconds, index, grade_id = max(self.cell_seconds)
+        return f"{grade_id or f'cell {index}'} {seconds:.2f} s"
 
 
 def _execute(path: Path | None, env: dict | None = None, code: str = FLOOR_IMPORTS) -> Execution:
@@ -420,6 +428,19 @@ def _execute(path: Path | None, env: dict | None = None, code: str = FLOOR_IMPOR
 
     import nbformat
     from nbclient import NotebookClient
+
+    timings: list = []
+
+    class TimedClient(NotebookClient):
+        # Timed from outside: inside the kernel the lab's clock has stopped time.
+        async def async_execute_cell(self, cell, cell_index, *args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return await super().async_execute_cell(cell, cell_index, *args, **kwargs)
+            finally:
+                if cell.cell_type == "code":
+                    timings.append((time.perf_counter() - started, cell_index,
+                                    cell.metadata.get("nbgrader", {}).get("grade_id", "")))
 
     if path is None:
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
@@ -434,7 +455,7 @@ def _execute(path: Path | None, env: dict | None = None, code: str = FLOOR_IMPOR
         os.environ["SQSLAB_BENCH_PROBE"] = str(probe)
         try:
             started = time.perf_counter()
-            NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
+            TimedClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
                            extra_arguments=["--IPKernelApp.log_level=ERROR",
                                             f"--IPKernelApp.exec_lines={json.dumps([_probe_line()])}"]).execute()
             seconds = time.perf_counter() - started
@@ -444,7 +465,7 @@ def _execute(path: Path | None, env: dict | None = None, code: str = FLOOR_IMPOR
         found = json.loads(probe.read_text()) if probe.exists() else None
     cells = {c.execution_count: (i, c.metadata.get("nbgrader", {}).get("grade_id", ""))
              for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.execution_count}
-    return Execution(seconds, found, cells)
+    return Execution(seconds, found, cells, timings)
 
 
 def _lesson_notebooks() -> list[Path]:
@@ -476,7 +497,7 @@ def bench_notebooks(compare_all: bool) -> list[Row]:
             continue
         done.append((name, on))
         rows.append(Row("notebooks", f"{name} (headless)", on.seconds, "s", "floor", floor, None,
-                        f"{on.seconds - floor:+.1f} s from the floor"))
+                        f"{on.seconds - floor:+.1f} s from the floor; slowest cell: {on.slowest()}"))
         if off is not None:
             rows.append(Row("notebooks", f"{name} (headless)", on.seconds, "s", "speed-ups off", off.seconds,
                             off.seconds / on.seconds, "wall time, one execution each"))
