@@ -5,8 +5,9 @@ slows both alike):
 
 * **SQS calls per second** through the bench (a lab client: recording hooks, corrections of moto,
   speed-ups) against bare moto (a boto3 client straight under ``mock_aws``, in a process of its
-  own where nothing of the bench is loaded), and against the bench with its speed-ups off;
-  also a send into a queue already holding 1,000 messages (moto's cost grows with the queue);
+  own where nothing of the bench is loaded), against the bench with its speed-ups off, and
+  against the bench on moto's server mode (HTTP to a ``ThreadedMotoServer``); also a send into a
+  queue already holding 1,000 messages (moto's cost grows with the queue);
 * **one scenario run** (a naive consumer, three orders) and **one 60-run exploration** of it, with
   the speed-ups on and off; and the simulated time those runs covered against the real time
   they slept (none: the clock is simulated);
@@ -19,8 +20,14 @@ slows both alike):
 * from inside those kernels (:mod:`sqslab.benchprobe`): the **longest exhaustive crash exploration
   of each lesson** (every ``explore``/``explore_...`` call the notebook makes, timed), and the
   **simulated time the whole course covers** against the **real time it slept**;
+* how many **facts of FACTS.md** the lab's endpoint honours (:mod:`sqslab.facts`; the table is
+  ``python -m sqslab.fidelity_report``);
 * the issue's **goals**, each met or missed: the course in at most 30 s and 2.5x the floor, every
   exploration in at most 2 s, bench calls at least as fast as bare moto, no real time slept.
+
+With ``SQSLAB_ENDPOINT`` set, the lab parts run on that endpoint (``SQSLAB_ENDPOINT=moto-server
+make bench`` measures the whole course on moto's server mode); on an endpoint outside this process,
+where the clock is real, only the SQS calls are measured.
 
 It prints a table and writes ``bench.md``, ``bench.csv`` and ``bench.png`` under ``out/bench/``.
 Ratios come from CPU time (``time.process_time``), which another engineer's build on the same
