@@ -112,9 +112,11 @@ if mode == "bare":
     def set_speed(on):
         pass
 else:
+    import contextlib
     from sqslab import speed
     from sqslab.lab import Lab
-    lab = Lab().start()
+    with contextlib.redirect_stdout(sys.stderr):  # stdout is the protocol; the endpoint notice is not
+        lab = Lab().start()
     client = lab.client("sqs", actor="bench")
     def queue(name):
         return lab.queue(name).url
@@ -159,8 +161,8 @@ class _Worker:
         self.proc = subprocess.Popen([sys.executable, "-c", _WORKER, mode], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
         ready = self.proc.stdout.readline()
-        if not ready:
-            raise RuntimeError(f"bench worker {mode!r} did not start")
+        if not ready.startswith('{"ready"'):
+            raise RuntimeError(f"bench worker {mode!r} did not start (said {ready.strip()[:120]!r})")
 
     def run(self, **cmd) -> dict:
         self.proc.stdin.write(json.dumps(cmd) + "\n")

@@ -13,7 +13,7 @@ too, so that both pay the same) with this probe installed:
 * the **real time slept**: every ``time.sleep`` and ``threading.Condition.wait`` (which
   ``Event.wait`` and moto's long poll use) made by the notebook's code, the bench or moto, timed;
   the kernel's own machinery (ipykernel, zmq, tornado, IPython, asyncio) is left out, since it waits
-  between cells whatever the notebook does.
+  between cells whatever the notebook does, and so is the HTTP server of moto's server mode.
 
 Installed by ``python -m sqslab.bench`` through ``--IPKernelApp.exec_lines``, loaded from its file
 (not as ``sqslab.benchprobe``, which would import the package first), when ``SQSLAB_BENCH_PROBE``
@@ -36,8 +36,10 @@ import threading
 import time
 
 #: Where the kernel's own waiting comes from: not the notebook's doing.
+#: moto's server mode adds the HTTP server's (a thread per request, started and waited for).
 _KERNEL_MACHINERY = ("ipykernel", "zmq", "tornado", "IPython", "asyncio", "jupyter_client", "traitlets",
-                     "comm", "concurrent", "selectors", "queue", "debugpy", "ipywidgets")
+                     "comm", "concurrent", "selectors", "queue", "debugpy", "ipywidgets",
+                     "socketserver", "werkzeug")
 
 _findings: dict = {"explorations": [], "clocks": {}, "slept": 0.0, "sleeps": 0, "waited": 0.0, "waits": 0}
 _depth = threading.local()
