@@ -136,6 +136,31 @@ def test_a_crash_elsewhere_is_retried_after_a_real_visibility_timeout(moto_serve
     assert "the clock is real" in notice and "queue names start with sqslab-" in notice
 
 
+def _stops_at_the_poison(p):
+    # A consumer that dies on order-2, taking the rest of its batch with it to the DLQ.
+    for m in p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        if "order-2" in m["Body"]:
+            raise ValueError("poison")
+        p.handle(m["Body"])
+        p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+
+@pytest.mark.xdist_group("moto-server-process")
+def test_elsewhere_the_record_sees_sqs_move_messages_to_the_dead_letter_queue(moto_server_elsewhere, capsys):
+    def run(lab):
+        return run_scenario(_stops_at_the_poison, messages=3, max_receive_count=2, visibility_timeout=1,
+                            poison=["order-2"], lab=lab)
+
+    with Lab() as lab:
+        here = run(lab)
+    with Lab(endpoint=Endpoint("url", moto_server_elsewhere)) as lab:
+        there = run(lab)
+    story = [(e.actor, e.kind, e.key) for e in there.history]
+    assert story == [(e.actor, e.kind, e.key) for e in here.history]
+    assert story[-3:] == [("sqs", "dlq_move", "order-2"), ("sqs", "dlq_move", "order-3"), ("bench", "note", None)]
+    assert "order-3 ended in the dead-letter queue without its effect" in there.verdict.explanation
+
+
 @pytest.mark.xdist_group("moto-server-process")
 def test_elsewhere_a_long_move_of_the_clock_and_an_injected_duplicate_are_refused(moto_server_elsewhere):
     with Lab(endpoint=Endpoint("url", moto_server_elsewhere)) as lab:

@@ -45,7 +45,7 @@ def test_moto_server_mode_in_this_process_honours(server_lab, name):
 
 # Facts whose check waits no time: plain moto fails these (FACTS.md, "Where moto differs").
 PLAIN_MOTO_BREAKS = ["fifo_dedup_after_delete", "dedup_per_group_high_throughput", "retention_range",
-                     "redrive_back_to_source"]
+                     "one_move_task_per_queue"]
 PLAIN_MOTO_KEEPS = ["fifo_dedup", "batch_limit_10", "visibility_default"]
 
 

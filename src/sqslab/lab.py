@@ -359,6 +359,8 @@ class Lab:
             self._real_names[real_name] = name
             self._ledger.visibility[name] = int(attrs["VisibilityTimeout"])
             self._ledger.delay[name] = int(attrs["DelaySeconds"])
+            if dlq is not None:
+                self._ledger.redrive[name] = (dlq.name, int(max_receive_count or 5))
         queue = Queue(name, url, arn, fifo, dlq)
         self._queues[name] = queue
         return queue
@@ -381,6 +383,10 @@ class Lab:
             self._real_names[real_name] = name
             self._ledger.visibility[name] = int(attrs.get("VisibilityTimeout", 30))
             self._ledger.delay[name] = int(attrs.get("DelaySeconds", 0))
+            policy = json.loads(attrs["RedrivePolicy"]) if attrs.get("RedrivePolicy") else {}
+            target = next((q for q in self._queues.values() if q.arn == policy.get("deadLetterTargetArn")), None)
+            if target is not None:
+                self._ledger.redrive[name] = (target.name, int(policy.get("maxReceiveCount", 5)))
         queue = Queue(name, url, arn, attrs.get("FifoQueue") == "true")
         self._queues[name] = queue
         return queue
@@ -693,8 +699,11 @@ class Lab:
                          visible_until_t=round(h.now() + timeout, 6))
 
         if self._ledger is not None and not error:
-            self._ledger.observe(operation, queue, params, parsed, self.clock.now(),
-                                 self._queue_visibility(queue), self._ledger.delay.get(queue, 0))
+            moved = self._ledger.observe(operation, queue, params, parsed, self.clock.now(),
+                                         self._queue_visibility(queue), self._ledger.delay.get(queue, 0))
+            for mid, body in moved:
+                self.history.append("sqs", "dlq_move", mid, self.key_for(mid) or self.key_of(body),
+                                    **{"from": queue, "to": self._ledger.redrive[queue][0]})
 
     def _record_send(self, actor: str, queue: str, params: dict, message_id: str | None) -> None:
         body = params.get("MessageBody", "")
@@ -849,6 +858,7 @@ class _Ledger:
         self.messages: dict[str, dict[str, dict]] = {}  # queue -> MessageId -> message
         self.visibility: dict[str, int] = {}            # queue -> its visibility timeout
         self.delay: dict[str, int] = {}                 # queue -> its DelaySeconds
+        self.redrive: dict[str, tuple[str, int]] = {}   # queue -> (its DLQ, maxReceiveCount)
         self._sent: dict[str, dict[str, float]] = {}    # queue -> MessageId -> first send
         self._latest: dict[str, str] = {}               # MessageId -> latest receipt handle
         self._owner: dict[str, str] = {}                # receipt handle -> MessageId
@@ -864,8 +874,12 @@ class _Ledger:
         return mid is not None and mid in self.messages.get(queue, {}) and self._latest.get(mid) != handle
 
     def observe(self, operation: str, queue: str, params: dict, parsed: dict, now: float,
-                visibility: int, delay: int) -> None:
-        """Bring the record up to date with one successful call and its answer."""
+                visibility: int, delay: int) -> list[tuple[str, str]]:
+        """Bring the record up to date with one successful call and its answer.
+
+        Returns the ``(MessageId, body)`` of the messages SQS must have moved to the queue's
+        dead-letter queue during this call (a receive), by its redrive policy.
+        """
         held = self.messages.setdefault(queue, {})
         if operation == "SendMessage":
             self._sent_one(held, queue, params, parsed.get("MessageId"), now, delay)
@@ -876,7 +890,8 @@ class _Ledger:
                     self._sent_one(held, queue, entry, ids[entry["Id"]], now, delay)
         elif operation == "ReceiveMessage":
             timeout = int(params.get("VisibilityTimeout", visibility))
-            for m in parsed.get("Messages", []) or []:
+            got = parsed.get("Messages", []) or []
+            for m in got:
                 mid, handle = m["MessageId"], m["ReceiptHandle"]
                 entry = held.setdefault(mid, self._message(mid, m.get("Body", ""), now, 0, {}))
                 entry["receive_count"] += 1
@@ -884,6 +899,8 @@ class _Ledger:
                 entry["visible_at"] = now + timeout
                 entry["delayed_until"] = 0.0
                 self._latest[mid], self._owner[handle] = handle, mid
+            if queue in self.redrive and len(got) < int(params.get("MaxNumberOfMessages", 1)):
+                return self._dead_lettered(queue, held, {m["MessageId"] for m in got}, now)
         elif operation in ("DeleteMessage", "DeleteMessageBatch"):
             for entry in self._applied(operation, params, parsed):
                 mid = self._owner.get(entry.get("ReceiptHandle", ""))
@@ -894,6 +911,23 @@ class _Ledger:
                 mid = self._owner.get(entry.get("ReceiptHandle", ""))
                 if mid in held and self._latest.get(mid) == entry["ReceiptHandle"]:
                     held[mid]["visible_at"] = now + int(entry.get("VisibilityTimeout", 0))
+        return []
+
+    def _dead_lettered(self, queue: str, held: dict, returned: set, now: float) -> list[tuple[str, str]]:
+        # SQS moves a message whose receive count reached maxReceiveCount to the DLQ instead of
+        # delivering it (Developer Guide, "Dead-letter queues"). A receive that returned fewer
+        # messages than it asked for passed over every visible one: those at the count were moved.
+        dlq, limit = self.redrive[queue]
+        # On a FIFO queue a message whose group has one in flight is held back, not passed over.
+        busy = {m["group_id"] for m in held.values() if m["visible_at"] > now} if queue.endswith(".fifo") else set()
+        moved = []
+        for mid, entry in list(held.items()):
+            visible = entry["visible_at"] <= now and entry["delayed_until"] <= now
+            if mid not in returned and visible and entry["receive_count"] >= limit and entry["group_id"] not in busy:
+                del held[mid]
+                self.messages.setdefault(dlq, {})[mid] = {**entry, "visible_at": 0.0, "receipt_handle": None}
+                moved.append((mid, entry["body"]))
+        return moved
 
     @staticmethod
     def _applied(operation: str, params: dict, parsed: dict) -> list[dict]:
