@@ -9,6 +9,12 @@
 Everything a client handed out by :meth:`Lab.client` does is appended to ``lab.history`` by
 botocore's after-call hooks (one place, so no lesson logs anything by hand), and the same hooks
 inject the faults armed in ``lab.faults``.
+
+``SQSLAB_ENDPOINT`` (see :mod:`sqslab.endpoint`) points a lab at another SQS: moto's server mode in
+this process (``lab.in_process`` stays True: the simulated clock, the corrections and every reader
+of moto's internals still apply), or an endpoint elsewhere -- ElasticMQ, real AWS -- where the clock
+is a :class:`~sqslab.clock.RealClock` and the readers fall back to the public API and to the lab's
+own record of its calls (:class:`_Ledger`).
 """
 
 from __future__ import annotations
@@ -92,7 +98,7 @@ def default_key_of(body: str) -> str | None:
 
 
 class Lab:
-    """Mocked AWS, a stopped clock and the recording hooks, for one notebook or test.
+    """Mocked AWS (or the endpoint asked for), a stopped clock and the recording hooks, for one notebook or test.
 
     Parameters
     ----------
@@ -100,6 +106,9 @@ class Lab:
         Seeds moto's random ids (MessageIds, receipt handles) so runs repeat exactly.
     start:
         The instant the clock shows at the start.
+    endpoint:
+        Where SQS is (default: what ``SQSLAB_ENDPOINT`` says when the lab starts; unset, moto in
+        this process).
     """
 
     def __init__(self, *, seed: int = 0, start=EPOCH, endpoint: "Endpoint | None" = None):
