@@ -72,6 +72,18 @@ def test_a_lab_asked_for_aws_without_consent_sends_nothing_and_changes_nothing(m
     assert os.environ["AWS_ACCESS_KEY_ID"] == "AKIAIOSFODNN7EXAMPLE"
 
 
+def test_an_endpoint_that_does_not_answer_says_so_and_leaves_the_environment_as_it_was(monkeypatch):
+    import os
+
+    from support.motoserver import _free_port
+
+    monkeypatch.setenv("AWS_PROFILE", "production")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    with pytest.raises(EnvironmentProblem, match="Nothing answers at SQSLAB_ENDPOINT=http://127.0.0.1:"):
+        Lab(endpoint=Endpoint("url", f"http://127.0.0.1:{_free_port()}")).start()
+    assert os.environ["AWS_PROFILE"] == "production" and "AWS_ACCESS_KEY_ID" not in os.environ
+
+
 # -- moto's server mode, in this process -------------------------------------------------------------
 def test_moto_server_mode_keeps_every_request_on_this_machine(monkeypatch, connects, capsys):
     monkeypatch.setenv("SQSLAB_ENDPOINT", "moto-server")

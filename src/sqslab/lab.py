@@ -174,7 +174,11 @@ class Lab:
             self._mock = mock_aws()
             self._mock.start()
         else:
-            self._connect(outer)
+            try:
+                self._connect(outer)
+            except BaseException:
+                self._restore_env()
+                raise
             if not aws:
                 # Every client of the process goes there too (the lesson modules' own, a learner's
                 # boto3.client("sqs")), so none can reach for AWS with the fake credentials.
@@ -207,13 +211,21 @@ class Lab:
         """Point the clients at the endpoint; find out whether its queues are in this process."""
         from . import endpoint as endpoints
 
+        from botocore.exceptions import EndpointConnectionError
+
         self._url = endpoints.moto_server_url() if self.endpoint.kind == "moto-server" else self.endpoint.url
         if self.endpoint.kind == "moto-server":
             self.in_process = True
         elif self.endpoint.real_aws:
             self.in_process = False
         else:
-            self.in_process = self._serves_this_process()
+            try:
+                self.in_process = self._serves_this_process()
+            except EndpointConnectionError:
+                raise EnvironmentProblem(
+                    f"Nothing answers at SQSLAB_ENDPOINT={self._url}. Start that SQS first (ElasticMQ: "
+                    "docker run -p 9324:9324 softwaremill/elasticmq-native), or unset SQSLAB_ENDPOINT to "
+                    "use moto in this process.") from None
         if self.in_process:
             # moto's server shares this process's moto: a fresh world per lab, as mock_aws gives,
             # except inside another lab (the canary), whose queues must survive.
@@ -292,12 +304,7 @@ class Lab:
             self._mock.stop()
             self._mock = None
         self._started = False
-        for name, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        self._saved_env.clear()
+        self._restore_env()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
@@ -309,6 +316,14 @@ class Lab:
     def running(self) -> bool:
         """True between :meth:`start` and :meth:`close`."""
         return self._started
+
+    def _restore_env(self) -> None:
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()
 
     def _delete_own_queues(self) -> None:
         # Queues on a shared endpoint are this lab's only: leave nothing behind.
