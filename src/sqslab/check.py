@@ -194,6 +194,10 @@ _HINTS = {
     ("script_failed", None): "Your function raised an exception instead of finishing its job. Fix the "
                              "error at the line it names first: the run's other events may only be its "
                              "consequences.",
+    ("not_drained", "before_effect"): "The consumer died before the effect, and its message was never deleted "
+                                      "afterwards: every later delivery was turned away or failed. If something "
+                                      "the dead consumer left behind (a lock, a claim marked in progress) refuses "
+                                      "the later deliveries, it must expire.",
     ("not_drained", None): "Something was never deleted. A consumer must delete each message once its work "
                            "is committed, or SQS delivers it again and again.",
     ("dead_lettered", None): "A message that could have succeeded ended in the dead-letter queue: it was "
