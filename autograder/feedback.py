@@ -27,17 +27,40 @@ code{font-size:.9em} .muted{color:#5b6473}
 """
 
 
+_STATUS_HELP = {
+    "ok": "The grader ran your notebook normally; the points say how it did.",
+    "missing": "Nothing was found to grade.",
+    "invalid_notebook": "The file could not be read as a notebook.",
+    "kernel_died": "Your code stopped the kernel; the notebook was run again without that cell.",
+    "timeout": "A cell ran too long and was interrupted.",
+    "tampered": "The bench or a test's metadata was changed; see the notes below.",
+    "limit_exceeded": "A cell hit a memory, process, time or output limit.",
+    "error": "The grader itself failed on this notebook; your instructor will look at it.",
+}
+
+
 def _e(text) -> str:
     return html.escape(str(text), quote=True)
 
 
+#: Words a grade_id spells in lower case that a title writes as the course does.
+_ACRONYMS = {"dlq": "DLQ", "dlqs": "DLQs", "fifo": "FIFO", "sqs": "SQS", "id": "ID", "ids": "IDs",
+             "aws": "AWS", "http": "HTTP", "sqlite": "SQLite", "dynamodb": "DynamoDB", "sigterm": "SIGTERM"}
+
+
 def _title(grade_id: str) -> str:
-    return grade_id.replace("_", " ").strip().capitalize()
+    words = grade_id.replace("_", " ").split()
+    words = [_ACRONYMS.get(w.lower(), w) for w in words]
+    if words and words[0] == words[0].lower():
+        words[0] = words[0].capitalize()
+    return " ".join(words)
 
 
 def render(learner: str, assignment, entry: dict, row: dict) -> str:
     """The whole HTML page for ``learner``'s notebook ``entry`` of ``assignment``."""
-    ok = row["status"] == "ok"
+    full = float(entry.get("score", 0) or 0) >= float(entry.get("max_score", 0) or 0) > 0
+    # Green only for full marks: "ok" says the notebook was graded normally, not that it passed.
+    badge = "bad" if row["status"] != "ok" else ("ok" if full else "")
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{_e(assignment.name)}: feedback for {_e(learner)}</title>",
@@ -45,7 +68,8 @@ def render(learner: str, assignment, entry: dict, row: dict) -> str:
         f"<h1>{_e(assignment.name)} <span class=\"muted\">/ {_e(entry['name'])}.ipynb</span></h1>",
         f"<p class=\"muted\">Feedback for <strong>{_e(learner)}</strong></p>",
         f"<p class=\"score\"><strong>{fmt(entry.get('score', 0))}</strong> of {fmt(entry['max_score'])} points "
-        f"<span class=\"status {'ok' if ok else 'bad'}\">{_e(row['status'])}</span></p>",
+        f"<span class=\"status {badge}\" title=\"{_e(_STATUS_HELP.get(row['status'], ''))}\">"
+        f"grading status: {_e(row['status'])}</span></p>",
         f"<p>{_e(row['reason'])}</p>",
     ]
     cells = entry.get("cells", [])
@@ -68,7 +92,10 @@ def render(learner: str, assignment, entry: dict, row: dict) -> str:
             else:
                 verdict = '<span class="fail">failed</span>'
             desc = f"<br><span class=\"muted\">{_e(c['description'])}</span>" if c.get("description") else ""
-            parts.append(f"<tr><td><a href=\"#{_e(c['grade_id'])}\">{_e(_title(c['grade_id']))}</a>{desc}</td>"
+            name = _e(_title(c["grade_id"]))
+            # Only failures have a section below to jump to.
+            name = name if c.get("passed") else f"<a href=\"#{_e(c['grade_id'])}\">{name}</a>"
+            parts.append(f"<tr><td>{name}{desc}</td>"
                          f"<td>{verdict}</td><td class=\"pts\">{fmt(c['score'])} / {fmt(c['points'])}</td></tr>")
         parts.append("</tbody></table>")
         failing = [c for c in cells if not c.get("passed")]

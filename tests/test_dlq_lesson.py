@@ -182,6 +182,27 @@ def test_a_redrive_that_does_not_wait_leaves_orders_in_the_dlq_and_says_so(lab):
     assert "still in the dead-letter queue when redrive() returned" in verdict.explanation
 
 
+def test_a_redrive_that_raises_fails_the_run_even_when_its_task_moved_everything(lab):
+    def finds_the_task_by_handle(sqs, queue_url, clock):
+        arn = json.loads(sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])
+                         ["Attributes"]["RedrivePolicy"])["deadLetterTargetArn"]
+        handle = sqs.start_message_move_task(SourceArn=arn)["TaskHandle"]
+        while True:
+            task = next(t for t in sqs.list_message_move_tasks(SourceArn=arn, MaxResults=10)["Results"]
+                        if t["TaskHandle"] == handle)  # listed tasks have a TaskHandle only while RUNNING
+            if task["Status"] != "RUNNING":
+                return task["ApproximateNumberOfMessagesMoved"]
+            clock.advance(1)
+
+    incident = dlq.Incident(consumer(dlq.parse_order_v1), consumer(dlq.parse_order_v2), finds_the_task_by_handle)
+    outcome = run_scenario(incident, messages=dlq.incident_orders(2, string_amounts=(1,)), max_receive_count=2)
+    assert outcome.effects == {"order-1": 1, "order-2": 1}  # the task itself did its job...
+    verdict = outcome.verdict
+    assert not verdict.ok and verdict.problems[0].kind == "script_failed"  # ...the operator's script did not
+    assert "finds_the_task_by_handle() raised KeyError: 'TaskHandle'" in verdict.explanation
+    assert 'if t["TaskHandle"] == handle)' in verdict.explanation  # the line that raised, quoted
+
+
 def test_replaying_twice_charges_twice_without_idempotency(lab):
     def charge_blindly(db, body, parse):
         db.apply_effect(parse(body)["order_id"], "charge")

@@ -265,3 +265,27 @@ def test_class_grading_needs_an_output_folder():
     done = subprocess.run([sys.executable, os.path.join(REPO, "autograder", "grade.py"), "--submissions", "x"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "--out is required" in done.stderr
+
+
+def test_feedback_titles_keep_the_courses_acronyms():
+    from autograder.feedback import _title
+
+    assert _title("dlq_alarm_goes_off_when_a_message_is_dead_lettered") == "DLQ alarm goes off when a message is dead lettered"
+    assert _title("redrive_moves_the_dlq_back_to_its_source_queue") == "Redrive moves the DLQ back to its source queue"
+    assert _title("fifo_retry_keeps_the_dedup_id") == "FIFO retry keeps the dedup ID"
+
+
+def test_feedback_is_green_only_for_full_marks_and_links_only_to_failures():
+    from types import SimpleNamespace
+
+    from autograder.feedback import render
+
+    cells = [{"grade_id": "passes", "passed": True, "score": 1, "points": 1},
+             {"grade_id": "fails", "passed": False, "score": 0, "points": 2,
+              "error": {"ename": "AssertionError", "evalue": "FAILED: ..."}}]
+    entry = {"name": "nb", "score": 1, "max_score": 3, "status": "ok", "cells": cells}
+    page = render("ada", SimpleNamespace(name="01_naive_consumer"), entry, {"status": "ok", "reason": "Graded."})
+    assert 'class="status ok"' not in page and "grading status: ok" in page
+    assert 'href="#fails"' in page and 'id="fails"' in page and 'href="#passes"' not in page
+    entry = {**entry, "score": 3, "cells": cells[:1]}
+    assert 'class="status ok"' in render("ada", SimpleNamespace(name="a"), entry, {"status": "ok", "reason": "Graded."})

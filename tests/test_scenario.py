@@ -1,5 +1,7 @@
 """The scenario runner, the checker and exhaustive exploration, on known consumers."""
 
+import json
+
 import pytest
 
 from sqslab import Fault, canary, check, explore, fault_plans, run_scenario
@@ -131,3 +133,29 @@ def test_the_canary_notices_a_bench_whose_faults_were_disabled(monkeypatch):
     monkeypatch.setattr(faults.FaultPlan, "hit", lambda self, *a, **k: None)
     ok, reason = canary()
     assert not ok and "crash" in reason
+
+
+def test_an_error_in_the_consumers_own_code_is_named_first_in_the_explanation(lab):
+    def typo(p):
+        for m in p.sqs.receive_message(QueueUrl=p.queue_url).get("Messages", []):
+            p.handle(m["Body"])
+            p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandl"])
+
+    verdict = run_scenario(typo, messages=1, max_steps=5).verdict
+    assert not verdict.ok
+    raised = [line for line in verdict.explanation.splitlines() if line.startswith("Raised by your code")]
+    assert raised and "KeyError: 'ReceiptHandl'" in raised[0] and "(5 times)" in raised[0], verdict.explanation
+
+
+def test_describe_error_points_at_the_callers_line_not_the_library():
+    from sqslab.check import describe_error
+
+    def parse(body):
+        return json.loads(body)["order_id"]
+
+    try:
+        parse("{not json")
+    except ValueError as exc:
+        error, where = describe_error(exc)
+    assert error.startswith("JSONDecodeError: ")
+    assert where.startswith("line ") and "of parse(): return json.loads(body)" in where

@@ -14,6 +14,9 @@ was seen; ``assert verdict.ok, verdict.explanation`` puts that text in front of 
 
 from __future__ import annotations
 
+import os
+import sysconfig
+import traceback
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -37,7 +40,7 @@ failures: list["Verdict"] = []
 class Problem:
     """One broken invariant for one message."""
 
-    kind: str          # lost | duplicate | not_drained | dead_lettered | unexpected | crashed_bench
+    kind: str          # lost | duplicate | not_drained | dead_lettered | unexpected | script_failed
     key: str | None
     summary: str
 
@@ -108,6 +111,13 @@ def check(history: "History", *, expected: Iterable[str], effects: dict[str, int
     expected = list(expected)
     remaining, dead, poison = list(remaining), set(dead_lettered), set(poison)
     problems: list[Problem] = []
+    # A learner's function that is not a consumer (an operator's redrive script) must not raise: its
+    # error comes first, since whatever else went wrong may only be its consequence.
+    for e in (history.of_kind("error") if history is not None else []):
+        where = f" at {e.detail['where']}" if e.detail.get("where") else ""
+        problems.append(Problem("script_failed", e.key,
+                                f"{e.detail.get('function', 'your function')}() raised "
+                                f"{e.detail.get('error')}{where}"))
     for key in expected:
         n = effects.get(key, 0)
         if key in poison:
@@ -181,6 +191,13 @@ _HINTS = {
     ("duplicate", "visibility_expires"): "The work outlasted the visibility timeout, so a second consumer "
                                          "received the message while the first was still working, and both "
                                          "did the effect.",
+    ("script_failed", None): "Your function raised an exception instead of finishing its job. Fix the "
+                             "error at the line it names first: the run's other events may only be its "
+                             "consequences.",
+    ("not_drained", "before_effect"): "The consumer died before the effect, and its message was never deleted "
+                                      "afterwards: every later delivery was turned away or failed. If something "
+                                      "the dead consumer left behind (a lock, a claim marked in progress) refuses "
+                                      "the later deliveries, it must expire.",
     ("not_drained", None): "Something was never deleted. A consumer must delete each message once its work "
                            "is committed, or SQS delivers it again and again.",
     ("dead_lettered", None): "A message that could have succeeded ended in the dead-letter queue: it was "
@@ -198,6 +215,10 @@ def _explain(history: "History", expect: str, problems: list[Problem], fired: li
         lines.append(f"Also: {extra.summary}.")
     if len(problems) > 4:
         lines.append(f"(and {len(problems) - 4} more problem(s))")
+    raised = _code_errors(history)
+    if raised:
+        lines.append("Raised by your code (an uncaught error kills the process, so the bench restarts it): "
+                     + "; ".join(f"{error} ({n} time{'s' if n > 1 else ''})" for error, n in raised[:3]) + ".")
     if fired:
         lines.append("Injected: " + "; then ".join(f"{ff.actor} hit {ff.fault.describe(ff.key)}" for ff in fired) + ".")
     else:
@@ -218,6 +239,40 @@ def _explain(history: "History", expect: str, problems: list[Problem], fired: li
             if len(story) > 30:
                 lines.append(f"  ... ({len(story) - 30} more events)")
     return "\n".join(lines)
+
+
+def _code_errors(history: "History | None") -> list[tuple[str, int]]:
+    """The distinct errors the learner's consumer raised (uncaught), most frequent first."""
+    counts: dict[str, int] = {}
+    for e in (history.of_kind("crash") if history is not None else []):
+        error = e.detail.get("error")
+        if error and e.detail.get("point") is None and not e.detail.get("caught"):
+            text = error + (f" at {e.detail['where']}" if e.detail.get("where") else "")
+            counts[text] = counts.get(text, 0) + 1
+    return sorted(counts.items(), key=lambda item: -item[1])
+
+
+def _library_dirs() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    dirs = {os.path.dirname(os.path.abspath(__file__)), paths["stdlib"], paths["purelib"], paths["platlib"]}
+    return tuple(os.path.join(d, "") for d in dirs if d)
+
+
+def describe_error(exc: BaseException) -> tuple[str, str | None]:
+    """``("KeyError: 'TaskHandle'", "line 6: task = ...")``: an error, and where the learner's code raised it.
+
+    The place is the innermost frame of the traceback that is neither the bench nor a library (in a
+    notebook: the cell's own code), or None when there is none.
+    """
+    error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    libraries = _library_dirs()
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if not os.path.abspath(frame.filename).startswith(libraries):
+            code = (frame.line or "").strip()
+            where = ("" if frame.name.startswith("<") and frame.name != "<module>" else
+                     " of the cell" if frame.name == "<module>" else f" of {frame.name}()")
+            return error, f"line {frame.lineno}{where}" + (f": {code}" if code else "")
+    return error, None
 
 
 def _near(event, history, key) -> bool:

@@ -29,8 +29,9 @@ import weakref
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable
 
+from .check import describe_error
 from .exceptions import LabError
-from .lab import REGION, Lab, Queue, current_lab
+from .lab import REGION, Lab, Queue, RunawayConsumer, current_lab
 
 __all__ = [
     "InvalidOrder", "PaymentsUnavailable", "parse_order_v1", "parse_order_v2", "payments",
@@ -238,6 +239,12 @@ class Incident:
             client = operator_client(lab)
             try:
                 state["redrive_result"] = self.redrive(client, process.queue_url, lab.clock)
+            except (Exception, RunawayConsumer) as exc:
+                # The operator's script failed: that fails the run (check() reads this event), even
+                # if the move task it started went on to move every message.
+                error, where = describe_error(exc)
+                lab.history.append("operator", "error", function=getattr(self.redrive, "__name__", "redrive"),
+                                   error=error, where=where)
             finally:
                 lab.release(client)
             for m in lab.snapshot(process.dlq_url)["messages"]:

@@ -62,6 +62,45 @@ def explore(consumer: Callable[[Process], Any], *, messages: int | Sequence = 3,
     """
     points = tuple(points)
     count = messages if isinstance(messages, int) else len(messages)
+
+    def run(plan, lab, note):
+        return run_scenario(consumer, messages=messages, faults=plan, expect=expect, lab=lab, note=note,
+                            **scenario)
+
+    failed, runs = first_failure(run, fault_plans(points, count, double=double), max_runs=max_runs, lab=lab)
+    if failed is not None:
+        return failed
+    return Verdict(True, expect,
+                   f"OK: {runs} runs, every fault point ({', '.join(points)}) at every message "
+                   f"position{' and crashes on restart' if double else ''}: "
+                   f"{'exactly once' if expect == 'exactly_once' else 'at least once'}, none lost, "
+                   "queue drained every time.",
+                   runs=runs)
+
+
+def describe_plan(plan: Sequence[Fault], unit: str = "message") -> str:
+    """``"no fault"`` or ``"after_receive on message 2 then before_delete on message 2 (#2)"``."""
+    if not plan:
+        return "no fault"
+    return " then ".join(f"{f.point} on {unit} {f.message + 1}" + (f" (#{f.occurrence})" if f.occurrence > 1 else "")
+                         for f in plan)
+
+
+def first_failure(run: Callable[[tuple[Fault, ...], Lab, str], Any], plans: Iterable[tuple[Fault, ...]], *,
+                  max_runs: int, lab: Lab | None = None, unit: str = "message") -> tuple[Verdict | None, int]:
+    """Run plans in order, at most ``max_runs``, and stop at the first failing verdict.
+
+    The loop every exploration shares (consumers here, FIFO order in ``sqslab.fifo``, producers in
+    ``sqslab.producer``). ``run(plan, lab, note)`` runs one plan and returns an outcome with a
+    ``verdict``; all runs share one lab (the open one, or a private one for the exploration),
+    since starting a mock costs far more than a run.
+
+    Returns
+    -------
+    (Verdict or None, int)
+        The first failing verdict (its ``runs`` says which run it was), or None; and how many runs
+        were tried.
+    """
     own_lab = None
     if lab is None:
         lab = current_lab()
@@ -69,25 +108,15 @@ def explore(consumer: Callable[[Process], Any], *, messages: int | Sequence = 3,
         own_lab = lab = Lab().start()
     try:
         runs = 0
-        for plan in fault_plans(points, count, double=double):
+        for plan in plans:
             if runs >= max_runs:
                 break
             runs += 1
-            what = "no fault" if not plan else " then ".join(
-                f"{f.point} on message {f.message + 1}" + (f" (#{f.occurrence})" if f.occurrence > 1 else "")
-                for f in plan)
-            outcome = run_scenario(consumer, messages=messages, faults=plan, expect=expect, lab=lab,
-                                   note=f"Exploration run {runs} ({what}):", **scenario)
+            outcome = run(plan, lab, f"Exploration run {runs} ({describe_plan(plan, unit)}):")
             if not outcome.verdict.ok:
                 outcome.verdict.runs = runs
-                return outcome.verdict
-        verdict = Verdict(True, expect,
-                          f"OK: {runs} runs, every fault point ({', '.join(points)}) at every message "
-                          f"position{' and crashes on restart' if double else ''}: "
-                          f"{'exactly once' if expect == 'exactly_once' else 'at least once'}, none lost, "
-                          "queue drained every time.",
-                          runs=runs)
-        return verdict
+                return outcome.verdict, runs
+        return None, runs
     finally:
         if own_lab is not None:
             own_lab.close()

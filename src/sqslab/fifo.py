@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from .check import EXPECTATIONS as CHECK_EXPECTATIONS, failures as _failures
 from .check import Problem, Verdict
-from .explore import fault_plans
+from .explore import fault_plans, first_failure
 from .faults import CRASH_POINTS
 from .lab import Lab, Queue, current_lab
 from .scenario import Outcome, Process, run_scenario
@@ -189,29 +189,14 @@ def explore_in_order(consumer: Callable[[Process], Any], *, messages: Sequence[d
     """
     points = tuple(points)
     bodies = messages or fifo_orders()
-    own = None
-    if lab is None:
-        lab = current_lab()
-    if lab is None:
-        own = lab = Lab().start()
-    try:
-        runs = 0
-        for plan in fault_plans(points, len(bodies), double=double):
-            if runs >= max_runs:
-                break
-            runs += 1
-            what = "no fault" if not plan else " then ".join(
-                f"{f.point} on message {f.message + 1}" + (f" (#{f.occurrence})" if f.occurrence > 1 else "")
-                for f in plan)
-            outcome = run_in_order(consumer, messages=bodies, faults=plan, expect=expect, lab=lab,
-                                   note=f"Exploration run {runs} ({what}):", **scenario)
-            if not outcome.verdict.ok:
-                outcome.verdict.runs = runs
-                return outcome.verdict
-        return Verdict(True, expect,
-                       f"OK: {runs} runs, every fault point ({', '.join(points)}) at every message "
-                       f"position{' and crashes on restart' if double else ''}: {ORDER_EXPECTATION}; "
-                       f"{CHECK_EXPECTATIONS[expect]}.", runs=runs)
-    finally:
-        if own is not None:
-            own.close()
+
+    def run(plan, lab, note):
+        return run_in_order(consumer, messages=bodies, faults=plan, expect=expect, lab=lab, note=note, **scenario)
+
+    failed, runs = first_failure(run, fault_plans(points, len(bodies), double=double), max_runs=max_runs, lab=lab)
+    if failed is not None:
+        return failed
+    return Verdict(True, expect,
+                   f"OK: {runs} runs, every fault point ({', '.join(points)}) at every message "
+                   f"position{' and crashes on restart' if double else ''}: {ORDER_EXPECTATION}; "
+                   f"{CHECK_EXPECTATIONS[expect]}.", runs=runs)

@@ -18,7 +18,10 @@ Event kinds (``Event.kind``) and what ``detail`` holds:
 ``effect``         a business effect committed: ``effect`` (its kind), ``detail``
 ``rollback``       effects thrown away with their transaction: ``effects`` (a list of keys)
 ``fault``          an injected fault fired: ``point``, ``fatal``
-``crash``          a consumer died: ``point`` (or ``error`` for an uncaught exception)
+``crash``          a consumer died: ``point`` (or ``error`` for an uncaught exception, and
+                   ``where``, the line of the learner's code that raised it)
+``error``          a learner's function that is not a consumer (an operator's script) raised:
+                   ``function``, ``error``, ``where``
 ``start``/``stop`` a consumer process started / finished cleanly
 ``clock``          the clock moved: ``seconds``
 ``dlq_move``       SQS moved a message to its dead-letter queue: ``from``, ``to``
@@ -36,7 +39,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 KINDS = (
     "send", "receive", "delete", "visibility", "effect", "rollback", "fault", "crash",
-    "start", "stop", "clock", "dlq_move", "move_task", "note",
+    "start", "stop", "clock", "dlq_move", "move_task", "note", "error",
 )
 
 
@@ -83,7 +86,9 @@ _DESCRIBE: dict[str, Callable[[dict], str]] = {
     "effect": lambda d: f"[{d.get('effect', 'effect')}]",
     "rollback": lambda d: f"(uncommitted: {', '.join(d.get('effects', []))})",
     "fault": lambda d: f"<{d.get('point')}>",
-    "crash": lambda d: f"<{d.get('point') or d.get('error')}>",
+    "crash": lambda d: f"<{d.get('point') or d.get('error')}>" + (f" at {d['where']}" if d.get("where") else ""),
+    "error": lambda d: f"{d.get('function', 'the function')}() raised {d.get('error')}"
+                       + (f" at {d['where']}" if d.get("where") else ""),
     "clock": lambda d: f"+{d.get('seconds', 0):g}s",
     "send": lambda d: "" if d.get("delivered", True) else "(deduplicated: accepted, not delivered)",
     "dlq_move": lambda d: f"-> {d.get('to')}",

@@ -38,6 +38,7 @@ from .check import EXPECTATIONS as CHECK_EXPECTATIONS, failures as _failures
 from .check import Problem, Verdict
 from .effects import EffectDB
 from .exceptions import Crash, LabError
+from .explore import first_failure
 from .faults import Fault, is_fatal
 from .fidelity import DEDUPLICATION_SECONDS
 from .fifo import fifo_orders, group_of
@@ -494,27 +495,14 @@ def explore_producer(place_order: Callable[[Producer, dict], Any], *, orders: in
     """
     points = tuple(points)
     count = orders if isinstance(orders, int) else len(orders)
-    own = None
-    if lab is None:
-        lab = current_lab()
-    if lab is None:
-        own = lab = Lab().start()
-    try:
-        runs = 0
-        for plan in producer_plans(points, count, double=double):
-            if runs >= max_runs:
-                break
-            runs += 1
-            what = "no fault" if not plan else " then ".join(
-                f"{f.point} on order {f.message + 1}" + (f" (#{f.occurrence})" if f.occurrence > 1 else "")
-                for f in plan)
-            outcome = run_producer(place_order, orders=orders, relay=relay, faults=plan, expect=expect,
-                                   lab=lab, note=f"Exploration run {runs} ({what}):", **options)
-            if not outcome.verdict.ok:
-                outcome.verdict.runs = runs
-                return outcome.verdict
-        return Verdict(True, expect, f"OK: {runs} runs, every fault point ({', '.join(points)}) at every "
-                                     f"order: {EXPECTATIONS[expect]}.", runs=runs)
-    finally:
-        if own is not None:
-            own.close()
+
+    def run(plan, lab, note):
+        return run_producer(place_order, orders=orders, relay=relay, faults=plan, expect=expect, lab=lab,
+                            note=note, **options)
+
+    failed, runs = first_failure(run, producer_plans(points, count, double=double), max_runs=max_runs, lab=lab,
+                                 unit="order")
+    if failed is not None:
+        return failed
+    return Verdict(True, expect, f"OK: {runs} runs, every fault point ({', '.join(points)}) at every "
+                                 f"order: {EXPECTATIONS[expect]}.", runs=runs)
