@@ -870,6 +870,10 @@ class Lab:
             raise LabError("The lab is closed: run `lab = open_lab()` first.")
 
 
+#: Seconds after which the record expects a message that SQS passed over to be receivable.
+LOOK_AGAIN = 0.2
+
+
 class _Ledger:
     """The bench's own account of its queues, where they are not in this process.
 
@@ -923,8 +927,11 @@ class _Ledger:
                 entry["visible_at"] = now + timeout
                 entry["delayed_until"] = 0.0
                 self._latest[mid], self._owner[handle] = handle, mid
-            if queue in self.redrive and len(got) < int(params.get("MaxNumberOfMessages", 1)):
-                return self._dead_lettered(queue, held, {m["MessageId"] for m in got}, now)
+            if len(got) < int(params.get("MaxNumberOfMessages", 1)):
+                returned = {m["MessageId"] for m in got}
+                moved = self._dead_lettered(queue, held, returned, now) if queue in self.redrive else []
+                self._not_yet_visible(queue, held, returned, now)
+                return moved
         elif operation in ("DeleteMessage", "DeleteMessageBatch"):
             for entry in self._applied(operation, params, parsed):
                 mid = self._owner.get(entry.get("ReceiptHandle", ""))
@@ -942,8 +949,7 @@ class _Ledger:
         # delivering it (Developer Guide, "Dead-letter queues"). A receive that returned fewer
         # messages than it asked for passed over every visible one: those at the count were moved.
         dlq, limit = self.redrive[queue]
-        # On a FIFO queue a message whose group has one in flight is held back, not passed over.
-        busy = {m["group_id"] for m in held.values() if m["visible_at"] > now} if queue.endswith(".fifo") else set()
+        busy = self._busy_groups(queue, held, now)
         moved = []
         for mid, entry in list(held.items()):
             visible = entry["visible_at"] <= now and entry["delayed_until"] <= now
@@ -952,6 +958,21 @@ class _Ledger:
                 self.messages.setdefault(dlq, {})[mid] = {**entry, "visible_at": 0.0, "receipt_handle": None}
                 moved.append((mid, entry["body"]))
         return moved
+
+    def _not_yet_visible(self, queue: str, held: dict, returned: set, now: float) -> None:
+        # Visible by the record, yet passed over: real SQS makes a message visible again a little
+        # after its timeout, and a short poll samples servers. Look again shortly, rather than
+        # have the scenario runner step a consumer in a tight loop meanwhile.
+        busy = self._busy_groups(queue, held, now)
+        for mid, entry in held.items():
+            visible = entry["visible_at"] <= now and entry["delayed_until"] <= now
+            if mid not in returned and visible and entry["group_id"] not in busy:
+                entry["visible_at"] = now + LOOK_AGAIN
+
+    @staticmethod
+    def _busy_groups(queue: str, held: dict, now: float) -> set:
+        # On a FIFO queue a message whose group has one in flight is held back, not passed over.
+        return {m["group_id"] for m in held.values() if m["visible_at"] > now} if queue.endswith(".fifo") else set()
 
     @staticmethod
     def _applied(operation: str, params: dict, parsed: dict) -> list[dict]:
