@@ -12,10 +12,10 @@ slows both alike):
   the speed-ups on and off; and the simulated time those runs covered against the real time
   they slept (none: the clock is simulated);
 * **each lesson notebook** in ``solutions/`` (every ``NN_name/NN_name.ipynb``, so a new lesson is
-  measured as soon as it lands) executed headless (nbclient, a fresh kernel each, twice: the faster counts), against the
-  floor: a kernel that imports the bench (every ``sqslab`` module, boto3 and moto) and does
-  nothing, and a kernel that imports the ``sqslab`` package only; lesson 1 also with the speed-ups
-  off; and the **whole course**, the notebooks one after another, against the floor times their
+  measured as soon as it lands) executed headless (nbclient, a fresh kernel each, twice: the
+  faster counts), against the floor: a kernel that imports the bench (every ``sqslab`` module,
+  boto3 and moto) and does nothing, and a kernel that imports the ``sqslab`` package only; lesson
+  1 also with the speed-ups off; and the **whole course**, the notebooks one after another, against the floor times their
   number;
 * from inside those kernels (:mod:`sqslab.benchprobe`): the **longest exhaustive crash exploration
   of each lesson** (every ``explore``/``explore_...`` call the notebook makes, timed), and the
