@@ -15,8 +15,8 @@ slows both alike):
   measured as soon as it lands) executed headless (nbclient, a fresh kernel each, twice: the
   faster counts), against the floor: a kernel that imports the bench (every ``sqslab`` module,
   boto3 and moto) and does nothing, and a kernel that imports the ``sqslab`` package only; lesson
-  1 also with the speed-ups off; and the **whole course**, the notebooks one after another, against the floor times their
-  number;
+  1 also with the speed-ups off; and the **whole course**, the notebooks one after another,
+  against the floor times their number;
 * from inside those kernels (:mod:`sqslab.benchprobe`): the **longest exhaustive crash exploration
   of each lesson** (every ``explore``/``explore_...`` call the notebook makes, timed), and the
   **simulated time the whole course covers** against the **real time it slept**;
