@@ -373,6 +373,13 @@ class _Axis:
         span = self.first[i + 1] - self.last[i]
         return self.last[i] + span * _h(t - self.times[i]) / _h(self.times[i + 1] - self.times[i])
 
+    def after(self, t: float) -> float:
+        """Where ``t`` falls once everything that happened at ``t`` has happened (for "now")."""
+        if t in self.times:
+            i = self.times.index(t)
+            return self.last[i] + (0.5 if self.has_events[i] else 0.0)
+        return self.at(t)
+
     @property
     def width(self) -> float:
         return self.last[-1] if self.last else 0.0
@@ -534,7 +541,7 @@ def draw(history: History | Iterable[Event], *, title: str | None = None,
     xmin = -0.9
     xmax = span + 1.2
     xmax = max([xmax] + [axis.at(b.end_time) + 0.6 for b in model.bars if b.end_time is not None]
-               + ([axis.at(now) + 0.6] if now is not None else []))
+               + ([axis.after(now) + 0.6] if now is not None else []))
     cols_per_inch = (xmax - xmin) / plot_w
     xmax += 0.45 * cols_per_inch  # room for "redrive", "2x!" beside the last markers
     cols_per_inch = (xmax - xmin) / plot_w
@@ -557,7 +564,7 @@ def draw(history: History | Iterable[Event], *, title: str | None = None,
     labels.place()
     _draw_ticks(ax, axis, cols_per_inch)
     if now is not None:
-        _draw_now(ax, axis.at(now), now)
+        _draw_now(ax, axis.after(now), now)
     ax.set_xlabel("simulated time" + ("\n" if two_lines else "  ·  ") + "events of one instant "
                   "spread out in order  ·  idle time compressed", fontsize=8, color="#555555",
                   labelpad=7)
