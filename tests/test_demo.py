@@ -306,3 +306,15 @@ def test_text_says_everything_the_widget_shows(demo):
     assert "lane 1: consumer-2 (naive), running" in text
     assert "order-2: deleted; charged 2 times: TWICE" in text
     assert text.splitlines()[-1].startswith("✗ order-2")
+
+
+def test_a_new_session_ends_the_previous_one_instead_of_mixing_their_histories(lab):
+    first = DemoSession(lab)
+    first.send(1)
+    first.start(1)
+    second = DemoSession(lab)
+    assert first._closed and not first.lane(1).running
+    second.send(2)
+    assert [m.label for m in second.messages()] == ["order-1", "order-2"]
+    assert len(first.history.of_kind("send")) == 1
+    second.close()

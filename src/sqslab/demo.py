@@ -49,10 +49,10 @@ __all__ = ["DemoSession", "Lane", "MessageState", "VERSIONS", "STATES", "FAULT_M
 
 #: The consumer versions a lane can run, with what each one teaches.
 VERSIONS: dict[str, str] = {
-    "naive": "lesson 1: receive, charge, delete (a crash between the charge and the delete charges twice)",
-    "delete_first": "lesson 1's tempting fix: delete, then charge (a crash in between loses the order)",
-    "idempotent": "lesson 2: the charge and the record of its key in one transaction (charged once)",
-    "heartbeat": "lesson 4: extend the visibility timeout while the work runs (no second consumer)",
+    "naive": "lesson 1: receive, charge, delete; a crash between the charge and the delete charges twice",
+    "delete_first": "lesson 1's tempting fix: delete, then charge; a crash in between loses the order",
+    "idempotent": "lesson 2: records the order's key in the charge's own transaction; charges once",
+    "heartbeat": "lesson 4: extends the visibility timeout while the work runs; no second consumer gets it",
 }
 
 #: What a message can be doing, with the word and the symbol a view shows for it (never colour alone).
@@ -208,6 +208,9 @@ class DemoSession:
     """
 
     _sessions = 0
+    #: The live session of this process: a new one ends it (one demo on the mock at a time, so
+    #: re-running a notebook's first cell starts the demo afresh instead of mixing two).
+    _live: "DemoSession | None" = None
 
     def __init__(self, lab: Lab | None = None, *, lanes: int = 2, version: str = "naive",
                  visibility_timeout: int = 30, max_receive_count: int = 3, fifo: bool = False,
@@ -217,6 +220,8 @@ class DemoSession:
             raise LabError(f"Unknown consumer version {version!r}; use one of {', '.join(VERSIONS)}.")
         if not 1 <= lanes <= 4:
             raise LabError("A demo has 1 to 4 consumer lanes.")
+        if DemoSession._live is not None:
+            DemoSession._live.close()
         self._own_lab = None
         if lab is None:
             lab = current_lab()
@@ -224,6 +229,8 @@ class DemoSession:
             self._own_lab = lab = Lab().start()
         self.lab = lab
         self._saved = lab.begin_run()
+        self._history = lab.history
+        DemoSession._live = self
         DemoSession._sessions += 1
         n = DemoSession._sessions
         suffix = ".fifo" if fifo else ""
@@ -252,7 +259,7 @@ class DemoSession:
     @property
     def history(self):
         """The session's history (the lab's, for this run)."""
-        return self.lab.history
+        return self._history
 
     @property
     def clock(self):
@@ -389,7 +396,7 @@ class DemoSession:
         for ln in chosen:
             ln.version = version
         which = "every lane" if lane is None else chosen[0].name
-        return self._done(f"{which} now runs the {version} consumer ({VERSIONS[version]})")
+        return self._done(f"{which} now runs the {version} consumer — {VERSIONS[version]}")
 
     def crash(self, lane: int | Lane, point: str, message: str | int | None = None) -> str:
         """Arm a fault for ``lane``: its process meets ``point`` (for ``message``, if given) and dies.
@@ -746,6 +753,8 @@ class DemoSession:
         if self._closed:
             return
         self._closed = True
+        if DemoSession._live is self:
+            DemoSession._live = None
         for ln in self.lanes:
             if ln.running and self.lab.running:
                 self._end(ln)
