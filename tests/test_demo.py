@@ -303,7 +303,8 @@ def test_text_says_everything_the_widget_shows(demo):
     crash_then_redeliver(demo)
     text = demo.text()
     assert "queue demo" in text and "DLQ: 0" in text
-    assert "lane 1: consumer-2 (naive), running" in text
+    assert "lane 1: consumer-2 runs the naive consumer" in text
+    assert "lane 2: stopped (the naive consumer)" in text
     assert "order-2: deleted; charged 2 times: TWICE" in text
     assert text.splitlines()[-1].startswith("✗ order-2")
 

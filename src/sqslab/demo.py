@@ -713,9 +713,13 @@ class DemoSession:
                 f"{c['dlq']} in the DLQ)")
 
     def lane_words(self, lane: int | Lane) -> str:
-        """``lane 1: consumer-3 (naive), running; armed: effect_committed on order-2``."""
+        """``lane 1: consumer-3 runs the naive consumer; armed: effect_committed on order-2``."""
         ln = self.lane(lane)
-        who = f"{ln.process.name} ({ln.version}), running" if ln.running else f"stopped ({ln.version}; {ln.last})"
+        if ln.running:
+            who = f"{ln.process.name} runs the {ln.version} consumer"
+        else:
+            died = f"; {ln.last}" if "died" in ln.last else ""
+            who = f"stopped (the {ln.version} consumer){died}"
         armed = ""
         if ln.crash is not None:
             point, position = ln.crash

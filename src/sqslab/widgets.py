@@ -84,8 +84,10 @@ class DemoView:
         self.dpi = dpi
         self.selected: str | None = None
         self.last = "Ready. Use the buttons below, or the keyboard: Tab moves between controls, Enter presses."
+        self._acting = False
+        self._pending = False
         self._build()
-        session.on_change(self.refresh)
+        session.on_change(self._session_changed)
         self.refresh()
 
     # -- building ----------------------------------------------------------------------------------
@@ -101,7 +103,7 @@ class DemoView:
         # the producer
         self.delay = w.Dropdown(options=[("no delay", 0), ("delay 10 s", 10), ("delay 60 s", 60)], value=0,
                                 description="Delay", tooltip="DelaySeconds of the next sends (standard queues)",
-                                layout=w.Layout(width="13em"), style={"description_width": "3.5em"})
+                                layout=w.Layout(width="auto"), style={"description_width": "initial"})
         self.timeout = w.Checkbox(value=False, description="the first send times out (the producer retries)",
                                   indent=False, tooltip="inject send_timeout: SQS accepts the message, the "
                                   "producer hears nothing and sends it again",
@@ -109,7 +111,7 @@ class DemoView:
         self.dedup = w.Dropdown(options=[("same ID (from the order)", True), ("fresh ID per attempt", False)],
                                 value=True, description="Retry's dedup ID",
                                 tooltip="FIFO: the MessageDeduplicationId a retried send carries",
-                                layout=w.Layout(width="22em"), style={"description_width": "8em"})
+                                layout=w.Layout(width="auto"), style={"description_width": "initial"})
         producer = [
             w.HTML("<b>Producer</b>", layout=w.Layout(width="6em")),
             _button("Send an order", "send one new order to the queue", lambda: self._send(1), style="primary"),
@@ -188,10 +190,30 @@ class DemoView:
 
     # -- actions -------------------------------------------------------------------------------------
     def _act(self, method, *args: Any, **kw: Any) -> None:
+        self._acting = True  # one redraw per press, however many changes the action makes
         try:
             self.last = method(*args, **kw)
         except Exception as exc:  # noqa: BLE001 - a view reports, it never dies mid-lesson
             self.last = f"That did not work: {type(exc).__name__}: {exc}"
+        finally:
+            self._acting = False
+        self.refresh()
+
+    def _session_changed(self) -> None:
+        # A change made from a notebook cell (demo.step(1) ...): the view redraws once when the
+        # cell has run, not after every call in it; anywhere else (a script, a test), at once.
+        if self._acting:
+            return
+        self.last = self.session.log[-1].split("  ", 1)[-1] if self.session.log else self.last
+        if _cell_running():
+            if not self._pending:
+                self._pending = True
+                _after_cell(self._redraw_pending)
+        else:
+            self.refresh()
+
+    def _redraw_pending(self) -> None:
+        self._pending = False
         self.refresh()
 
     def _send(self, count: int, *, poison: bool = False) -> None:
@@ -356,15 +378,15 @@ class _LaneRow:
         self.version = w.Dropdown(options=[(name, name) for name in VERSIONS], value=ln.version,
                                   description=f"Lane {number} runs", tooltip="the consumer's code: " + "; ".join(
                                       f"{k}: {v}" for k, v in VERSIONS.items()),
-                                  layout=w.Layout(width="15em"), style={"description_width": "5em"})
+                                  layout=w.Layout(width="auto"), style={"description_width": "initial"})
         self.version.observe(self._version_changed, names="value")
         self.point = w.Dropdown(options=[("no crash", "")] + [(p, p) for p in FAULT_MENU], value="",
                                 description="Crash at", tooltip="a fault point of the bench: " + "; ".join(
                                     f"{p}: {FAULT_POINTS[p].description}" for p in FAULT_MENU),
-                                layout=w.Layout(width="15em"), style={"description_width": "4.5em"})
+                                layout=w.Layout(width="auto"), style={"description_width": "initial"})
         self.message = w.Dropdown(options=[("any message", "")], value="", description="for",
                                   tooltip="the order whose handling the fault hits",
-                                  layout=w.Layout(width="12em"), style={"description_width": "2em"})
+                                  layout=w.Layout(width="auto"), style={"description_width": "initial"})
         self.arm = _button(f"Arm the crash for lane {number}", f"lane {number}'s consumer meets the chosen "
                            "fault point (for the chosen message) in its next steps; 'no crash' disarms",
                            self._arm, style="danger")
@@ -393,8 +415,9 @@ class _LaneRow:
             mark, colour = "✗ died", _RED
         else:
             mark, colour = "■ stopped", _GREY
+        words = s.lane_words(ln).split(": ", 1)[1].removeprefix("stopped ")
         self.words.value = (f"<b>Lane {self.number}</b> <span style='color:{colour};font-weight:bold'>{mark}</span>"
-                            f" — {html.escape(s.lane_words(ln).split(': ', 1)[1])}")
+                            f" — {html.escape(words)}")
         self.toggle.description = f"Stop lane {self.number}" if ln.running else f"Start lane {self.number}"
         if self.version.value != ln.version:
             self.version.value = ln.version
@@ -403,6 +426,58 @@ class _LaneRow:
             keep = self.message.value
             self.message.options = options
             self.message.value = keep if keep in keys else ""
+
+
+# -- knowing when a notebook cell is running ------------------------------------------------------
+_cell = {"running": False, "after": [], "hooked": False}
+
+
+def _cell_running() -> bool:
+    """True while IPython runs a cell (so the view can wait for its end to redraw)."""
+    _hook_ipython()
+    return _cell["running"]
+
+
+def _after_cell(callback) -> None:
+    _cell["after"].append(callback)
+
+
+def _hook_ipython() -> None:
+    if _cell["hooked"]:
+        return
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - ipywidgets needs IPython
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    _cell["hooked"] = True
+
+    def pre_run_cell(*_: Any) -> None:
+        _cell["running"] = True
+
+    def post_run_cell(*_: Any) -> None:
+        _cell["running"] = False
+        callbacks, _cell["after"] = _cell["after"], []
+        for callback in callbacks:
+            callback()
+
+    shell.events.register("pre_run_cell", pre_run_cell)
+    shell.events.register("post_run_cell", post_run_cell)
+    # The cell that creates the first view is already running when the hooks go in.
+    _cell["running"] = getattr(shell, "execution_count", None) is not None and _in_a_cell(shell)
+
+
+def _in_a_cell(shell: Any) -> bool:
+    import sys
+
+    frame = sys._getframe()
+    while frame is not None:
+        if frame.f_code.co_name in ("run_cell", "run_cell_async", "run_code"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _charges_html(m: MessageState) -> str:
