@@ -195,6 +195,17 @@ def run_all_and_wait(page) -> None:
         " && s && s.getAttribute('data-status') === 'idle'; }", timeout=90_000)
 
 
+def show_in_viewport(page, locator) -> None:
+    """Scroll ``locator`` into view and wait until the notebook has painted it (JupyterLab draws
+    only the cells on screen, so a screenshot right after scrolling can catch blank space)."""
+    from playwright.sync_api import expect
+
+    locator.scroll_into_view_if_needed()
+    expect(locator).to_be_in_viewport()
+    locator.evaluate("img => img.complete || new Promise(done => img.addEventListener('load', done))")
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
 def error_outputs(page) -> list[str]:
     return page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'],"
                         " .jp-RenderedText[data-mime-type='application/vnd.jupyter.error']").all_inner_texts()
@@ -208,7 +219,9 @@ def test_lesson_1_solutions_run_in_the_browser_without_an_error_and_validate_pas
     page.wait_for_selector("figure.sqslab-timeline img")
     alts = page.eval_on_selector_all(".jp-OutputArea img", "imgs => imgs.map(i => i.getAttribute('alt') || '')")
     assert alts and all(a.strip() for a in alts), f"a figure without alt text: {alts}"
-    page.screenshot(path=str(SCREENSHOTS / "lesson1_solutions_ran.png"), full_page=False)
+    # The second timeline: the crash between the charge and the delete, drawn in the browser.
+    show_in_viewport(page, page.locator(f"{PANEL} figure.sqslab-timeline img").nth(1))
+    page.screenshot(path=str(SCREENSHOTS / "lesson1_solutions_ran.png"))
 
     # nbgrader's JupyterLab extension: the learner's Validate button is there and works.
     validate = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .validate-button")
@@ -222,8 +235,9 @@ def test_lesson_1_solutions_run_in_the_browser_without_an_error_and_validate_pas
 
 
 def test_the_learners_lab_loads_nbgrader_but_hides_the_instructors_panels(page, server):
-    open_notebook(page, server, f"{LESSON}/{LESSON}.ipynb")
-    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .validate-button").wait_for(state="visible")
+    # (The Validate button itself is pressed in the lesson test above.)
+    page.goto(f"{server.url}/lab?reset&token={server.token}")
+    page.locator(".jp-DirListing-item", has_text=LESSON).wait_for(state="visible")
     menus = page.locator(".lm-MenuBar-itemLabel").all_inner_texts()
     assert "Nbgrader" not in menus, menus  # the formgrader / course list / assignment list menu
     tabs = page.locator(".lm-TabBar-tabLabel").all_inner_texts()
@@ -285,8 +299,28 @@ def test_the_demo_widget_renders_and_a_click_changes_a_messages_state(page, serv
     page.wait_for_function("() => document.querySelector('.sqslab-demo img.sqslab-demo-timeline')"
                            ".alt.includes('The row of order-2 is highlighted.')")
     assert "received by consumer-1 t=0" in widget.inner_text()
-    page.locator(".sqslab-demo img.sqslab-demo-timeline").scroll_into_view_if_needed()
+    show_in_viewport(page, page.locator(".sqslab-demo img.sqslab-demo-timeline"))
     page.screenshot(path=str(SCREENSHOTS / "demo_widget_selected_timeline.png"))
+
+    # Lesson 1's story with the lists and buttons: a crash after order-4's charge, a redelivery.
+    widget.locator("button", has_text="Send an order").click()
+    wait_for_rows(page, {"order-1": "✓ deleted", "order-2": "✓ deleted", "order-3": "✓ deleted",
+                         "order-4": "● visible"})
+    lane = widget.locator(".widget-vbox", has=page.locator("button", has_text="Step lane 1")).last
+    lane.locator("select").nth(1).select_option("effect_committed")
+    lane.locator("select").nth(2).select_option("order-4")
+    widget.locator("button", has_text="Arm the crash for lane 1").click()
+    page.wait_for_function("() => document.querySelector('.sqslab-demo').innerText.includes('armed: effect_committed on order-4')")
+    widget.locator("button", has_text="Step lane 1").click()
+    page.wait_for_function("() => document.querySelector('.sqslab-demo').innerText.includes('✗ died')")
+    for label in ("+31 s", "Start lane 1", "Step lane 1"):
+        widget.locator("button", has_text=re.compile(rf"^{re.escape(label)}$")).click()
+        page.wait_for_function("(t) => document.querySelector('.sqslab-demo').innerText.includes(t)",
+                               arg={"+31 s": "t = 31 s", "Start lane 1": "▶ running", "Step lane 1": "TWICE"}[label])
+    twice = widget.locator("span", has_text="✗ 2 — TWICE")
+    assert twice.count() == 1 and twice.evaluate("e => getComputedStyle(e).color") == "rgb(176, 0, 32)"
+    show_in_viewport(page, page.locator(".sqslab-demo img.sqslab-demo-timeline"))
+    page.screenshot(path=str(SCREENSHOTS / "demo_widget_twice.png"))
 
 
 def test_the_demo_widget_works_from_the_keyboard_alone(page, server):
