@@ -104,8 +104,8 @@ release: setup ## Regenerate course/ from solutions/ with nbgrader (outputs stri
 author: setup ## Open JupyterLab on solutions/ with nbgrader's authoring tools (lesson authors)
 	$(JUPYTER_LAB_ANY) --notebook-dir=solutions $(LAB_ARGS)
 
-strip: setup ## Remove outputs and execution counts from the notebooks in solutions/ (in place)
-	"$(PY)" tools/release.py --strip solutions
+strip: setup ## Remove outputs and execution counts from the notebooks in solutions/ and demos/ (in place)
+	"$(PY)" tools/release.py --strip solutions demos
 
 bench: setup ## Run the benchmarks (python -m sqslab.bench)
 	@if "$(PY)" -c 'import importlib.util as u, sys; sys.exit(u.find_spec("sqslab.bench") is None)'; then \
@@ -117,14 +117,12 @@ bench: setup ## Run the benchmarks (python -m sqslab.bench)
 fidelity: setup ## Which SQS facts the endpoint honours (SQSLAB_ENDPOINT; python -m sqslab.fidelity_report)
 	"$(PY)" -m sqslab.fidelity_report --out "$(OUT)/fidelity.md"
 
-demo: setup ## Run the demo (python -m sqslab.demo, or JupyterLab on demos/)
-	@if "$(PY)" -c 'import importlib.util as u, sys; sys.exit(u.find_spec("sqslab.demo") is None)'; then \
-	  "$(PY)" -m sqslab.demo; \
-	elif compgen -G 'demos/*.ipynb' >/dev/null; then \
-	  $(JUPYTER_LAB) --notebook-dir=demos $(LAB_ARGS); \
-	else \
-	  echo "demo: not built yet (neither src/sqslab/demo.py nor demos/*.ipynb exists)." >&2; exit 1; \
-	fi
+demo: setup ## JupyterLab on the instructor's live demos (demos/, copied once into demo-work/)
+	@if ! compgen -G 'demos/*.ipynb' >/dev/null; then \
+	  echo "demo: demos/ holds no demo notebook" >&2; exit 1; fi
+	@# A copy, as for make lab: running a demo saves outputs, and demos/ stays stored without them.
+	"$(PY)" tools/workcopy.py --course demos --work demo-work
+	$(JUPYTER_LAB) --notebook-dir=demo-work $(LAB_ARGS)
 
 clean: ## Remove caches, build artefacts and out/ (never work/: see clean-work)
 	find . -path ./.git -prune -o -path './$(VENV)' -prune -o -path ./work -prune -o \
@@ -132,5 +130,5 @@ clean: ## Remove caches, build artefacts and out/ (never work/: see clean-work)
 	  | xargs -0 rm -rf
 	rm -rf build dist out artifacts src/*.egg-info autograder/.grade-cache
 
-clean-work: ## Delete work/, your own copies of the notebooks (your answers are lost)
-	rm -rf work
+clean-work: ## Delete work/ and demo-work/, your own copies of the notebooks (your answers are lost)
+	rm -rf work demo-work

@@ -78,3 +78,22 @@ def test_two_connections_are_two_processes(lab):
     b.apply_effect("order-2")
     b.commit()
     assert lab.effects.counts() == {"order-1": 1, "order-2": 1}
+
+
+def test_a_connection_can_be_used_from_another_thread_as_jupyter_widget_callbacks_do(lab):
+    import threading
+
+    db = lab.effects.connect("consumer-1")
+    errors = []
+
+    def charge():
+        try:
+            db.apply_effect("order-1")
+            db.commit()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    worker = threading.Thread(target=charge)
+    worker.start()
+    worker.join()
+    assert not errors and lab.effects.counts() == {"order-1": 1}

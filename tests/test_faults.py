@@ -89,3 +89,25 @@ def test_crash_at_after_delete_means_sqs_applied_it(lab):
             sqs.delete_message(QueueUrl=q.url, ReceiptHandle=m["ReceiptHandle"])
     assert sum(lab.depth(q).values()) == 0
     assert [e.kind for e in lab.history][-2:] == ["fault", "crash"]
+
+
+def test_a_fault_for_one_actor_ignores_every_other_process():
+    plan = FaultPlan()
+    plan.arm(Fault("before_delete", message=0, actor="consumer-2"))
+    assert plan.hit("before_delete", "consumer-1", [(0, "order-1", "m1")]) is None
+    with pytest.raises(Crash):
+        plan.hit("before_delete", "consumer-2", [(0, "order-1", "m1")])
+    assert [f.actor for f in plan.fired] == ["consumer-2"]
+
+
+def test_reached_counts_arrivals_so_a_fault_can_be_armed_for_the_next_one():
+    plan = FaultPlan()
+    for _ in range(2):
+        plan.hit("after_receive", "consumer-1", [(0, "order-1", "m1")])
+    assert plan.reached("after_receive", 0, "consumer-1") == 2
+    assert plan.reached("after_receive", 0) == 2 and plan.reached("after_receive", 1) == 0
+    assert plan.reached("after_receive", actor="consumer-2") == 0
+    plan.arm(Fault("after_receive", 0, occurrence=plan.reached("after_receive", 0, "consumer-1") + 1,
+                   actor="consumer-1"))
+    with pytest.raises(Crash):
+        plan.hit("after_receive", "consumer-1", [(0, "order-1", "m1")])

@@ -19,6 +19,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions"
 COURSE = REPO / "course"
+DEMOS = REPO / "demos"
 #: Fixed by DESIGN.md; a folder outside this list is a typo or an unplanned lesson.
 ASSIGNMENTS = (
     "00_getting_started",
@@ -135,10 +136,10 @@ def tree(root: Path) -> dict[str, bytes]:
 # --- the repository's notebooks --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", notebooks(SOLUTIONS) + notebooks(COURSE), ids=_ids)
+@pytest.mark.parametrize("path", notebooks(SOLUTIONS) + notebooks(COURSE) + notebooks(DEMOS), ids=_ids)
 def test_notebook_is_stored_without_outputs_or_execution_counts(path):
     found = session_leftovers(read(path))
-    assert not found, f"{path.relative_to(REPO)}: {'; '.join(found)}. Run `make strip` (solutions/) or `make release`."
+    assert not found, f"{path.relative_to(REPO)}: {'; '.join(found)}. Run `make strip` (solutions/, demos/) or `make release`."
 
 
 def test_every_assignment_folder_holds_a_notebook_of_its_own_name():

@@ -504,3 +504,51 @@ def test_show_displays_html_with_a_plain_text_fallback(monkeypatch):
                                             (725, "12m05s"), (7290.003, "2h01m30s")])
 def test_tick_labels_stay_short_and_unambiguous(seconds, label):
     assert timeline._tick(seconds) == label
+
+
+# -- for live views (the demo widget) -------------------------------------------------------------
+def test_stories_are_the_rows_of_the_picture_with_every_message_id_of_a_redriven_message():
+    h = poison_to_dlq_and_redrive()
+    (story,) = timeline.stories(h)
+    assert story.ident == "m-0009-poison" and story.key == "order-9"
+    assert story.message_ids == ("m-0009-poison", "m-0010-again")
+    assert story.message_id == "m-0010-again"
+    assert story.text == timeline.text(h)
+    assert [e.kind for e in story.events][-1] == "delete"
+
+
+def test_stories_flag_the_duplicate_the_picture_flags():
+    (story,) = timeline.stories(crash_between_effect_and_delete())
+    assert story.duplicate and story.effects == 2
+
+
+def test_now_draws_a_labelled_dashed_line_right_of_the_events_of_that_instant():
+    h = crash_between_effect_and_delete()
+    fig = timeline.draw(h, now=30.001)
+    ax = fig.axes[0]
+    (line,) = [l for l in ax.lines if l.get_gid() == "now"]
+    assert line.get_linestyle() == "--"
+    assert "now t=30.001" in " ".join(texts(fig))
+    last_delete = max(x for x, _ in marker_points(ax, "delete"))
+    assert line.get_xdata()[0] > last_delete
+    later = timeline.draw(h, now=50.0)
+    (moved,) = [l for l in later.axes[0].lines if l.get_gid() == "now"]
+    assert moved.get_xdata()[0] > line.get_xdata()[0]
+
+
+def test_without_now_nothing_marks_the_present():
+    fig = timeline.draw(crash_between_effect_and_delete())
+    assert not [l for l in fig.axes[0].lines if l.get_gid() == "now"]
+
+
+def test_picture_measures_each_row_band_in_image_pixels_from_the_top():
+    h = busy_run(messages=3, events=40)
+    pic = timeline.picture(h, dpi=72)
+    assert pic.png == timeline.to_png(h, dpi=72)
+    assert pic.png[:8] == b"\x89PNG\r\n\x1a\n"
+    bands = [pic.rows[st.ident] for st in timeline.stories(h)]
+    assert len(bands) == 3
+    tops = [top for top, _ in bands]
+    assert tops == sorted(tops)                            # first row on top
+    for (top, bottom), (next_top, _) in zip(bands, bands[1:]):
+        assert 0 <= top < bottom <= pic.height and bottom == next_top   # bands touch, never overlap

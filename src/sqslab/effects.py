@@ -103,7 +103,9 @@ class EffectDB:
         self.actor = actor
         # timeout=0: a second simulated process that meets a held write lock fails at once
         # instead of waiting five real seconds for a process that runs on the same thread.
-        self._con = sqlite3.connect(store.path, timeout=0)
+        # check_same_thread=False: the bench's processes take turns, never run at once, but
+        # Jupyter may deliver two clicks of the demo widget on two different threads.
+        self._con = sqlite3.connect(store.path, timeout=0, check_same_thread=False)
         self._con.execute("PRAGMA synchronous=OFF")  # process death, not power loss, is modelled
         self._pending: list[tuple[str, str, str]] = []
         self._closed = False

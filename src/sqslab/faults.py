@@ -128,11 +128,16 @@ class Fault:
         The position (0-based, in send order) of the message it concerns; None for any message.
     occurrence:
         Fire on the n-th time the point is reached for that message (1 = the first time).
+    actor:
+        Only this process (``"consumer-2"``) triggers it, and ``occurrence`` counts its own
+        arrivals at the point; None (the default) for any process. The demo uses it to crash
+        the consumer the instructor chose.
     """
 
     point: str
     message: int | None = None
     occurrence: int = 1
+    actor: str | None = None
 
     def __post_init__(self):
         _validate_point(self.point)
@@ -150,7 +155,8 @@ class Fault:
         if key:
             which += f" ({key})"
         nth = "" if self.occurrence == 1 else f" (the {self.occurrence}th time it got there)"
-        return f"'{self.point}'{which}{nth}: {describe_point(self.point)}"
+        who = "" if self.actor is None else f" in {self.actor}"
+        return f"'{self.point}'{who}{which}{nth}: {describe_point(self.point)}"
 
 
 @dataclass
@@ -211,15 +217,18 @@ class FaultPlan:
         if not self.enabled:
             return None
         for position, key, message_id in targets:
-            self._counts[(point, position)] += 1
-            self._counts[(point, "*")] += 1
+            for who in ((None,) if actor is None else (None, actor)):
+                self._counts[(point, position, who)] += 1
+                self._counts[(point, "*", who)] += 1
             for fault in self.armed:
                 if fault.point != point or any(ff.fault is fault for ff in self.fired):
                     continue
+                if fault.actor is not None and fault.actor != actor:
+                    continue
                 if fault.message is None:
-                    count = self._counts[(point, "*")]
+                    count = self._counts[(point, "*", fault.actor)]
                 elif fault.message == position:
-                    count = self._counts[(point, position)]
+                    count = self._counts[(point, position, fault.actor)]
                 else:
                     continue
                 if count != fault.occurrence:
@@ -234,6 +243,14 @@ class FaultPlan:
                     raise Crash(point, f"{actor} crashed: {fault.describe(key)}")
                 return fired
         return None
+
+    def reached(self, point: str, message: int | None = None, actor: str | None = None) -> int:
+        """How many times ``point`` was reached so far (for one message position, by one actor).
+
+        A fault armed in the middle of a run fires on the *next* arrival with
+        ``occurrence=plan.reached(...) + 1``.
+        """
+        return self._counts[(point, "*" if message is None else message, actor)]
 
     def check_alive(self, actor: str, point: str = "after its crash") -> None:
         """Raise :class:`Crash` again if ``actor``'s process already died."""

@@ -976,6 +976,7 @@ def queue_snapshot(queue_url_or_name: str, account_id: str = "123456789012",
         ``queue`` (name), ``arn``, ``fifo``, ``now`` (simulated Unix seconds), ``messages`` (in
         queue order, each with ``message_id``, ``body``, ``state`` -- ``"visible"``,
         ``"in_flight"`` or ``"delayed"`` --, ``visible_at`` (Unix seconds; 0 if never hidden),
+        ``delayed_until`` (Unix seconds; 0 if never delayed),
         ``receive_count``, ``sent_timestamp`` (Unix seconds), ``group_id``, ``dedup_id``,
         ``receipt_handle`` (the most recent, or None)) and ``next_receivable_at`` (Unix seconds
         at which the first non-visible message becomes receivable, or None).
@@ -995,6 +996,7 @@ def queue_snapshot(queue_url_or_name: str, account_id: str = "123456789012",
                 "body": m.body,
                 "state": state,
                 "visible_at": m.visible_at / 1000,
+                "delayed_until": m.delayed_until / 1000,
                 "receive_count": m.approximate_receive_count,
                 "sent_timestamp": (m.sent_timestamp or 0) / 1000,
                 "group_id": m.group_id,

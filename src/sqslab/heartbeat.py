@@ -42,7 +42,7 @@ from .exceptions import Crash, LabError
 __all__ = [
     "MAX_VISIBILITY_TIMEOUT", "JobFailed", "ProcessClock", "Rival", "ThreadClock", "ThreadTimer",
     "Trial", "lease_problems", "long_job", "outage_consumer", "plot_receives", "recovery_times",
-    "retry_demo", "show_receives", "trial", "twelve_hour_problems", "with_rival",
+    "receives_alt_text", "retry_demo", "show_receives", "trial", "twelve_hour_problems", "with_rival",
 ]
 
 #: The longest a message can stay in flight after one receive: 12 hours (API Reference,
@@ -795,11 +795,26 @@ def plot_receives(runs: dict[str, Any], *, title: str | None = None, until: floa
     return fig
 
 
+def receives_alt_text(runs: dict[str, Any], *, title: str | None = None) -> str:
+    """The alt text of :func:`plot_receives`: what each panel shows, in words."""
+    parts = []
+    for label, h in runs.items():
+        rows = _receive_times(h)
+        total = sum(len(v) for v in rows.values())
+        last = max((t for ts in rows.values() for t in ts), default=0.0)
+        parts.append(f"{label}: {total} receives of {len(rows)} message(s), the last at {last:.0f} s")
+    head = f"{title}. " if title else ""
+    return (f"{head}Receives over simulated time, one panel per run, one dot per receive. "
+            + "; ".join(parts) + ".")
+
+
 def show_receives(runs: dict[str, Any], **kw: Any) -> None:
-    """Display :func:`plot_receives` in a notebook, with a text summary for screen readers."""
+    """Display :func:`plot_receives` in a notebook, with alt text and a text summary."""
+    import base64
+    import html
     import io
 
-    from IPython.display import Image, display
+    from IPython.display import display
 
     fig = plot_receives(runs, **kw)
     buffer = io.BytesIO()
@@ -809,5 +824,11 @@ def show_receives(runs: dict[str, Any], **kw: Any) -> None:
         rows = _receive_times(h)
         counts = ", ".join(f"{k}: {len(v)}" for k, v in sorted(rows.items(), key=lambda kv: (len(kv[0]), kv[0])))
         lines.append(f"{label}: receives per message: {counts}")
-    display(Image(data=buffer.getvalue(), format="png"))
-    print("\n".join(lines))
+    summary = "\n".join(lines)
+    png = base64.b64encode(buffer.getvalue()).decode("ascii")
+    alt = html.escape(receives_alt_text(runs, title=kw.get("title")), quote=True)
+    # An <img> with alt text (a bare image output has none), and the numbers as text beside it.
+    display({"text/html": (f'<figure style="margin:0"><img src="data:image/png;base64,{png}" alt="{alt}" '
+                           f'style="max-width:100%;height:auto"><figcaption><pre>{html.escape(summary)}</pre>'
+                           "</figcaption></figure>"),
+             "text/plain": summary}, raw=True)

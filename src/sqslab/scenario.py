@@ -134,6 +134,47 @@ def run_scenario(consumer: Callable[[Process], Any], *, messages: int | Sequence
             own_lab.close()
 
 
+def start_process(lab: Lab, queue: Queue, name: str) -> Process:
+    """Start one consumer process on ``queue``: a new client, a new database connection.
+
+    The runner starts every process this way, and so does the demo (``sqslab.demo``), which steps
+    processes by hand: both see the same processes.
+    """
+    p = Process(name, lab.client("sqs", actor=name), queue.url, lab.effects.connect(name),
+                lab.clock, lab, queue.dlq.url if queue.dlq else None)
+    lab.history.append(name, "start")
+    return p
+
+
+def step_process(consumer: Callable[[Process], Any], p: Process) -> bool:
+    """Run one step of ``consumer`` in process ``p``; False when the process died in it.
+
+    A death is recorded in the history as a ``crash`` (the fault point, or the uncaught error)
+    and the process is dead for good: its uncommitted work is rolled back and its clients are
+    dropped (:meth:`Process.die`). An error of the bench itself (:class:`LabError`) is raised.
+    """
+    lab = p.lab
+    p.sqs._sqslab_state["calls"] = 0
+    p.sqs._sqslab_state["budget"] = 200
+    try:
+        consumer(p)
+        if p.name not in lab.faults.dead:
+            return True
+        lab.history.append(p.name, "crash", point="caught",
+                           error="the consumer caught the injected crash and carried on; "
+                                 "the process was dead, so nothing it did after counts")
+    except Crash as crash:
+        lab.history.append(p.name, "crash", point=crash.point)
+    except RunawayConsumer as runaway:
+        lab.history.append(p.name, "crash", error=str(runaway))
+    except LabError:
+        raise
+    except Exception as exc:  # an uncaught error kills a real consumer process too
+        lab.history.append(p.name, "crash", error=f"{type(exc).__name__}: {exc}")
+    p.die()
+    return False
+
+
 def _run(lab, consumer, messages, faults, expect, visibility_timeout, fifo, max_receive_count, poison,
          max_steps, note, send, queue_attributes) -> Outcome:
     run_id = next(_run_ids)
@@ -160,33 +201,14 @@ def _run(lab, consumer, messages, faults, expect, visibility_timeout, fifo, max_
     live: dict[str, Process] = {}
 
     def spawn() -> Process:
-        name = f"consumer-{next(names)}"
-        p = Process(name, lab.client("sqs", actor=name), queue.url, lab.effects.connect(name),
-                    lab.clock, lab, dlq.url if dlq else None)
-        lab.history.append(name, "start")
-        live[name] = p
+        p = start_process(lab, queue, f"consumer-{next(names)}")
+        live[p.name] = p
         return p
 
     def step(p: Process) -> bool:
         """One step of ``p``; False when the process died."""
-        p.sqs._sqslab_state["calls"] = 0
-        p.sqs._sqslab_state["budget"] = 200
-        try:
-            consumer(p)
-            if p.name not in lab.faults.dead:
-                return True
-            lab.history.append(p.name, "crash", point="caught",
-                               error="the consumer caught the injected crash and carried on; "
-                                     "the process was dead, so nothing it did after counts")
-        except Crash as crash:
-            lab.history.append(p.name, "crash", point=crash.point)
-        except RunawayConsumer as runaway:
-            lab.history.append(p.name, "crash", error=str(runaway))
-        except LabError:
-            raise
-        except Exception as exc:  # an uncaught error kills a real consumer process too
-            lab.history.append(p.name, "crash", error=f"{type(exc).__name__}: {exc}")
-        p.die()
+        if step_process(consumer, p):
+            return True
         live.pop(p.name, None)
         return False
 

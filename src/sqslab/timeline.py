@@ -46,7 +46,8 @@ from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
 from .history import Event, History
 
-__all__ = ["draw", "text", "alt_text", "to_png", "to_html", "show"]
+__all__ = ["draw", "text", "alt_text", "to_png", "to_html", "show", "stories", "picture", "Story",
+           "Picture"]
 
 #: Kinds that appear on a message's row in the picture.
 DRAWN = ("send", "receive", "delete", "visibility", "effect", "rollback", "fault", "crash",
@@ -372,16 +373,24 @@ class _Axis:
         span = self.first[i + 1] - self.last[i]
         return self.last[i] + span * _h(t - self.times[i]) / _h(self.times[i + 1] - self.times[i])
 
+    def after(self, t: float) -> float:
+        """Where ``t`` falls once everything that happened at ``t`` has happened (for "now")."""
+        if t in self.times:
+            i = self.times.index(t)
+            return self.last[i] + (0.5 if self.has_events[i] else 0.0)
+        return self.at(t)
+
     @property
     def width(self) -> float:
         return self.last[-1] if self.last else 0.0
 
 
-def _layout(model: _Model) -> _Axis:
+def _layout(model: _Model, extra: Iterable[float] = ()) -> _Axis:
     # Times a bar ends on its own (the visibility timeout ran out) become anchors of the axis,
-    # so "visible again at t=30" has a place of its own (and a tick, when there is room).
+    # so "visible again at t=30" has a place of its own (and a tick, when there is room); so
+    # does ``extra`` (the demo's "now").
     event_times = {e.time for e, _ in model.items}
-    anchors = {b.end_time for b in model.bars if b.end_time is not None} - event_times
+    anchors = ({b.end_time for b in model.bars if b.end_time is not None} | set(extra)) - event_times
     by_time: dict[float, list[tuple[Event, _Row]]] = {}
     for item in model.items:
         by_time.setdefault(item[0].time, []).append(item)
@@ -466,7 +475,8 @@ def _abbrev(actor: str) -> str:
 
 def draw(history: History | Iterable[Event], *, title: str | None = None,
          messages: Iterable[str] | None = None, ax=None,
-         highlight: Iterable[str | int] | str | int | None = None) -> Figure:
+         highlight: Iterable[str | int] | str | int | None = None,
+         now: float | None = None) -> Figure:
     """Draw the lifecycle timeline of a lab run.
 
     Parameters
@@ -482,6 +492,9 @@ def draw(history: History | Iterable[Event], *, title: str | None = None,
     highlight : str, int or iterable of them, optional
         Message ids or keys whose rows get a yellow band, and event ``seq`` numbers whose markers
         get a ring: what the checker wants a learner to look at.
+    now : float, optional
+        The clock's reading (simulated seconds, as in the history): a dashed line marked "now",
+        so a live view shows where time is, and how much of a lease is left.
 
     Returns
     -------
@@ -489,12 +502,14 @@ def draw(history: History | Iterable[Event], *, title: str | None = None,
         The figure (``ax.figure`` when ``ax`` was given). Nothing is registered with pyplot.
     """
     model = _model(history, messages)
-    axis = _layout(model)
+    axis = _layout(model, () if now is None else (now,))
     n = len(model.rows)
     if isinstance(highlight, (str, int)):
         highlight = [highlight]
     marked = set(highlight or ())
     legend = _legend_handles(model, marked)
+    if now is not None:
+        legend.append(Line2D([], [], color=_INK, lw=1.2, linestyle="--", label="now"))
 
     span = max(axis.width, 1.0)
     label_in = 0.075 * max((len(r.label) + (5 if r.duplicate else 0) for r in model.rows),
@@ -525,7 +540,8 @@ def draw(history: History | Iterable[Event], *, title: str | None = None,
 
     xmin = -0.9
     xmax = span + 1.2
-    xmax = max([xmax] + [axis.at(b.end_time) + 0.6 for b in model.bars if b.end_time is not None])
+    xmax = max([xmax] + [axis.at(b.end_time) + 0.6 for b in model.bars if b.end_time is not None]
+               + ([axis.after(now) + 0.6] if now is not None else []))
     cols_per_inch = (xmax - xmin) / plot_w
     xmax += 0.45 * cols_per_inch  # room for "redrive", "2x!" beside the last markers
     cols_per_inch = (xmax - xmin) / plot_w
@@ -547,6 +563,8 @@ def draw(history: History | Iterable[Event], *, title: str | None = None,
     _draw_markers(ax, model, axis, marked, labels)
     labels.place()
     _draw_ticks(ax, axis, cols_per_inch)
+    if now is not None:
+        _draw_now(ax, axis.after(now), now)
     ax.set_xlabel("simulated time" + ("\n" if two_lines else "  ·  ") + "events of one instant "
                   "spread out in order  ·  idle time compressed", fontsize=8, color="#555555",
                   labelpad=7)
@@ -561,6 +579,15 @@ def draw(history: History | Iterable[Event], *, title: str | None = None,
             ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, -0.16),
                       ncols=min(4, len(legend)), fontsize=8, frameon=False)
     return fig
+
+
+def _draw_now(ax, x: float, now: float) -> None:
+    """A dashed line at the clock's reading, named in words (not by its dashes alone)."""
+    ax.axvline(x, color=_INK, linestyle="--", linewidth=1.2, zorder=6.5, gid="now")
+    top = blended_transform_factory(ax.transData, ax.transAxes)
+    ax.text(x, 0.0, f" now t={_t(now)}", transform=top, ha="left", va="bottom", fontsize=7.5,
+            fontweight="bold", color=_INK, zorder=7, gid="now-label",
+            bbox=dict(facecolor="white", edgecolor="none", pad=0.6, alpha=0.85))
 
 
 def _style_of(e: Event, model: _Model) -> str:
@@ -938,14 +965,80 @@ def text(history: History | Iterable[Event], messages: Iterable[str] | None = No
     model = _model(history, messages)
     if not model.rows:
         return "(no messages)"
-    lines = []
+    return "\n".join(_row_text(r, model) for r in model.rows)
+
+
+def _row_text(r: _Row, model: _Model) -> str:
+    parts = [p for e in r.events if e.seq not in model.hidden
+             for p in [_phrase(e, model, r)] if p]
+    if r.message_id and _still_stored(r):
+        parts.append(f"still in the queue at the end (t={_t(model.end)})")
+    return f"{r.label}: " + "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class Story:
+    """One message's row of the timeline, for views that list messages (the demo widget).
+
+    Attributes
+    ----------
+    ident : str
+        The row's identity: the message's first MessageId (or ``"key:..."``, ``"(no message)"``).
+    label : str
+        The row's label in the picture (the business key, or a short MessageId).
+    key : str or None
+        The business key.
+    message_ids : tuple of str
+        Every MessageId the message had, first one first (a redrive gives it a new one).
+    events : tuple of Event
+        Everything that happened to it, in order.
+    duplicate : bool
+        True when its key's effect happened more than once.
+    effects : int
+        The most effects any of its keys got by the end of the history.
+    text : str
+        Its line of :func:`text`.
+    """
+
+    ident: str
+    label: str
+    key: str | None
+    message_ids: tuple[str, ...]
+    events: tuple[Event, ...]
+    duplicate: bool
+    effects: int
+    text: str
+
+    @property
+    def message_id(self) -> str | None:
+        """The MessageId it has now (the newest)."""
+        return self.message_ids[-1] if self.message_ids else None
+
+
+def stories(history: History | Iterable[Event], messages: Iterable[str] | None = None) -> list[Story]:
+    """The timeline's rows as data: one :class:`Story` per message, in the picture's order.
+
+    Parameters
+    ----------
+    history : History or iterable of Event
+        The run.
+    messages : iterable of str, optional
+        Only these messages (MessageIds or business keys); all by default.
+
+    Returns
+    -------
+    list of Story
+        The same rows, labels and duplicate flags the picture and :func:`text` show.
+    """
+    model = _model(history, messages)
+    out = []
     for r in model.rows:
-        parts = [p for e in r.events if e.seq not in model.hidden
-                 for p in [_phrase(e, model, r)] if p]
-        if r.message_id and _still_stored(r):
-            parts.append(f"still in the queue at the end (t={_t(model.end)})")
-        lines.append(f"{r.label}: " + "; ".join(parts))
-    return "\n".join(lines)
+        ids = [r.message_id] if r.message_id else []
+        ids += [e.message_id for e in r.events
+                if e.kind == "move_task" and e.message_id and e.message_id not in ids]
+        out.append(Story(r.ident, r.label, r.key, tuple(ids), tuple(r.events), r.duplicate, r.most,
+                         _row_text(r, model)))
+    return out
 
 
 def _still_stored(row: _Row) -> bool:
@@ -1041,6 +1134,50 @@ def to_png(history: History | Iterable[Event], path: str | None = None, *, dpi: 
     bytes
         The PNG. The same history gives the same bytes (no timestamp, no metadata).
     """
+    data = picture(history, dpi=dpi, **kw).png
+    if path is not None:
+        with open(path, "wb") as f:
+            f.write(data)
+    return data
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A rendered timeline and where its rows are, for views that react to the pointer.
+
+    Attributes
+    ----------
+    png : bytes
+        The PNG (the same bytes :func:`to_png` gives).
+    width, height : int
+        Its size in pixels.
+    rows : dict
+        ``{row ident: (top, bottom)}``: each message's band, in pixels from the image's top (the
+        idents of :func:`stories`).
+    """
+
+    png: bytes
+    width: int
+    height: int
+    rows: dict[str, tuple[int, int]]
+
+
+def picture(history: History | Iterable[Event], *, dpi: int = 100, **kw: Any) -> Picture:
+    """Render the timeline and measure where each message's row landed.
+
+    Parameters
+    ----------
+    history : History or iterable of Event
+        The run to draw.
+    dpi : int
+        Resolution.
+    **kw
+        Passed to :func:`draw` (``title``, ``messages``, ``highlight``, ``now``).
+
+    Returns
+    -------
+    Picture
+    """
     from PIL import Image  # matplotlib's own dependency
 
     fig = draw(history, **kw)
@@ -1048,16 +1185,23 @@ def to_png(history: History | Iterable[Event], path: str | None = None, *, dpi: 
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     canvas.draw()
     rgba = canvas.buffer_rgba()
+    height, width = rgba.shape[0], rgba.shape[1]
     # Saved by hand rather than by savefig: the picture is opaque, so RGB is enough, and
     # zlib level 3 saves a fifth of the rendering time for a file a few percent larger.
-    image = Image.frombuffer("RGBA", (rgba.shape[1], rgba.shape[0]), rgba, "raw", "RGBA", 0, 1)
+    image = Image.frombuffer("RGBA", (width, height), rgba, "raw", "RGBA", 0, 1)
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format="png", compress_level=3)
-    data = buffer.getvalue()
-    if path is not None:
-        with open(path, "wb") as f:
-            f.write(data)
-    return data
+    rows: dict[str, tuple[int, int]] = {}
+    ax = fig.axes[0] if fig.axes else None
+    if ax is not None:
+        labels = [t for t in ax.texts if str(t.get_gid() or "").startswith("row:")]
+        for y, label in enumerate(labels):
+            # Display coordinates count from the bottom; image rows from the top.
+            _, upper = ax.transData.transform((0, y - 0.5))
+            _, lower = ax.transData.transform((0, y + 0.5))
+            top, bottom = sorted((height - upper, height - lower))
+            rows[label.get_gid()[4:]] = (max(0, int(round(top))), min(height, int(round(bottom))))
+    return Picture(buffer.getvalue(), width, height, rows)
 
 
 def to_html(history: History | Iterable[Event], **kw: Any) -> str:
