@@ -198,11 +198,20 @@ def run_all_and_wait(page) -> None:
 def show_in_viewport(page, locator) -> None:
     """Scroll ``locator`` into view and wait until the notebook has painted it (JupyterLab draws
     only the cells on screen, so a screenshot right after scrolling can catch blank space)."""
-    from playwright.sync_api import expect
+    from playwright.sync_api import Error, expect
 
-    locator.scroll_into_view_if_needed()
-    expect(locator).to_be_in_viewport()
-    locator.evaluate("img => img.complete || new Promise(done => img.addEventListener('load', done))")
+    # The widget replaces its picture when it redraws (after the last click's echo, too): an
+    # element caught mid-replacement is detached, so look the locator up again.
+    for attempt in range(5):
+        try:
+            locator.scroll_into_view_if_needed(timeout=5_000)
+            expect(locator).to_be_in_viewport()
+            locator.evaluate("img => img.complete || new Promise(done => img.addEventListener('load', done))")
+            break
+        except Error:
+            if attempt == 4:
+                raise
+            page.wait_for_timeout(200)
     page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
 
 
