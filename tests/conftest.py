@@ -30,3 +30,18 @@ def lab():
 def clock(lab):
     """The lab's simulated clock."""
     return lab.clock
+
+
+#: The slowest groups of tests, slowest first. pytest-xdist hands groups to workers in collection
+#: order, so starting these first keeps both workers busy to the end instead of leaving one idle
+#: while the other grades a corpus alone.
+_SLOW_FIRST = ("tests/test_grader_corpus.py", "tests/test_corpus.py", "tests/test_browser.py",
+               "tests/test_grader_lessons.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        return next((i for i, prefix in enumerate(_SLOW_FIRST) if item.nodeid.startswith(prefix)),
+                    len(_SLOW_FIRST))
+
+    items.sort(key=rank)  # stable: the order within a file is kept

@@ -501,6 +501,26 @@ def test_fifo_message_moved_to_its_dlq_takes_its_message_id_as_dedup_id(sqs, clo
 
 
 # -- f. long polling --------------------------------------------------------------------------------
+class RealSleeps:
+    """Records the real seconds asked of ``time.sleep`` and of condition waits (and still waits)."""
+
+    def __init__(self, monkeypatch):
+        self.asked: list[float] = []
+        sleep, wait = time.sleep, threading.Condition.wait
+
+        def recorded_sleep(seconds):
+            self.asked.append(seconds)
+            return sleep(seconds)
+
+        def recorded_wait(cond, timeout=None):
+            if threading.current_thread() is not threading.main_thread():  # the poller, not the test's join
+                self.asked.append(float("inf") if timeout is None else timeout)
+            return wait(cond, timeout)
+
+        monkeypatch.setattr(time, "sleep", recorded_sleep)
+        monkeypatch.setattr(threading.Condition, "wait", recorded_wait)
+
+
 def long_poll(sqs, url, wait):
     """Receive with WaitTimeSeconds=wait; fail, rather than hang, if it has not returned in 5 real s."""
     answer: list = []
@@ -511,26 +531,26 @@ def long_poll(sqs, url, wait):
     return answer[0]
 
 
-def test_long_poll_on_an_empty_queue_returns_nothing_when_the_wait_ends(sqs, clock):
+def test_long_poll_on_an_empty_queue_returns_nothing_when_the_wait_ends(sqs, clock, monkeypatch):
     url, _ = make_queue(sqs, "orders")
-    t0, real0 = clock.now(), time.perf_counter()
+    t0, sleeps = clock.now(), RealSleeps(monkeypatch)
 
     assert long_poll(sqs, url, 20) == []
 
     assert clock.now() - t0 == pytest.approx(20)
-    assert time.perf_counter() - real0 < 0.5
+    assert not sleeps.asked, f"the long poll waited in real time: {sleeps.asked}"
 
 
-def test_long_poll_returns_an_in_flight_message_as_soon_as_its_timeout_ends(sqs, clock):
+def test_long_poll_returns_an_in_flight_message_as_soon_as_its_timeout_ends(sqs, clock, monkeypatch):
     url, _ = make_queue(sqs, "orders")
     sqs.send_message(QueueUrl=url, MessageBody="order-1")
     receive(sqs, url, VisibilityTimeout=5)
-    t0, real0 = clock.now(), time.perf_counter()
+    t0, sleeps = clock.now(), RealSleeps(monkeypatch)
 
     assert [m["Body"] for m in long_poll(sqs, url, 20)] == ["order-1"]
 
     assert clock.now() - t0 == pytest.approx(5, abs=0.01)
-    assert time.perf_counter() - real0 < 0.5
+    assert not sleeps.asked, f"the long poll waited in real time: {sleeps.asked}"
 
 
 def test_long_poll_returns_a_message_sent_by_a_clock_timer_during_the_wait(sqs, clock):

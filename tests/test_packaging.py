@@ -283,3 +283,26 @@ def test_work_copy_restores_a_notebook_the_learner_deleted_to_start_over(course,
     workcopy.copy_missing(course, work)
     (work / "01_naive_consumer" / "01_naive_consumer.ipynb").unlink()
     assert workcopy.copy_missing(course, work) == [work / "01_naive_consumer" / "01_naive_consumer.ipynb"]
+
+
+def test_xdist_loadgroup_keeps_each_group_on_one_worker(tmp_path):
+    # tests/test_corpus.py grades a lesson's whole corpus once per worker that runs any of its cases:
+    # without real grouping (pytest 9.2 with pytest-xdist 3.8) every corpus is graded twice.
+    (tmp_path / "test_grouped.py").write_text(
+        "import os, pytest\n"
+        "CASES = [pytest.param(g, i, marks=pytest.mark.xdist_group(g), id=f'{g}:{i}') for g in 'abc' for i in range(4)]\n"
+        "@pytest.mark.parametrize('group, i', CASES)\n"
+        "def test_case(group, i):\n"
+        "    with open(os.path.join(os.path.dirname(__file__), 'ran.txt'), 'a') as f:\n"
+        "        f.write(f\"{group} {os.environ['PYTEST_XDIST_WORKER']}\\n\")\n")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-q",
+                           "-p", "no:cacheprovider", "test_grouped.py"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    workers: dict[str, set[str]] = {}
+    for line in (tmp_path / "ran.txt").read_text().split("\n"):
+        if line:
+            group, worker = line.split()
+            workers.setdefault(group, set()).add(worker)
+    assert sorted(workers) == ["a", "b", "c"]
+    assert all(len(w) == 1 for w in workers.values()), f"groups split across workers: {workers}"

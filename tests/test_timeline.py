@@ -381,22 +381,13 @@ def test_drawing_from_several_threads_at_once_gives_the_same_pictures():
     assert [results[i] for i in range(3)] == expected
 
 
-def test_thirty_messages_and_three_hundred_events_render_in_under_a_second():
+def test_thirty_messages_and_three_hundred_events_render_with_every_row():
+    # How fast is a benchmark's question (`make bench`, "timeline" row), not a test's.
     h = busy_run(30, 300)
     assert len(h) >= 300 and len(h.message_ids()) == 30
-    timeline.to_png(crash_between_effect_and_delete())  # fonts and caches, once per process
-    # CPU time of this process, best of up to three tries: on a shared machine other work
-    # slows a single try down, rarely the fastest one. About 0.4 s on a quiet 2-core machine;
-    # the bound leaves room for a busy one.
-    timings = []
-    for _ in range(3):
-        start = time.process_time()
-        png = timeline.to_png(h)
-        timings.append(time.process_time() - start)
-        if timings[-1] < 1.0:
-            break
-    assert png.startswith(b"\x89PNG")
-    assert min(timings) < 1.0, f"rendering took {min(timings):.2f} s of CPU at best"
+    pic = timeline.picture(h)
+    assert pic.png.startswith(b"\x89PNG")
+    assert len(pic.rows) == 30
 
 
 # -- the text version, the alt text, HTML --------------------------------------------------------

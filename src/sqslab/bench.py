@@ -316,6 +316,22 @@ def bench_scenarios(rounds: int, explore_rounds: int) -> list[Row]:
         rows.append(Row("time", "simulated time covered by one 60-run exploration", covered, "s",
                         "real time slept", meter.seconds, None,
                         f"{meter.calls} real sleeps or waits during the {wall:.1f} s it took"))
+
+        _say("The lifecycle timeline of a busy run (30 orders, crashes and redeliveries), drawn as PNG...")
+        from . import timeline
+        from .faults import Fault
+
+        busy = run_scenario(_naive, messages=30, lab=lab, expect="at_least_once",
+                            faults=[Fault("before_delete", m) for m in range(0, 30, 4)]).history
+        timeline.to_png(busy)  # fonts and caches, once per process
+        cpu = []
+        for _ in range(max(3, rounds)):
+            start = time.process_time()
+            timeline.to_png(busy)
+            cpu.append(time.process_time() - start)
+        rows.append(Row("timeline", f"draw the timeline of a busy run ({len(busy)} events, 30 orders)",
+                        _median(cpu), "s", note="CPU; the grader draws one per failing behaviour",
+                        samples={"cpu": cpu}))
     finally:
         lab.close()
     return rows

@@ -32,6 +32,7 @@ import bisect
 import html
 import io
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -128,6 +129,7 @@ class _Row:
     events: list[Event] = field(default_factory=list)
     duplicate: bool = False
     most: int = 0                             # the most effects any of its keys got
+    lost: bool = False                        # deleted for good while its key had no effect
 
 
 @dataclass
@@ -281,6 +283,7 @@ def _model(history: History | Iterable[Event], messages: Iterable[str] | None = 
         # Past two repeats a "Nx!" on every star is clutter: the last one carries the count.
         if len(dups) > 2:
             quiet.update(dups[:-1])
+        r.lost = _lost(r, counts)
 
     hidden = _fatal_faults_shown_by_crash(events)
     items = sorted(((e, r) for r in chosen for e in r.events
@@ -290,6 +293,19 @@ def _model(history: History | Iterable[Event], messages: Iterable[str] | None = 
     consumers = list(dict.fromkeys(b.actor for b in sorted(bars, key=lambda b: b.start.seq)))
     end = max((e.time for e in events), default=0.0)
     return _Model(chosen, items, bars, effect_nth, quiet, hidden, consumers, end)
+
+
+def _lost(row: _Row, effects: Counter) -> bool:
+    """Deleted for good, while its key never had an effect, in a run where effects happen."""
+    if not row.key or effects.get(row.key) or not sum(effects.values()):
+        return False
+    deleted = False
+    for e in row.events:
+        if e.kind == "delete" and e.detail.get("applied", True):
+            deleted = True
+        elif e.kind in ("receive", "move_task", "dlq_move"):
+            deleted = False
+    return deleted and not _still_stored(row)
 
 
 def _fatal_faults_shown_by_crash(events: list[Event]) -> set[int]:
@@ -653,10 +669,12 @@ def _draw_rows(ax, model: _Model, marked: set) -> None:
             marks.append((y - 0.5, y + 0.5))
         elif y % 2:
             stripes.append((y - 0.5, y + 0.5))
-        style = dict(color=_RED, fontweight="bold") if r.duplicate else dict(color=_INK)
-        ax.text(-0.012, y, r.label + (f"  {r.most}x!" if r.duplicate else ""), transform=label_at,
+        style = dict(color=_RED, fontweight="bold") if r.duplicate or r.lost else dict(color=_INK)
+        flag = f"  {r.most}x!" if r.duplicate else "  lost!" if r.lost else ""
+        ax.text(-0.012, y, r.label + flag, transform=label_at,
                 ha="right", va="center", fontsize=9, gid=f"row:{r.ident}", **style)
-    _band(ax, stripes, "#F4F4F4", vertical=False, zorder=0, gid="stripes")
+    # Faint: darker stripes were read as a highlight of rows 2 and 4.
+    _band(ax, stripes, "#FAFAFA", vertical=False, zorder=0, gid="stripes")
     _band(ax, marks, _HIGHLIGHT, vertical=False, zorder=0.1, gid="highlight")
 
 
@@ -939,11 +957,16 @@ def _phrase(e: Event, model: _Model, row: _Row) -> str | None:
         after = f" after {count} receives" if count else ""
         return f"moved to the dead-letter queue {at}{after}"
     if e.kind == "move_task":
-        to = f" to {d['to']}" if d.get("to") else ""
+        to = f" to {_queue_label(d['to'])}" if d.get("to") else ""
         return f"redriven{to} {at}"
     if e.kind == "note" and d.get("text"):
         return f"note: {d['text']} {at}"
     return None
+
+
+def _queue_label(name: str) -> str:
+    """A queue's name as a reader knows it: the scenario runner's ``run6-orders`` is ``orders``."""
+    return re.sub(r"^run\d+-", "", str(name))
 
 
 def text(history: History | Iterable[Event], messages: Iterable[str] | None = None) -> str:
@@ -973,6 +996,8 @@ def _row_text(r: _Row, model: _Model) -> str:
              for p in [_phrase(e, model, r)] if p]
     if r.message_id and _still_stored(r):
         parts.append(f"still in the queue at the end (t={_t(model.end)})")
+    if r.lost:
+        parts.append("its effect never happened: lost")
     return f"{r.label}: " + "; ".join(parts)
 
 
@@ -1091,6 +1116,10 @@ def alt_text(history: History | Iterable[Event]) -> str:
     if dups:
         named = dups[:3] + ([f"{len(dups) - 3} more"] if len(dups) > 3 else [])
         facts.append(f"duplicate effect for {_join(named)}")
+    lost = [r.label for r in model.rows if r.lost]
+    if lost:
+        named = lost[:3] + ([f"{len(lost) - 3} more"] if len(lost) > 3 else [])
+        facts.append(f"{_join(named)} lost (deleted without its effect)")
     unapplied = [e for e, _ in model.items
                  if e.kind == "delete" and not e.detail.get("applied", True)]
     stale = sum(1 for e in unapplied if e.detail.get("ok", True))
