@@ -543,3 +543,45 @@ def test_picture_measures_each_row_band_in_image_pixels_from_the_top():
     assert tops == sorted(tops)                            # first row on top
     for (top, bottom), (next_top, _) in zip(bands, bands[1:]):
         assert 0 <= top < bottom <= pic.height and bottom == next_top   # bands touch, never overlap
+
+
+# -- a lost message, and the names of the scenario runner's queues --------------------------------
+def delete_first_loses_order_2() -> History:
+    """Delete, then charge: the consumer dies between the two for order-2, which is never charged."""
+    h, clock = new_history()
+    for n in (1, 2):
+        h.append("producer", "send", f"m-000{n}", f"order-{n}", queue="run3-orders")
+    receive(h, "consumer-1", "m-0001", "order-1", "rh-1", 1, 30.0)
+    h.append("consumer-1", "delete", "m-0001", "order-1", receipt_handle="rh-1", applied=True)
+    h.append("consumer-1", "effect", "m-0001", "order-1", effect="charge")
+    receive(h, "consumer-1", "m-0002", "order-2", "rh-2", 1, 30.0)
+    h.append("consumer-1", "delete", "m-0002", "order-2", receipt_handle="rh-2", applied=True)
+    h.append("consumer-1", "crash", point="after_delete")
+    return h
+
+
+def test_a_message_deleted_without_its_effect_is_marked_lost_in_words_and_picture():
+    h = delete_first_loses_order_2()
+    lines = timeline.text(h).splitlines()
+    assert lines[1].endswith("its effect never happened: lost") and "lost" not in lines[0]
+    assert "order-2 lost (deleted without its effect)" in timeline.alt_text(h)
+    labels = [t.get_text() for t in timeline.draw(h).axes[0].texts if (t.get_gid() or "").startswith("row:")]
+    assert labels == ["order-1", "order-2  lost!"]
+
+
+def test_nothing_is_called_lost_in_a_run_without_effects():
+    h, _ = new_history()
+    h.append("producer", "send", "m-1", "order-1")
+    receive(h, "consumer-1", "m-1", "order-1", "rh-1", 1, 30.0)
+    h.append("consumer-1", "delete", "m-1", "order-1", receipt_handle="rh-1", applied=True)
+    assert "lost" not in timeline.text(h) and "lost" not in timeline.alt_text(h)
+
+
+def test_a_redrive_names_the_queue_as_the_lesson_does_not_as_the_runner_made_it():
+    h, _ = new_history()
+    h.append("producer", "send", "m-1", "order-9")
+    h.append("sqs", "dlq_move", "m-1", "order-9", **{"from": "run6-orders", "to": "run6-dlq"})
+    h.append("sqs", "move_task", "m-2", "order-9", original_message_id="m-1",
+             **{"from": "run6-dlq", "to": "run6-orders"})
+    told = timeline.text(h)
+    assert "redriven to orders t=0" in told and "run6" not in told
