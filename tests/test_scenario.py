@@ -145,6 +145,8 @@ def test_an_error_in_the_consumers_own_code_is_named_first_in_the_explanation(la
     assert not verdict.ok
     raised = [line for line in verdict.explanation.splitlines() if line.startswith("Raised by your code")]
     assert raised and "KeyError: 'ReceiptHandl'" in raised[0] and "(5 times)" in raised[0], verdict.explanation
+    assert "of typo(): p.sqs.delete_message(" in raised[0], raised[0]  # where: the line that raised
+    assert "Why: Your consumer raised an error of its own" in verdict.explanation
 
 
 def test_describe_error_points_at_the_callers_line_not_the_library():

@@ -228,6 +228,10 @@ def _explain(history: "History", expect: str, problems: list[Problem], fired: li
         hint = _HINTS.get((first.kind, ff.fault.point))
         if hint:
             break
+    if hint is None and raised:
+        hint = ("Your consumer raised an error of its own (above), so each process died part-way through "
+                "and the bench started a fresh one. Fix that error first: what went wrong may only be "
+                "its consequence.")
     hint = hint or _HINTS.get((first.kind, None))
     if hint:
         lines.append("Why: " + hint)

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
-from .check import Verdict, check
+from .check import Verdict, check, describe_error
 from .effects import EffectDB
 from .exceptions import Crash, LabError
 from .faults import Fault
@@ -170,7 +170,8 @@ def step_process(consumer: Callable[[Process], Any], p: Process) -> bool:
     except LabError:
         raise
     except Exception as exc:  # an uncaught error kills a real consumer process too
-        lab.history.append(p.name, "crash", error=f"{type(exc).__name__}: {exc}")
+        error, where = describe_error(exc)
+        lab.history.append(p.name, "crash", error=error, **({"where": where} if where else {}))
     p.die()
     return False
 
