@@ -373,21 +373,7 @@ class Lab:
             attrs["RedrivePolicy"] = json.dumps(
                 {"deadLetterTargetArn": dlq.arn, "maxReceiveCount": str(max_receive_count or 5)})
         attrs.update({k: str(v) for k, v in attributes.items()})
-        admin = self._admin()
-        real_name = self._name_on_endpoint(name)
-        url = admin.create_queue(QueueName=real_name, Attributes=attrs)["QueueUrl"]
-        if self.in_process:
-            arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
-        else:
-            arn = admin.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            self._real_names[real_name] = name
-            self._ledger.visibility[name] = int(attrs["VisibilityTimeout"])
-            self._ledger.delay[name] = int(attrs["DelaySeconds"])
-            if dlq is not None:
-                self._ledger.redrive[name] = (dlq.name, int(max_receive_count or 5))
-        queue = Queue(name, url, arn, fifo, dlq)
-        self._queues[name] = queue
-        return queue
+        return self._create(name, attrs, fifo=fifo, dlq=dlq)
 
     def bare_queue(self, name: str, attributes: dict[str, str] | None = None) -> Queue:
         """Create a queue with exactly ``attributes`` (SQS's own defaults for the rest).
@@ -397,6 +383,9 @@ class Lab:
         """
         self._require_running()
         attrs = dict(attributes or {})
+        return self._create(name, attrs, fifo=attrs.get("FifoQueue") == "true", dlq=None)
+
+    def _create(self, name: str, attrs: dict[str, str], *, fifo: bool, dlq: "Queue | None") -> Queue:
         admin = self._admin()
         real_name = self._name_on_endpoint(name)
         url = admin.create_queue(QueueName=real_name, Attributes=attrs)["QueueUrl"]
@@ -405,13 +394,14 @@ class Lab:
         else:
             arn = admin.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
             self._real_names[real_name] = name
+            # Outside this process the lab keeps its own books of what it cannot read from moto.
             self._ledger.visibility[name] = int(attrs.get("VisibilityTimeout", 30))
             self._ledger.delay[name] = int(attrs.get("DelaySeconds", 0))
             policy = json.loads(attrs["RedrivePolicy"]) if attrs.get("RedrivePolicy") else {}
             target = next((q for q in self._queues.values() if q.arn == policy.get("deadLetterTargetArn")), None)
             if target is not None:
                 self._ledger.redrive[name] = (target.name, int(policy.get("maxReceiveCount", 5)))
-        queue = Queue(name, url, arn, attrs.get("FifoQueue") == "true")
+        queue = Queue(name, url, arn, fifo, dlq)
         self._queues[name] = queue
         return queue
 
