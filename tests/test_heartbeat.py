@@ -133,6 +133,18 @@ def test_process_clock_timers_stop_firing_once_the_process_is_dead(lab):
     assert len(fired) == 2 and not timer.active
 
 
+def test_a_process_that_dies_or_stops_takes_its_timers_with_it(lab):
+    from sqslab.heartbeat import process_clock
+    from sqslab.scenario import start_process
+
+    queue = lab.queue("timers-die")
+    for end in ("die", "stop"):
+        p = start_process(lab, queue, f"consumer-{end}")
+        timer = process_clock(p).every(10, lambda: None, name="heartbeat")
+        getattr(p, end)()
+        assert not timer.active, f"Process.{end}() left the process's timer running"
+
+
 def test_an_exception_in_a_process_timer_ends_that_timer_only_and_is_on_the_record(lab):
     clock = ProcessClock(lab.clock, owner="consumer-1",
                          note=lambda who, text: lab.history.append(who, "note", text=text))

@@ -161,3 +161,13 @@ def test_describe_error_points_at_the_callers_line_not_the_library():
         error, where = describe_error(exc)
     assert error.startswith("JSONDecodeError: ")
     assert where.startswith("line ") and "of parse(): return json.loads(body)" in where
+
+
+def test_a_check_asked_not_to_record_keeps_its_failure_out_of_the_graders_list(lab):
+    from sqslab.check import failures
+
+    before = list(failures)
+    asked = check(lab.history, expected=["order-1"], effects={}, record=False)
+    assert not asked.ok and failures == before
+    filed = check(lab.history, expected=["order-1"], effects={})
+    assert failures[-1] is filed

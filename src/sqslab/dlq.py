@@ -49,7 +49,8 @@ class PaymentsUnavailable(ConnectionError):
     """The payment service did not answer: a transient failure, worth trying again later."""
 
 
-def _load(body: str) -> tuple[dict, str]:
+def load_order(body: str) -> tuple[dict, str]:
+    """``(order, order_id)`` of a message body; raises :class:`InvalidOrder` (poison) when it has neither."""
     try:
         order = json.loads(body)
     except (TypeError, ValueError):
@@ -76,7 +77,7 @@ def parse_order_v1(body: str) -> dict:
 
     Returns ``{"order_id": ..., "amount": Decimal}``; raises :class:`InvalidOrder`.
     """
-    order, order_id = _load(body)
+    order, order_id = load_order(body)
     amount = order.get("amount")
     if isinstance(amount, bool) or not isinstance(amount, (int, float)):
         raise InvalidOrder(f"{order_id}: amount must be a number, got {amount!r}")
@@ -89,7 +90,7 @@ def parse_order_v2(body: str) -> dict:
     Orders that are really broken (not JSON, no order id, no amount, an amount that is not
     positive) still raise :class:`InvalidOrder`: no version can charge them.
     """
-    order, order_id = _load(body)
+    order, order_id = load_order(body)
     amount = order.get("amount")
     if isinstance(amount, bool) or not isinstance(amount, (int, float, str)):
         raise InvalidOrder(f"{order_id}: amount must be a number or a decimal string, got {amount!r}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Iterable, Sequence
 
-from .check import EXPECTATIONS as CHECK_EXPECTATIONS, failures as _failures
+from .check import EXPECTATIONS as CHECK_EXPECTATIONS, record_failure
 from .check import Problem, Verdict
 from .explore import fault_plans, first_failure
 from .faults import CRASH_POINTS
@@ -129,8 +129,7 @@ def _order_verdict(base: Verdict, problems: list[Problem], history, bodies, key_
     lines.append("Effects, in the order they were committed: " + ", ".join(charged) + ".")
     verdict = Verdict(False, expect, "\n".join(lines), problems + list(base.problems), history,
                       dict(base.effects), list(base.faults), base.runs)
-    _failures.append(verdict)
-    del _failures[:-20]
+    record_failure(verdict)
     return verdict
 
 

@@ -41,8 +41,9 @@ from .exceptions import Crash, LabError
 
 __all__ = [
     "MAX_VISIBILITY_TIMEOUT", "JobFailed", "ProcessClock", "Rival", "ThreadClock", "ThreadTimer",
-    "Trial", "lease_problems", "long_job", "outage_consumer", "plot_receives", "recovery_times",
-    "receives_alt_text", "retry_demo", "show_receives", "trial", "twelve_hour_problems", "with_rival",
+    "Trial", "lease_problems", "long_job", "outage_consumer", "plot_receives", "process_clock",
+    "receives_alt_text", "recovery_times", "retry_demo", "show_receives", "trial", "twelve_hour_problems",
+    "with_rival",
 ]
 
 #: The longest a message can stay in flight after one receive: 12 hours (API Reference,
@@ -287,7 +288,11 @@ class _Probe:
             return any(m.visible and not m.delayed for m in list(self._queue._messages))
 
 
-def _process_clock(p: Any) -> ProcessClock:
+def process_clock(p: Any) -> ProcessClock:
+    """Give process ``p`` a :class:`ProcessClock` (once) and return it: timers that die with ``p``.
+
+    ``p.die()`` (a crash or a clean stop) cancels them.
+    """
     lab = p.lab
     if not isinstance(p.clock, ProcessClock):
         p.clock = ProcessClock(
@@ -322,20 +327,14 @@ def with_rival(consumer: Callable[[Any], Any], *, every: float = 1.0) -> Callabl
 
     def step(p: Any) -> Any:
         lab = p.lab
-        clock = _process_clock(p)
+        process_clock(p)
         if state.store is not lab.effects:  # a new run: number the rivals afresh
             state.store, state.count = lab.effects, 0
         rival = _RivalProcess(p, consumer, state, every)
         try:
-            result = consumer(p)
-        except BaseException:
-            clock.kill()  # the process died: so did its timers
-            raise
+            return consumer(p)  # if it dies, p.die() stops its timers
         finally:
             rival.stop()
-        if p.name in lab.faults.dead:
-            clock.kill()
-        return result
 
     step.__name__ = f"{getattr(consumer, '__name__', 'consumer')}_with_rival"
     step.__doc__ = f"{getattr(consumer, '__name__', 'consumer')}, with a rival polling every {every:g} s."
@@ -363,7 +362,7 @@ class _RivalProcess:
         name = f"rival-{self.state.count}"
         p = Process(name, lab.client("sqs", actor=name), self.owner.queue_url, lab.effects.connect(name),
                     lab.clock, lab, self.owner.dlq_url)
-        _process_clock(p)
+        process_clock(p)
         lab.history.append(name, "start")
         return p
 
@@ -399,7 +398,6 @@ class _RivalProcess:
             self.busy = False
 
     def _end(self, p: Any) -> None:
-        p.clock.kill()
         p.die()
         if self.process is p:
             self.process = None

@@ -34,7 +34,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
-from .check import EXPECTATIONS as CHECK_EXPECTATIONS, failures as _failures
+from .check import record_failure
 from .check import Problem, Verdict
 from .effects import EffectDB
 from .exceptions import Crash, LabError
@@ -342,8 +342,7 @@ def _verdict(history, keys: list[str], saved: Counter, delivered: Counter, reque
         return Verdict(True, expect, "\n".join(lines), [], history, dict(saved), fired)
     verdict = Verdict(False, expect, _explain(history, expect, problems, fired, note, unsent),
                       problems, history, dict(saved), fired)
-    _failures.append(verdict)
-    del _failures[:-20]
+    record_failure(verdict)
     return verdict
 
 

@@ -63,10 +63,13 @@ class Process:
         return c
 
     def die(self) -> None:
-        """Process death: roll back what was not committed, drop every client."""
+        """Process death: roll back what was not committed, drop every client, stop its timers."""
         self.db.crash()
         for c in [self.sqs, *self._clients]:
             self.lab.release(c)
+        kill = getattr(self.clock, "kill", None)  # a ProcessClock (sqslab.heartbeat): its "threads" die too
+        if kill is not None:
+            kill()
 
     def stop(self) -> None:
         """A clean exit: the same as dying, as far as uncommitted work goes."""
