@@ -289,3 +289,9 @@ def test_feedback_is_green_only_for_full_marks_and_links_only_to_failures():
     assert 'href="#fails"' in page and 'id="fails"' in page and 'href="#passes"' not in page
     entry = {**entry, "score": 3, "cells": cells[:1]}
     assert 'class="status ok"' in render("ada", SimpleNamespace(name="a"), entry, {"status": "ok", "reason": "Graded."})
+
+
+def test_the_feedback_page_explains_every_status_the_grader_gives():
+    from autograder.feedback import _STATUS_HELP
+
+    assert set(_STATUS_HELP) == set(results.STATUSES)

@@ -14,19 +14,13 @@ import pytest
 def threaded_moto_server():
     """A ``ThreadedMotoServer`` in this process, on 127.0.0.1 and a free port: its URL.
 
-    It serves this process's moto, so a lab pointed at it keeps the simulated clock and the
-    bench's corrections.
+    The same server ``SQSLAB_ENDPOINT=moto-server`` starts (:func:`sqslab.endpoint.moto_server_url`):
+    it serves this process's moto, so a lab pointed at it keeps the simulated clock and the bench's
+    corrections.
     """
-    import logging
+    from sqslab.endpoint import moto_server_url
 
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    return moto_server_url()
 
 
 def _free_port() -> int:
