@@ -6,7 +6,7 @@
 #   make test TEST_ARGS="-k clock"       extra arguments for pytest (WORKERS=2 processes)
 #   make grade SUBMISSIONS=dir OUT=dir   grade a class; plain `make grade` self-checks work/
 #   make grade GRADE_ARGS=...            extra arguments for autograder/grade.py
-#   make bench BENCH_ARGS=...            extra arguments for python -m sqslab.bench
+#   make bench BENCH_ARGS=...            extra arguments for python -m sqslab.tools.bench
 #   make setup SETUP_FORCE=1             install into a venv that serves another checkout (see tools/envcheck.py)
 
 .DEFAULT_GOAL := help
@@ -107,15 +107,15 @@ author: setup ## Open JupyterLab on solutions/ with nbgrader's authoring tools (
 strip: setup ## Remove outputs and execution counts from the notebooks in solutions/ and demos/ (in place)
 	"$(PY)" tools/release.py --strip solutions demos
 
-bench: setup ## Run the benchmarks (python -m sqslab.bench)
-	@if "$(PY)" -c 'import importlib.util as u, sys; sys.exit(u.find_spec("sqslab.bench") is None)'; then \
-	  "$(PY)" -m sqslab.bench $(BENCH_ARGS); \
+bench: setup ## Run the benchmarks (python -m sqslab.tools.bench)
+	@if "$(PY)" -c 'import importlib.util as u, sys; sys.exit(u.find_spec("sqslab.tools.bench") is None)'; then \
+	  "$(PY)" -m sqslab.tools.bench $(BENCH_ARGS); \
 	else \
-	  echo "bench: sqslab.bench is not built yet (src/sqslab/bench.py)." >&2; exit 1; \
+	  echo "bench: sqslab.tools.bench is not built yet (src/sqslab/tools/bench.py)." >&2; exit 1; \
 	fi
 
-fidelity: setup ## Which SQS facts the endpoint honours (SQSLAB_ENDPOINT; python -m sqslab.fidelity_report)
-	"$(PY)" -m sqslab.fidelity_report --out "$(OUT)/fidelity.md"
+fidelity: setup ## Which SQS facts the endpoint honours (SQSLAB_ENDPOINT; python -m sqslab.tools.fidelity)
+	"$(PY)" -m sqslab.tools.fidelity --out "$(OUT)/fidelity.md"
 
 demo: setup ## JupyterLab on the instructor's live demos (demos/, copied once into demo-work/)
 	@if ! compgen -G 'demos/*.ipynb' >/dev/null; then \

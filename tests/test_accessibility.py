@@ -16,7 +16,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from sqslab import Fault, run_scenario, timeline
+from sqslab import Fault, run_scenario
+from sqslab.views import timeline
 
 REPO = Path(__file__).resolve().parent.parent
 LESSONS = sorted((REPO / "solutions").glob("*/*.ipynb"))
@@ -57,7 +58,7 @@ def captured(monkeypatch) -> list[dict]:
 
 
 def test_show_receives_gives_its_figure_alt_text_and_the_counts_as_text(lab, monkeypatch):
-    from sqslab.heartbeat import retry_demo, show_receives
+    from sqslab.lessons.heartbeat import retry_demo, show_receives
 
     shown = captured(monkeypatch)
     at_once = retry_demo(lambda attempt, rng: 0)

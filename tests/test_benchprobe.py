@@ -12,13 +12,13 @@ import sys
 
 import pytest
 
-from sqslab import bench
+from sqslab.tools import bench
 
 NOTEBOOK_CODE = """
 {probe}
 import time
 from sqslab import explore
-from sqslab.fifo import explore_in_order, fifo_orders
+from sqslab.lessons.fifo import explore_in_order, fifo_orders
 from sqslab.selftest import _naive
 explore(_naive, expect="at_least_once", max_runs=5)
 explore_in_order(_naive, messages=fifo_orders("a", "b"), expect="at_least_once", max_runs=3, double=False)
@@ -34,7 +34,7 @@ def test_the_probe_times_every_exploration_and_counts_simulated_and_slept_time(t
                    env={**__import__("os").environ, "SQSLAB_BENCH_PROBE": str(found)})
     result = json.loads(found.read_text())
     assert [(e["function"], e["runs"], e["ok"]) for e in result["explorations"]] == [
-        ("sqslab.explore.explore", 5, True), ("sqslab.fifo.explore_in_order", 3, True)]
+        ("sqslab.explore.explore", 5, True), ("sqslab.lessons.fifo.explore_in_order", 3, True)]
     assert result["simulated"] > 30  # crashes wait out 30 s visibility timeouts, in simulated time
     assert result["sleeps"] == 1 and result["slept"] >= 0.05
     assert result["cpu"] > 0

@@ -1,4 +1,4 @@
-"""Lesson 6's bench pieces (sqslab.capstone): the order handler, Lambda's side of a batch, the fixtures."""
+"""Lesson 6's bench pieces (sqslab.lessons.capstone): the order handler, Lambda's side of a batch, the fixtures."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from sqslab import Fault, LabError, capstone, dlq, run_scenario
+from sqslab import Fault, LabError, run_scenario
+from sqslab.lessons import capstone, dlq
 from sqslab.check import failures
-from sqslab.heartbeat import ProcessClock
+from sqslab.lessons.heartbeat import ProcessClock
 
 
 # -- helpers a test plays the learner with -----------------------------------------------------------

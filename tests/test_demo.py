@@ -8,7 +8,7 @@ import pytest
 
 from sqslab import LabError, check
 from sqslab.check import failures
-from sqslab.demo import DemoSession
+from sqslab.views.demo import DemoSession
 
 
 @pytest.fixture

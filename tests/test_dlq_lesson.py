@@ -1,4 +1,4 @@
-"""Lesson 5's bench pieces (sqslab.dlq): orders, the outage, the incident, alarms, retention."""
+"""Lesson 5's bench pieces (sqslab.lessons.dlq): orders, the outage, the incident, alarms, retention."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from sqslab import LabError, run_scenario
-from sqslab import dlq
+from sqslab.lessons import dlq
 from sqslab.lab import RunawayConsumer
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 from sqslab import Lab
-from sqslab import fidelity_report
+from sqslab.tools import fidelity as fidelity_report
 from sqslab.endpoint import Endpoint
-from sqslab.facts import FACTS, check, run_facts
+from sqslab.tools.facts import FACTS, check, run_facts
 from support.motoserver import moto_server_elsewhere, threaded_moto_server  # noqa: F401 - fixtures
 
 NAMES = [f.name for f in FACTS]

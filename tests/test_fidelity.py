@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from sqslab import fidelity
+from sqslab.moto import fixes as fidelity
 from sqslab.clock import Clock
 from sqslab.exceptions import EnvironmentProblem, LabError
 

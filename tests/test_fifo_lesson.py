@@ -1,7 +1,7 @@
 """Lesson 3 (FIFO queues and deduplication): the bench pieces it relies on.
 
 The correction of moto's FIFO group order, the FIFO consumer runner with its per-group order
-check (:mod:`sqslab.fifo`) and the producer-side runner (:mod:`sqslab.producer`), each stated as
+check (:mod:`sqslab.lessons.fifo`) and the producer-side runner (:mod:`sqslab.lessons.producer`), each stated as
 the behaviour the lesson teaches. Everything runs on the lab's mocked SQS under the stopped clock.
 """
 
@@ -14,8 +14,8 @@ import pytest
 
 from sqslab import Fault
 from sqslab.check import failures
-from sqslab.fifo import explore_in_order, fifo_orders, group_of, run_in_order
-from sqslab.producer import SAVE_ORDER, explore_producer, run_producer
+from sqslab.lessons.fifo import explore_in_order, fifo_orders, group_of, run_in_order
+from sqslab.lessons.producer import SAVE_ORDER, explore_producer, run_producer
 
 
 # -- moto correction: a FIFO group's order after a visibility timeout --------------------------------
@@ -42,7 +42,7 @@ def test_fifo_group_stays_blocked_while_its_first_message_is_in_flight(lab):
     assert [m["Body"] for m in rest] == ['{"order_id": "o2"}']  # bob flows, alice waits
 
 
-# -- sqslab.fifo: orders in customer groups, and the group-order check ----------------------------------
+# -- sqslab.lessons.fifo: orders in customer groups, and the group-order check ----------------------------------
 
 
 def in_order(p):
@@ -108,7 +108,7 @@ def test_explore_in_order_is_bounded_and_finds_the_skip(lab):
     assert not verdict.ok and verdict.runs == 2  # no fault, then the failure on message 1
 
 
-# -- sqslab.producer: the producer's side ------------------------------------------------------------------
+# -- sqslab.lessons.producer: the producer's side ------------------------------------------------------------------
 def publish(sqs, queue_url, order, clock, dedup_id=None):
     """A right producer send: the order id as deduplication ID, retried on timeouts and throttling."""
     from botocore.exceptions import BotoCoreError, ClientError
@@ -215,7 +215,7 @@ def test_saving_an_order_is_an_effect_in_the_shops_database(lab):
 
 
 def test_the_timeline_puts_a_saved_order_on_its_messages_row(lab):
-    from sqslab import timeline
+    from sqslab.views import timeline
 
     outcome = run_producer(write_to_the_outbox, relay=relay, orders=2, lab=lab)
     lines = timeline.text(outcome.history).splitlines()
@@ -240,7 +240,7 @@ def test_a_fresh_id_per_call_duplicates_when_the_request_is_retried(lab):
 
 
 def test_the_bench_relay_sends_the_outbox_once_despite_its_crashes(lab):
-    from sqslab.producer import outbox_relay
+    from sqslab.lessons.producer import outbox_relay
 
     outcome = run_producer(write_to_the_outbox, relay=outbox_relay, lab=lab,
                            faults=[Fault("after:SendMessage", message=0), Fault("send_timeout", message=1)])

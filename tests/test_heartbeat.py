@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sqslab import Fault, run_scenario
-from sqslab.heartbeat import (MAX_VISIBILITY_TIMEOUT, ProcessClock, Rival, ThreadClock, lease_problems,
+from sqslab.lessons.heartbeat import (MAX_VISIBILITY_TIMEOUT, ProcessClock, Rival, ThreadClock, lease_problems,
                               long_job, recovery_times, retry_demo, trial, twelve_hour_problems, with_rival)
 
 HOUR = 3600
@@ -78,7 +78,7 @@ def test_thread_clock_runs_a_timer_until_it_is_cancelled_without_sleeping():
         if len(calls) == 3:
             holder["timer"].cancel()  # from its own thread: no join with itself
 
-    from sqslab.heartbeat import ThreadTimer
+    from sqslab.lessons.heartbeat import ThreadTimer
 
     holder["timer"] = timer = ThreadTimer(15, beat, "heartbeat", _NoWait())  # what ThreadClock.every builds
     timer.start()
@@ -134,7 +134,7 @@ def test_process_clock_timers_stop_firing_once_the_process_is_dead(lab):
 
 
 def test_a_process_that_dies_or_stops_takes_its_timers_with_it(lab):
-    from sqslab.heartbeat import process_clock
+    from sqslab.lessons.heartbeat import process_clock
     from sqslab.scenario import start_process
 
     queue = lab.queue("timers-die")
@@ -278,7 +278,7 @@ def test_twelve_hour_problems_reads_the_request_even_when_sqs_rejects_it(lab):
 
 
 def test_trial_work_charges_or_fails_after_its_time(lab):
-    from sqslab.heartbeat import JobFailed
+    from sqslab.lessons.heartbeat import JobFailed
 
     with trial(lab, "work", messages=2) as t:
         a, b = t.receive(2)
@@ -301,7 +301,7 @@ def test_retry_demo_retries_through_the_outage_and_delivers_everything(lab):
 
 
 def test_plot_receives_draws_one_panel_per_run(lab):
-    from sqslab.heartbeat import plot_receives
+    from sqslab.lessons.heartbeat import plot_receives
 
     outcome = retry_demo(lambda attempt, rng: None, messages=2, down_for=10, lab=lab)
     fig = plot_receives({"a": outcome.history, "b": outcome.history}, shade=(0, 10), title="t")

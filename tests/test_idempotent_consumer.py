@@ -1,4 +1,4 @@
-"""sqslab.idempotency: lesson 2's claims table, its notes on the record, the crash matrix and the DLQ check."""
+"""sqslab.lessons.idempotency: lesson 2's claims table, its notes on the record, the crash matrix and the DLQ check."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 
 from sqslab import Fault, LabError, run_scenario
-from sqslab.idempotency import (CLAIMS_TABLE, _plain, claims, claims_client, crash_matrix,
+from sqslab.lessons.idempotency import (CLAIMS_TABLE, _plain, claims, claims_client, crash_matrix,
                                 dead_letter_verdict, reset_claims_table)
 
 

@@ -1,6 +1,6 @@
 """The bench's speed-ups change nothing but speed.
 
-Each speed-up (sqslab.speed) replaces a piece of moto or botocore with one that does less work.
+Each speed-up (sqslab.moto.speed) replaces a piece of moto or botocore with one that does less work.
 These tests run the same battery of SQS work with and without each of them, and compare, bit for
 bit, everything that is not a timing: every request moto received (method, URL, headers, body),
 every answer it gave, and the lab's history of every scenario run. They also check each
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from sqslab import speed
+from sqslab.moto import speed
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -227,7 +227,7 @@ def test_camelcase_conversions_match_the_original():
 
 @pytest.mark.parametrize("seed", [0, 1, 99, 2**40 + 7])
 def test_bulk_letters_draw_exactly_what_choice_draws(seed):
-    from sqslab.speed import _choices_in_bulk
+    from sqslab.moto.speed import _choices_in_bulk
 
     rng = random.Random(seed)
     for pool, length in ((string.ascii_lowercase, 185), (string.ascii_letters + string.digits, 52),
@@ -264,7 +264,7 @@ def test_the_action_lookup_answers_as_the_method_list_does():
     from moto.dynamodb.responses import DynamoHandler
     from moto.sqs.responses import SQSResponse
 
-    from sqslab.speed import _FunctionNames
+    from sqslab.moto.speed import _FunctionNames
 
     original = getattr(utils.method_names_from_class, "_sqslab_original", utils.method_names_from_class)
 
@@ -522,7 +522,7 @@ def test_every_speed_up_says_what_it_skips_and_why_nothing_changes():
 
 def test_the_corrections_of_moto_still_hold_with_every_speed_up():
     """tests/test_fidelity.py, in a process where the speed-ups are in force from the start."""
-    code = ("import sys, pytest; from sqslab import speed; speed.apply(); "
+    code = ("import sys, pytest; from sqslab.moto import speed; speed.apply(); "
             "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', 'tests/test_fidelity.py']))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]

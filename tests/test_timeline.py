@@ -16,7 +16,7 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sqslab import timeline
+from sqslab.views import timeline
 from sqslab.history import History
 
 

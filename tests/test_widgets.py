@@ -13,8 +13,8 @@ import re
 import ipywidgets as w
 import pytest
 
-from sqslab.demo import DemoSession
-from sqslab.widgets import DemoView
+from sqslab.views.demo import DemoSession
+from sqslab.views.widgets import DemoView
 
 
 @pytest.fixture

@@ -73,7 +73,7 @@ class Verdict:
 
     def show(self, **kw: Any) -> None:
         """Draw the run's lifecycle timeline (and its text version) in a notebook."""
-        from . import timeline
+        from .views import timeline
 
         if self.history is not None:
             timeline.show(self.history, **kw)

@@ -90,8 +90,8 @@ def first_failure(run: Callable[[tuple[Fault, ...], Lab, str], Any], plans: Iter
                   max_runs: int, lab: Lab | None = None, unit: str = "message") -> tuple[Verdict | None, int]:
     """Run plans in order, at most ``max_runs``, and stop at the first failing verdict.
 
-    The loop every exploration shares (consumers here, FIFO order in ``sqslab.fifo``, producers in
-    ``sqslab.producer``). ``run(plan, lab, note)`` runs one plan and returns an outcome with a
+    The loop every exploration shares (consumers here, FIFO order in ``sqslab.lessons.fifo``, producers in
+    ``sqslab.lessons.producer``). ``run(plan, lab, note)`` runs one plan and returns an outcome with a
     ``verdict``; all runs share one lab (the open one, or a private one for the exploration),
     since starting a mock costs far more than a run.
 

@@ -143,14 +143,14 @@ class Lab:
     def start(self) -> "Lab":
         """Start the mock (or connect to ``SQSLAB_ENDPOINT``), the clock and the corrections; returns the lab."""
         global _current
-        from . import fidelity
+        from .moto import fixes as fidelity
 
         check_environment()
         self.endpoint = self._endpoint_asked or endpoint_from_environment()
         fidelity.apply()
-        from . import speed
+        from .moto import speed
 
-        speed.apply()  # the same SQS, less work per call (see sqslab.speed)
+        speed.apply()  # the same SQS, less work per call (see sqslab.moto.speed)
         aws = self.endpoint.real_aws
         for name in _UNSAFE_ENV + tuple(FAKE_CREDENTIALS):
             self._saved_env[name] = os.environ.get(name)
@@ -273,7 +273,7 @@ class Lab:
             f"  - the clock is real: clock.advance(n) waits n seconds (at most {self.endpoint.max_wait:g}, "
             "SQSLAB_MAX_WAIT; longer moves are refused), so use small timeouts (visibility_timeout=2);",
             "  - the bench's corrections of moto do not apply: you see this endpoint's own behaviour "
-            "(python -m sqslab.fidelity_report says which SQS facts it honours);",
+            "(python -m sqslab.tools.fidelity says which SQS facts it honours);",
             "  - lab.snapshot() is the bench's own record of its calls (moves SQS makes by itself, to a "
             "dead-letter queue or by a redrive, are not on it); lab.depth() asks SQS;",
             "  - duplicate deliveries cannot be injected, and moto-only helpers (alarms, claims tables) "
@@ -285,7 +285,7 @@ class Lab:
     def close(self) -> None:
         """Stop everything and give the process its real clock and environment back."""
         global _current
-        from . import fidelity
+        from .moto import fixes as fidelity
 
         for hooks in list(self._hooks.values()):
             hooks.remove()
@@ -379,7 +379,7 @@ class Lab:
         """Create a queue with exactly ``attributes`` (SQS's own defaults for the rest).
 
         :meth:`queue` always sets a visibility timeout and a delay; the fidelity checks
-        (:mod:`sqslab.facts`) need SQS's defaults, and its answers to values out of range.
+        (:mod:`sqslab.tools.facts`) need SQS's defaults, and its answers to values out of range.
         """
         self._require_running()
         attrs = dict(attributes or {})
@@ -438,7 +438,7 @@ class Lab:
         empty: messages SQS moves by itself (to a dead-letter queue, by a redrive task) are not
         on it.
         """
-        from . import fidelity
+        from .moto import fixes as fidelity
 
         if not self.in_process:
             return self._recorded_snapshot(queue)
@@ -470,7 +470,7 @@ class Lab:
         return {state: int(attrs.get(name, 0)) for state, name in names.items()}
 
     def _recorded_snapshot(self, queue: Queue | str) -> dict:
-        from .fidelity import PAST_BOUNDARY
+        from .moto.fixes import PAST_BOUNDARY
 
         url = self._url_of(queue)
         name = self._logical(_queue_name(url))
@@ -792,7 +792,7 @@ class Lab:
         return any(m.had_receipt_handle(handle) for m in q._messages)
 
     def _inject_duplicate(self, queue_url: str | None, message_id: str | None) -> None:
-        from . import fidelity
+        from .moto import fixes as fidelity
 
         if not self.in_process:
             raise LabError(f"A duplicate delivery cannot be injected on {self.endpoint.describe()}: only "
@@ -1016,7 +1016,7 @@ def check_environment() -> None:
         raise EnvironmentProblem(f"Missing packages: {', '.join(missing)}. Open the course with `make lab` "
                                  "(it installs everything into .venv), or run `pip install -e .` in the "
                                  "course folder.")
-    from . import fidelity
+    from .moto import fixes as fidelity
 
     fidelity.check_moto_version()
 

@@ -67,7 +67,7 @@ class Process:
         self.db.crash()
         for c in [self.sqs, *self._clients]:
             self.lab.release(c)
-        kill = getattr(self.clock, "kill", None)  # a ProcessClock (sqslab.heartbeat): its "threads" die too
+        kill = getattr(self.clock, "kill", None)  # a ProcessClock (sqslab.lessons.heartbeat): its "threads" die too
         if kill is not None:
             kill()
 
@@ -140,7 +140,7 @@ def run_scenario(consumer: Callable[[Process], Any], *, messages: int | Sequence
 def start_process(lab: Lab, queue: Queue, name: str) -> Process:
     """Start one consumer process on ``queue``: a new client, a new database connection.
 
-    The runner starts every process this way, and so does the demo (``sqslab.demo``), which steps
+    The runner starts every process this way, and so does the demo (``sqslab.views.demo``), which steps
     processes by hand: both see the same processes.
     """
     p = Process(name, lab.client("sqs", actor=name), queue.url, lab.effects.connect(name),

@@ -27,7 +27,10 @@ def canary() -> tuple[bool, str]:
     try:
         import importlib
 
-        from . import exceptions, faults, lab as lab_module, scenario
+        from . import exceptions
+        from . import faults
+        from . import lab as lab_module
+        from . import scenario
 
         if not issubclass(exceptions.Crash, BaseException) or issubclass(exceptions.Crash, Exception):
             return False, "the bench's Crash is no longer a BaseException"

@@ -1,4 +1,4 @@
-"""How fast is the bench? ``python -m sqslab.bench`` (what ``make bench`` runs).
+"""How fast is the bench? ``python -m sqslab.tools.bench`` (what ``make bench`` runs).
 
 One run measures, and compares within itself (A and B in alternating rounds, so a busy machine
 slows both alike):
@@ -17,11 +17,11 @@ slows both alike):
   boto3 and moto) and does nothing, and a kernel that imports the ``sqslab`` package only; lesson
   1 also with the speed-ups off; and the **whole course**, the notebooks one after another,
   against the floor times their number;
-* from inside those kernels (:mod:`sqslab.benchprobe`): the **longest exhaustive crash exploration
+* from inside those kernels (:mod:`sqslab.tools.benchprobe`): the **longest exhaustive crash exploration
   of each lesson** (every ``explore``/``explore_...`` call the notebook makes, timed), and the
   **simulated time the whole course covers** against the **real time it slept**;
-* how many **facts of FACTS.md** the lab's endpoint honours (:mod:`sqslab.facts`; the table is
-  ``python -m sqslab.fidelity_report``);
+* how many **facts of FACTS.md** the lab's endpoint honours (:mod:`sqslab.tools.facts`; the table is
+  ``python -m sqslab.tools.fidelity``);
 * the issue's **goals**, each met or missed: the course in at most 30 s and 2.5x the floor, every
   exploration in at most 2 s, bench calls at least as fast as bare moto, no real time slept.
 
@@ -36,7 +36,7 @@ class-grading benchmark (``autograder/bench_grading.py``), which takes many minu
 
 Usage::
 
-    python -m sqslab.bench [--quick] [--rounds N] [--no-notebooks] [--ablation] [--out DIR]
+    python -m sqslab.tools.bench [--quick] [--rounds N] [--no-notebooks] [--ablation] [--out DIR]
                            [--grading [--grading-args "--learners 10"]]
 """
 
@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 #: A consumer step with a crash window between its effect and its delete (lesson 1's starting point).
 NAIVE = "sqslab.selftest._naive"
@@ -113,7 +113,7 @@ if mode == "bare":
         pass
 else:
     import contextlib
-    from sqslab import speed
+    from sqslab.moto import speed
     from sqslab.lab import Lab
     with contextlib.redirect_stdout(sys.stderr):  # stdout is the protocol; the endpoint notice is not
         lab = Lab().start()
@@ -265,11 +265,11 @@ class _SleepMeter:
 
 def bench_scenarios(rounds: int, explore_rounds: int) -> list[Row]:
     """One scenario run and one 60-run exploration, speed-ups on vs off; simulated vs real time."""
-    from . import speed
-    from .explore import explore
-    from .lab import Lab
-    from .scenario import run_scenario
-    from .selftest import _naive
+    from ..moto import speed
+    from ..explore import explore
+    from ..lab import Lab
+    from ..scenario import run_scenario
+    from ..selftest import _naive
 
     lab = Lab().start()
     rows = []
@@ -318,8 +318,8 @@ def bench_scenarios(rounds: int, explore_rounds: int) -> list[Row]:
                         f"{meter.calls} real sleeps or waits during the {wall:.1f} s it took"))
 
         _say("The lifecycle timeline of a busy run (30 orders, crashes and redeliveries), drawn as PNG...")
-        from . import timeline
-        from .faults import Fault
+        from ..views import timeline
+        from ..faults import Fault
 
         busy = run_scenario(_naive, messages=30, lab=lab, expect="at_least_once",
                             faults=[Fault("before_delete", m) for m in range(0, 30, 4)]).history
@@ -339,12 +339,12 @@ def bench_scenarios(rounds: int, explore_rounds: int) -> list[Row]:
 
 def _endpoint_here() -> str | None:
     """None for the default (moto in this process); else which endpoint, and whether it is in this process."""
-    from .endpoint import from_environment
+    from ..endpoint import from_environment
 
     endpoint = from_environment()
     if endpoint.in_process_mock:
         return None
-    from .lab import Lab
+    from ..lab import Lab
 
     with contextlib.redirect_stdout(io.StringIO()):
         with Lab() as lab:
@@ -353,9 +353,9 @@ def _endpoint_here() -> str | None:
 
 
 def bench_fidelity() -> list[Row]:
-    """How many FACTS.md facts the lab's endpoint honours (``python -m sqslab.fidelity_report`` for the table)."""
+    """How many FACTS.md facts the lab's endpoint honours (``python -m sqslab.tools.fidelity`` for the table)."""
     from .facts import run_facts
-    from .lab import Lab
+    from ..lab import Lab
 
     _say("Fidelity: every FACTS.md fact checked on the lab's endpoint...")
     started = time.perf_counter()
@@ -368,15 +368,15 @@ def bench_fidelity() -> list[Row]:
     return [Row("fidelity", f"FACTS.md facts honoured on {where}", honoured, "facts", "facts checked",
                 len(results), None,
                 (f"not honoured: {', '.join(missed)}; " if missed else "")
-                + f"{time.perf_counter() - started:.1f} s; the table: python -m sqslab.fidelity_report")]
+                + f"{time.perf_counter() - started:.1f} s; the table: python -m sqslab.tools.fidelity")]
 
 
 def bench_ablation(rounds: int) -> list[Row]:
     """What each speed-up is worth: a scenario run with all of them against all but that one."""
-    from . import speed
-    from .lab import Lab
-    from .scenario import run_scenario
-    from .selftest import _naive
+    from ..moto import speed
+    from ..lab import Lab
+    from ..scenario import run_scenario
+    from ..selftest import _naive
 
     lab = Lab().start()
     rows = []
@@ -422,7 +422,7 @@ def _floor_code() -> str:
 
 
 def _probe_line() -> str:
-    # Loaded from its file, not as sqslab.benchprobe: importing that would import sqslab first,
+    # Loaded from its file, not as sqslab.tools.benchprobe: importing that would import sqslab first,
     # before the probe could see it, and would import it for notebooks that do not.
     path = str(Path(__file__).with_name("benchprobe.py"))
     return (f"import importlib.util as _u, sys as _s; _p = _u.spec_from_file_location('sqslab_benchprobe', {path!r}); "
@@ -789,7 +789,7 @@ def _meta() -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; returns the process exit status."""
-    parser = argparse.ArgumentParser(prog="python -m sqslab.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m sqslab.tools.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds, no notebooks (a smoke test)")
     parser.add_argument("--rounds", type=int, default=None, help="alternating rounds per comparison (default 7)")
     parser.add_argument("--no-notebooks", action="store_true", help="skip executing the notebooks")

@@ -1,18 +1,18 @@
-"""Which SQS facts does this endpoint honour? ``python -m sqslab.fidelity_report`` (``make fidelity``).
+"""Which SQS facts does this endpoint honour? ``python -m sqslab.tools.fidelity`` (``make fidelity``).
 
-Runs every check of :mod:`sqslab.facts` against the endpoint ``SQSLAB_ENDPOINT`` names (moto in
+Runs every check of :mod:`sqslab.tools.facts` against the endpoint ``SQSLAB_ENDPOINT`` names (moto in
 this process when unset, with the bench's corrections) and prints a table: the fact, honoured or
 not, and what the endpoint did. ``--endpoint`` overrides the variable for one run, so
 
-    python -m sqslab.fidelity_report --endpoint moto-server
-    python -m sqslab.fidelity_report --endpoint http://localhost:9324      # ElasticMQ
+    python -m sqslab.tools.fidelity --endpoint moto-server
+    python -m sqslab.tools.fidelity --endpoint http://localhost:9324      # ElasticMQ
 
 compare endpoints. Where the clock is real a check waits in real time (about 20 s in all); a fact
 needing more real waiting than ``SQSLAB_MAX_WAIT`` allows is listed as not checked.
 
 Usage::
 
-    python -m sqslab.fidelity_report [--endpoint VALUE] [--only NAME,...] [--out FILE.md] [--strict]
+    python -m sqslab.tools.fidelity [--endpoint VALUE] [--only NAME,...] [--out FILE.md] [--strict]
 
 ``--strict`` exits with status 1 when any checked fact is not honoured.
 """
@@ -69,7 +69,7 @@ def report(results: list[tuple[Fact, Seen]], where: str, seconds: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the report; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m sqslab.fidelity_report", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m sqslab.tools.fidelity", description=__doc__.split("\n\n")[0])
     parser.add_argument("--endpoint", help="an SQSLAB_ENDPOINT value for this run (default: the variable's)")
     parser.add_argument("--only", help="comma-separated fact names (default: all of them)")
     parser.add_argument("--out", type=Path, help="also write the report to this markdown file")
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.endpoint is not None:
         os.environ["SQSLAB_ENDPOINT"] = args.endpoint
-    from .lab import Lab
+    from ..lab import Lab
 
     started = time.perf_counter()
     with Lab() as lab:

@@ -1,14 +1,14 @@
-"""The demo widget: a :class:`~sqslab.demo.DemoSession` on screen, for the mouse and the keyboard.
+"""The demo widget: a :class:`~sqslab.views.demo.DemoSession` on screen, for the mouse and the keyboard.
 
->>> from sqslab.demo import DemoSession        # doctest: +SKIP
->>> from sqslab.widgets import DemoView
+>>> from sqslab.views.demo import DemoSession        # doctest: +SKIP
+>>> from sqslab.views.widgets import DemoView
 >>> demo = DemoSession(version="naive")
 >>> DemoView(demo)                              # the last line of a cell shows it
 
 The view holds no state of its own beyond which message is selected: every button calls one
 method of the session, and after every action (a button, or a call from another cell) it redraws
 itself from the session, which reads the mock's queues, the effect database, the checker and the
-history. The lifecycle timeline is ``sqslab.timeline``'s own picture, drawn with the clock's
+history. The lifecycle timeline is ``sqslab.views.timeline``'s own picture, drawn with the clock's
 "now" line; hovering a message's row shows that message's history (the text version's line),
 and clicking the message's button selects it: its row is highlighted and its story shown.
 
@@ -36,7 +36,7 @@ import ipywidgets as w
 
 from . import timeline
 from .demo import FAULT_MENU, STATES, VERSIONS, DemoSession, MessageState
-from .faults import FAULT_POINTS
+from ..faults import FAULT_POINTS
 
 __all__ = ["DemoView", "demo_view"]
 
@@ -47,7 +47,7 @@ _PURPLE = "#5A2D82"
 _ORANGE = "#8A4B00"
 _BLUE = "#0B5394"
 
-#: The colour of each state; the symbol and the word (``sqslab.demo.STATES``) carry the meaning.
+#: The colour of each state; the symbol and the word (``sqslab.views.demo.STATES``) carry the meaning.
 _STATE_COLOURS = {"visible": _BLUE, "in_flight": _ORANGE, "delayed": _GREY, "deleted": _GREEN,
                   "dlq": _PURPLE, "gone": _GREY}
 
@@ -62,7 +62,7 @@ def _button(description: str, tooltip: str, handler, *, style: str = "", width: 
 
 
 class DemoView:
-    """The demo widget for one :class:`~sqslab.demo.DemoSession`.
+    """The demo widget for one :class:`~sqslab.views.demo.DemoSession`.
 
     Parameters
     ----------
@@ -493,6 +493,6 @@ def _charges_html(m: MessageState) -> str:
 
 
 def demo_view(**session: Any) -> DemoView:
-    """A :class:`DemoView` on a new :class:`~sqslab.demo.DemoSession` (``session`` passed on)."""
+    """A :class:`DemoView` on a new :class:`~sqslab.views.demo.DemoSession` (``session`` passed on)."""
     title = session.pop("title", None)
     return DemoView(DemoSession(**session), title=title)

@@ -35,7 +35,7 @@ from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
-from .exceptions import EnvironmentProblem, LabError
+from ..exceptions import EnvironmentProblem, LabError
 
 #: The moto version these corrections were written and tested against.
 MOTO_VERSION = "5.2.5"
@@ -848,7 +848,7 @@ def _long_poll_real_time(backend, queue_name: str, wait: int, attempt):
         if _now() == started and time.monotonic() - started_real >= STOPPED_CLOCK_PATIENCE:
             raise LabError(
                 "ReceiveMessage with WaitTimeSeconds > 0 is waiting on a stopped clock and would "
-                "never return. Register the lab's clock with sqslab.fidelity.use_clock(clock) "
+                "never return. Register the lab's clock with sqslab.moto.fixes.use_clock(clock) "
                 "(open_lab() does this), or receive with WaitTimeSeconds=0.")
 
 

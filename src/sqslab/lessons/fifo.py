@@ -8,7 +8,7 @@ consumer on a FIFO queue whose orders belong to several customers (one message g
 the same fault plans as :func:`sqslab.run_scenario`, and checks, besides the usual invariants,
 that each customer's orders took effect in the order they were sent.
 
->>> from sqslab.fifo import fifo_orders, run_in_order
+>>> from sqslab.lessons.fifo import fifo_orders, run_in_order
 >>> orders = fifo_orders("alice", "alice", "bob")   # order-1 and order-2 for alice, order-3 for bob
 """
 
@@ -17,12 +17,12 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Iterable, Sequence
 
-from .check import EXPECTATIONS as CHECK_EXPECTATIONS, record_failure
-from .check import Problem, Verdict
-from .explore import fault_plans, first_failure
-from .faults import CRASH_POINTS
-from .lab import Lab, Queue, current_lab
-from .scenario import Outcome, Process, run_scenario
+from ..check import EXPECTATIONS as CHECK_EXPECTATIONS, record_failure
+from ..check import Problem, Verdict
+from ..explore import fault_plans, first_failure
+from ..faults import CRASH_POINTS
+from ..lab import Lab, Queue, current_lab
+from ..scenario import Outcome, Process, run_scenario
 
 #: The field of an order that names its customer: the message group of its events.
 GROUP_FIELD = "customer"
@@ -171,7 +171,7 @@ class _Keys:
 
     @staticmethod
     def key_of(body: str) -> str | None:
-        from .lab import default_key_of
+        from ..lab import default_key_of
 
         return default_key_of(body)
 

@@ -5,8 +5,8 @@ figures can only be seen from inside the kernel, so the benchmark starts every k
 too, so that both pay the same) with this probe installed:
 
 * **every exhaustive exploration** the notebook runs: each call of a function named ``explore`` or
-  ``explore_...`` in any ``sqslab`` module (``sqslab.explore``, ``sqslab.fifo.explore_in_order``,
-  ``sqslab.producer.explore_producer``, and whatever a new lesson's module adds under that name),
+  ``explore_...`` in any ``sqslab`` module (``sqslab.explore``, ``sqslab.lessons.fifo.explore_in_order``,
+  ``sqslab.lessons.producer.explore_producer``, and whatever a new lesson's module adds under that name),
   with its wall and CPU time, its number of runs and the notebook cell (execution count) that ran
   it. Nested calls count once, in the outermost;
 * the **simulated time** covered: for every :class:`sqslab.clock.Clock`, the furthest it was moved;
@@ -15,8 +15,8 @@ too, so that both pay the same) with this probe installed:
   the kernel's own machinery (ipykernel, zmq, tornado, IPython, asyncio) is left out, since it waits
   between cells whatever the notebook does, and so is the HTTP server of moto's server mode.
 
-Installed by ``python -m sqslab.bench`` through ``--IPKernelApp.exec_lines``, loaded from its file
-(not as ``sqslab.benchprobe``, which would import the package first), when ``SQSLAB_BENCH_PROBE``
+Installed by ``python -m sqslab.tools.bench`` through ``--IPKernelApp.exec_lines``, loaded from its file
+(not as ``sqslab.tools.benchprobe``, which would import the package first), when ``SQSLAB_BENCH_PROBE``
 names a file; at the kernel's exit the probe writes its findings there as JSON. It wraps ``sqslab``
 modules as they are imported (it imports none itself), so a notebook imports what it imported
 before, when it did. Nothing here runs outside the benchmark.

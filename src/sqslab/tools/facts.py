@@ -7,7 +7,7 @@ in a sentence. The same checks serve three purposes:
 
 * ``tests/test_facts.py`` runs every one against moto in this process (with the bench's
   corrections) and against moto's server mode, and requires all honoured;
-* ``python -m sqslab.fidelity_report`` (``make fidelity``) runs them against whichever endpoint
+* ``python -m sqslab.tools.fidelity`` (``make fidelity``) runs them against whichever endpoint
   ``SQSLAB_ENDPOINT`` names and prints the table: which facts that endpoint honours;
 * a lesson or a test can run one: ``check("stale_receipt_handle")``.
 
@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from .exceptions import LabError
+from ..exceptions import LabError
 
 __all__ = ["FACTS", "Fact", "FactBench", "Seen", "check", "run_facts"]
 
@@ -633,7 +633,7 @@ def _by_name(name: str) -> Fact:
 
 def check(name: str | Fact, lab=None) -> Seen:
     """Run one fact's check in ``lab`` (default: the open lab); never raises for the endpoint's sake."""
-    from .lab import current_lab
+    from ..lab import current_lab
 
     fact = name if isinstance(name, Fact) else _by_name(name)
     lab = lab or current_lab()
@@ -653,7 +653,7 @@ def check(name: str | Fact, lab=None) -> Seen:
 
 def run_facts(lab=None, names: Iterable[str] | None = None) -> list[tuple[Fact, Seen]]:
     """Every fact (or those named), checked in ``lab`` (default: a lab on ``SQSLAB_ENDPOINT``)."""
-    from .lab import Lab
+    from ..lab import Lab
 
     facts = FACTS if names is None else tuple(_by_name(n) for n in names)
     own = None

@@ -16,7 +16,7 @@ of each run, and writes every item call on the run's history as a note, so a fai
 explanation shows what the claims did. :func:`crash_matrix` runs consumers under each crash point
 and tabulates what became of the message, for the lesson's side-by-side comparisons.
 
->>> from sqslab.idempotency import CLAIMS_TABLE, claims_client
+>>> from sqslab.lessons.idempotency import CLAIMS_TABLE, claims_client
 >>> def my_claim_consumer(p):
 ...     consume_with_claim(p.sqs, p.queue_url, claims_client(p), p.db, p.clock.now)
 """
@@ -28,13 +28,13 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
-from .check import Verdict
-from .exceptions import Crash, LabError
-from .faults import CRASH_POINTS, Fault
+from ..check import Verdict
+from ..exceptions import Crash, LabError
+from ..faults import CRASH_POINTS, Fault
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .lab import Lab
-    from .scenario import Outcome, Process
+    from ..lab import Lab
+    from ..scenario import Outcome, Process
 
 __all__ = ["CLAIMS_TABLE", "COMPLETED", "IN_PROGRESS", "claims", "claims_client", "crash_matrix",
            "dead_letter_verdict", "reset_claims_table"]
@@ -234,13 +234,13 @@ def _show(value: Any, offset: float) -> str:
 def _dynamodb_backend():
     from moto.dynamodb.models import dynamodb_backends
 
-    from .lab import ACCOUNT_ID
+    from ..lab import ACCOUNT_ID
 
     return dynamodb_backends[ACCOUNT_ID][_region()]
 
 
 def _region() -> str:
-    from .lab import REGION
+    from ..lab import REGION
 
     return REGION
 
@@ -288,7 +288,7 @@ def crash_matrix(consumers: Mapping[str, Callable[["Process"], Any]], *,
     scenario:
         Passed on to :func:`~sqslab.scenario.run_scenario`.
     """
-    from .scenario import run_scenario
+    from ..scenario import run_scenario
 
     if not 0 <= message < messages:
         raise LabError("message must be a position among the messages sent (0-based).")
@@ -332,7 +332,7 @@ def dead_letter_verdict(outcome: "Outcome", *, key_of: Callable[[str], str | Non
     """
     history = outcome.history
     if key_of is None:
-        from .lab import default_key_of as key_of  # noqa: N813
+        from ..lab import default_key_of as key_of  # noqa: N813
     keyless = [e for e in history.of_kind("send") if key_of(e.detail.get("body", "")) is None]
     if not keyless:
         raise LabError("This run sent no message without a key: there is nothing to check here.")

@@ -4,13 +4,13 @@ Lesson 6 puts lessons 1 to 5 together in one consumer that receives batches of u
 messages. This module supplies what the lesson's exercises run against:
 
 * :func:`order_id` and :func:`order_handler`: the business work of one order message. The handler
-  parses the order (a broken one raises :class:`~sqslab.dlq.InvalidOrder`: poison), lets the job's
+  parses the order (a broken one raises :class:`~sqslab.lessons.dlq.InvalidOrder`: poison), lets the job's
   simulated time pass, calls the payment service (down for a while if asked:
-  :class:`~sqslab.dlq.PaymentsUnavailable`, retryable) and charges the order inside the caller's
+  :class:`~sqslab.lessons.dlq.PaymentsUnavailable`, retryable) and charges the order inside the caller's
   open transaction, without committing: the caller decides what commits with it.
 * :func:`consumer`: a consumer step for :func:`~sqslab.scenario.run_scenario` and
   :func:`~sqslab.explore.explore` built from a learner's ``consume_batch``. Each process gets a
-  :class:`~sqslab.heartbeat.ProcessClock`, so the timers it starts die with it.
+  :class:`~sqslab.lessons.heartbeat.ProcessClock`, so the timers it starts die with it.
 * :func:`lambda_event` and :func:`lambda_consumer`: what AWS Lambda's event source mapping for SQS
   does around a function with ``ReportBatchItemFailures`` turned on (Lambda Developer Guide,
   "Handling errors for an SQS event source in Lambda"): it receives a batch, invokes the function
@@ -19,7 +19,7 @@ messages. This module supplies what the lesson's exercises run against:
   and leaves the others to come back after their visibility timeout.
 * :func:`delete_batch`: DeleteMessageBatch done right (entries that fail are tried once more).
 * :func:`redrive`: the operator's script of lesson 5 (StartMessageMoveTask from the dead-letter
-  queue, then ListMessageMoveTasks until the task is done), for :class:`~sqslab.dlq.Incident`.
+  queue, then ListMessageMoveTasks until the task is done), for :class:`~sqslab.lessons.dlq.Incident`.
 * :func:`received_again`: sentences about messages that were received more than once, for
   assertion messages.
 """
@@ -31,11 +31,11 @@ import hashlib
 import json
 from typing import Any, Callable, Iterable, Iterator
 
-from .check import Problem, Verdict, record_failure
+from ..check import Problem, Verdict, record_failure
 from .dlq import PaymentsUnavailable, load_order, parse_order_v2
-from .exceptions import LabError
+from ..exceptions import LabError
 from .heartbeat import Trial, process_clock
-from .lab import ACCOUNT_ID, REGION
+from ..lab import ACCOUNT_ID, REGION
 
 __all__ = ["BatchTrial", "order_id", "order_handler", "consumer", "lambda_event", "lambda_consumer",
            "read_batch_response", "delete_batch", "redrive", "received_again", "received_once", "trial"]
@@ -43,7 +43,7 @@ __all__ = ["BatchTrial", "order_id", "order_handler", "consumer", "lambda_event"
 
 # -- the business work ------------------------------------------------------------------------------
 def order_id(body: str) -> str:
-    """The order id of a message body; raises :class:`~sqslab.dlq.InvalidOrder` when it has none.
+    """The order id of a message body; raises :class:`~sqslab.lessons.dlq.InvalidOrder` when it has none.
 
     A body that is not a JSON object, or has no non-empty string ``order_id``, can never be charged:
     to a consumer it is poison.
@@ -56,9 +56,9 @@ def order_handler(lab: Any, clock: Any, *, seconds: float = 0.0, down_for: float
     """The business work of one order, as ``handler(db, body)``.
 
     ``handler(db, body)`` parses the order with ``parse`` (a broken order raises
-    :class:`~sqslab.dlq.InvalidOrder` at once), lets ``seconds`` of simulated time pass on ``clock``
+    :class:`~sqslab.lessons.dlq.InvalidOrder` at once), lets ``seconds`` of simulated time pass on ``clock``
     (so heartbeats and rivals act meanwhile), calls the payment service, which is down for
-    ``down_for`` seconds from ``since`` (:class:`~sqslab.dlq.PaymentsUnavailable`), and charges the
+    ``down_for`` seconds from ``since`` (:class:`~sqslab.lessons.dlq.PaymentsUnavailable`), and charges the
     order with ``db.apply_effect`` inside ``db``'s current transaction. It never commits: whatever
     the caller commits with the charge (an idempotency record) commits together with it.
 
@@ -94,7 +94,7 @@ def consumer(consume_batch: Callable[..., Any], *, seconds: float = 0.0, down_fo
              parse: Callable[[str], dict] = parse_order_v2, timeout: int = 30) -> Callable[[Any], Any]:
     """A consumer step made of a learner's ``consume_batch(sqs, queue_url, db, handler, clock, *, timeout)``.
 
-    Each process gets a :class:`~sqslab.heartbeat.ProcessClock` (``p.clock``), so the timers its
+    Each process gets a :class:`~sqslab.lessons.heartbeat.ProcessClock` (``p.clock``), so the timers its
     step starts die with the process, and a handler of its own (:func:`order_handler` with
     ``seconds``, ``down_for`` and ``parse``). What the step returned is noted on the history.
     ``timeout`` should be the queue's visibility timeout.
@@ -276,7 +276,7 @@ def redrive(sqs: Any, queue_url: str, clock: Any) -> int:
 
 # -- a fixture for tests that call an exercise directly ---------------------------------------------------
 class BatchTrial(Trial):
-    """A :class:`~sqslab.heartbeat.Trial` with what a batch consumer needs: a database and a handler.
+    """A :class:`~sqslab.lessons.heartbeat.Trial` with what a batch consumer needs: a database and a handler.
 
     Attributes (besides the trial's ``queue``, ``url``, ``sqs``, ``clock``):
 

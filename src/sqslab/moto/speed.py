@@ -21,9 +21,9 @@ readings are equal (outside a lab, moto's clock is the wall clock and the result
 would have answered at the first of those instants).
 
 They patch moto and botocore at class or module level, once per process, after
-:func:`sqslab.fidelity.apply` (so the corrections keep their order); ``Lab.start`` applies them.
+:func:`sqslab.moto.fixes.apply` (so the corrections keep their order); ``Lab.start`` applies them.
 :func:`remove` and :func:`disabled` put the originals back (the tests and ``python -m
-sqslab.bench`` compare both ways in one process); ``SQSLAB_SPEED=off`` in the environment keeps
+sqslab.tools.bench`` compare both ways in one process); ``SQSLAB_SPEED=off`` in the environment keeps
 :func:`apply` from installing any (to rule them out when something looks wrong).
 """
 
@@ -167,7 +167,7 @@ def read_retention_period_directly() -> None:
     from moto.sqs.exceptions import InvalidAttributeName
     from moto.sqs.models import SQSBackend
 
-    from . import fidelity
+    from . import fixes as fidelity
 
     def is_message_valid_based_on_retention_period(self, queue_name, message) -> bool:
         retention_period = self.get_queue(queue_name).message_retention_period
@@ -1032,7 +1032,7 @@ def _select(names: Iterable[str] | None) -> list[SpeedUp]:
 def apply(names: Iterable[str] | None = None) -> tuple[str, ...]:
     """Install the speed-ups (all of them, or those named); safe to call again.
 
-    The corrections of moto (:func:`sqslab.fidelity.apply`) are applied first, so a speed-up that
+    The corrections of moto (:func:`sqslab.moto.fixes.apply`) are applied first, so a speed-up that
     replaces a corrected method keeps the correction's wrappers. A speed-up that finds what it
     replaces changed (another moto, a new correction) is left out with a warning: the bench is
     then slower, never different. With ``SQSLAB_SPEED=off`` in the environment nothing is
@@ -1046,7 +1046,7 @@ def apply(names: Iterable[str] | None = None) -> tuple[str, ...]:
     import os
     import warnings
 
-    from . import fidelity
+    from . import fixes as fidelity
 
     fidelity.apply()
     if os.environ.get("SQSLAB_SPEED", "").strip().lower() in ("0", "off", "no", "false"):
@@ -1062,7 +1062,7 @@ def apply(names: Iterable[str] | None = None) -> tuple[str, ...]:
             except (_NotAsShipped, KeyError, AttributeError, ImportError) as reason:
                 _installing.pop()
                 _undo(speed_up.name)
-                warnings.warn(f"sqslab.speed: {speed_up.name} left out ({reason}); the bench is slower, "
+                warnings.warn(f"sqslab.moto.speed: {speed_up.name} left out ({reason}); the bench is slower, "
                               "not different", RuntimeWarning, stacklevel=2)
                 continue
             except BaseException:

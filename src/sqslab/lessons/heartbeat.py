@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from .exceptions import Crash, LabError
+from ..exceptions import Crash, LabError
 
 __all__ = [
     "MAX_VISIBILITY_TIMEOUT", "JobFailed", "ProcessClock", "Rival", "ThreadClock", "ThreadTimer",
@@ -277,8 +277,8 @@ class _Probe:
     """
 
     def __init__(self, lab: Any, queue_url: str):
-        from . import fidelity
-        from .lab import ACCOUNT_ID, REGION
+        from ..moto import fixes as fidelity
+        from ..lab import ACCOUNT_ID, REGION
 
         self._lock = fidelity.LOCK
         _, self._queue = fidelity._find_queue(queue_url, ACCOUNT_ID, REGION)
@@ -355,7 +355,7 @@ class _RivalProcess:
         self.timer = self.lab.clock.every(every, self._tick, name="rival")
 
     def _spawn(self) -> Any:
-        from .scenario import Process
+        from ..scenario import Process
 
         lab = self.lab
         self.state.count += 1
@@ -369,7 +369,7 @@ class _RivalProcess:
     def _tick(self) -> None:
         if self.busy or not self.lab.running or not self.visible():
             return
-        from .lab import RunawayConsumer
+        from ..lab import RunawayConsumer
 
         self.busy = True
         try:
@@ -566,7 +566,7 @@ class Trial:
 
     def show(self, **kw: Any) -> None:
         """Draw this trial's timeline (times from its start) in a notebook; ``kw`` as for timeline.show."""
-        from . import timeline
+        from ..views import timeline
 
         timeline.show(self.relative(), **kw)
 
@@ -727,7 +727,7 @@ def outage_consumer(release: Callable[[int, Any], float | None], *, down_for: fl
 def retry_demo(release: Callable[[int, Any], float | None], *, messages: int = 5, down_for: float = 60,
                job: float = 1, visibility_timeout: int = 30, lab: Any = None):
     """Run :func:`outage_consumer` over ``messages`` orders; returns the scenario's Outcome."""
-    from .scenario import run_scenario
+    from ..scenario import run_scenario
 
     return run_scenario(outage_consumer(release, down_for=down_for, job=job), messages=messages,
                         visibility_timeout=visibility_timeout, max_steps=400, lab=lab,

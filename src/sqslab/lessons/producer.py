@@ -34,15 +34,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
-from .check import record_failure
-from .check import Problem, Verdict
-from .effects import EffectDB
-from .exceptions import Crash, LabError
-from .explore import first_failure
-from .faults import Fault, is_fatal
-from .fidelity import DEDUPLICATION_SECONDS
+from ..check import record_failure
+from ..check import Problem, Verdict
+from ..effects import EffectDB
+from ..exceptions import Crash, LabError
+from ..explore import first_failure
+from ..faults import Fault, is_fatal
+from ..moto.fixes import DEDUPLICATION_SECONDS
 from .fifo import fifo_orders, group_of
-from .lab import Lab, RunawayConsumer, current_lab
+from ..lab import Lab, RunawayConsumer, current_lab
 
 #: The effect that stands for "the order is saved in the shop's database".
 SAVE_ORDER = "save order"
@@ -407,7 +407,7 @@ def describe_fault(fired) -> str:
     if fired.key:
         which += f" ({fired.key})"
     nth = "" if fault.occurrence == 1 else f" (the {fault.occurrence}th time)"
-    from .faults import describe_point
+    from ..faults import describe_point
 
     return f"'{fault.point}'{which}{nth}: {_PRODUCER_WORDS.get(fault.point) or describe_point(fault.point)}"
 

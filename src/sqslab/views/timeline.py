@@ -45,7 +45,7 @@ from matplotlib.patches import Patch
 from matplotlib.path import Path
 from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
-from .history import Event, History
+from ..history import Event, History
 
 __all__ = ["draw", "text", "alt_text", "to_png", "to_html", "show", "stories", "picture", "Story",
            "Picture"]

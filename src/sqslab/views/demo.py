@@ -3,7 +3,7 @@
 An instructor shows a queue misbehaving in front of a class: sends orders, starts consumers,
 crashes one at a chosen fault point, moves the clock, switches the consumer's code, redrives the
 dead-letter queue, and watches the count of charges per order. :class:`DemoSession` is that demo
-as plain Python: every button of the demo widget (``sqslab.widgets``) calls one of its methods,
+as plain Python: every button of the demo widget (``sqslab.views.widgets``) calls one of its methods,
 and each method returns a sentence saying what happened. It runs without a browser, so the
 scripted demos in ``demos/`` and the tests drive it directly.
 
@@ -19,10 +19,10 @@ counts shown come from the mock's own queues, the effect database and the checke
 
 Time only moves when someone moves it: a button, or a consumer's work that takes simulated
 time. While one lane works through a long job, the other running lanes poll the queue every
-simulated second, as other instances of the service would (the way ``sqslab.heartbeat``'s rivals
+simulated second, as other instances of the service would (the way ``sqslab.lessons.heartbeat``'s rivals
 do), so a lease that runs out mid-work is taken by the next lane at once.
 
->>> from sqslab.demo import DemoSession                          # doctest: +SKIP
+>>> from sqslab.views.demo import DemoSession                          # doctest: +SKIP
 >>> demo = DemoSession(version="naive")                           # doctest: +SKIP
 >>> demo.send(3); demo.crash(1, "effect_committed", "order-2")    # doctest: +SKIP
 >>> demo.step(1); demo.advance(31); demo.start(1); demo.step(1)   # doctest: +SKIP
@@ -37,14 +37,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import timeline
-from .check import Verdict, check
-from .dlq import operator_client, parse_order_v1, parse_order_v2
-from .exceptions import LabError
-from .faults import DEFAULT_POINTS, FAULT_POINTS, Fault
-from .fidelity import PAST_BOUNDARY
-from .heartbeat import process_clock
-from .lab import Lab, Queue, current_lab
-from .scenario import Process, start_process, step_process
+from ..check import Verdict, check
+from ..lessons.dlq import operator_client, parse_order_v1, parse_order_v2
+from ..exceptions import LabError
+from ..faults import DEFAULT_POINTS, FAULT_POINTS, Fault
+from ..moto.fixes import PAST_BOUNDARY
+from ..lessons.heartbeat import process_clock
+from ..lab import Lab, Queue, current_lab
+from ..scenario import Process, start_process, step_process
 
 __all__ = ["DemoSession", "Lane", "MessageState", "VERSIONS", "STATES", "FAULT_MENU"]
 
@@ -114,7 +114,7 @@ class MessageState:
     Attributes
     ----------
     ident, label, key : str
-        The message's row in the timeline (:class:`sqslab.timeline.Story`).
+        The message's row in the timeline (:class:`sqslab.views.timeline.Story`).
     message_id : str or None
         Its MessageId now (a redrive gives it a new one).
     state : str
@@ -201,7 +201,7 @@ class DemoSession:
         How long each order's work takes, in simulated seconds (0: instant).
     fixed_parser : bool
         False (the default) deploys order parser version 1, to which an amount sent as a decimal
-        string (``"20.00"``) is poison; :meth:`deploy_fix` deploys version 2 (``sqslab.dlq``).
+        string (``"20.00"``) is poison; :meth:`deploy_fix` deploys version 2 (``sqslab.lessons.dlq``).
     rivals : bool
         While one lane works, the other running lanes poll every simulated second.
     name : str
@@ -597,7 +597,7 @@ class DemoSession:
         """Move every message of the DLQ back to the queue with StartMessageMoveTask, and wait.
 
         The task is started through an operator's recorded client, as an operator would
-        (moto lacks the call; the bench's correction supplies it, ``sqslab.fidelity``), and the
+        (moto lacks the call; the bench's correction supplies it, ``sqslab.moto.fixes``), and the
         clock is moved until the task has moved them all (``rate`` messages per second;
         SQS's maximum, 500, when None).
         """
