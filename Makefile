@@ -40,7 +40,7 @@ JUPYTER_LAB_ANY = "$(PY)" -m jupyter lab --ip=127.0.0.1 \
 JUPYTER_LAB = JUPYTER_CONFIG_PATH="$(CURDIR)/tools/jupyter-config$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
   $(JUPYTER_LAB_ANY)
 
-.PHONY: help setup lab test grade release author strip bench fidelity demo clean clean-work
+.PHONY: help setup lab test lint grade release author strip bench fidelity demo clean clean-work
 
 help: ## List the targets (this text)
 	@echo "sqs-reliability-course: make <target> [VAR=value ...]"
@@ -84,9 +84,12 @@ lab: setup ## Copy course/ into work/ (never overwriting your files) and open Ju
 	"$(PY)" tools/workcopy.py --course course --work work
 	$(JUPYTER_LAB) --notebook-dir=work $(LAB_ARGS)
 
-test: setup ## Run the whole test suite in parallel (pytest -n WORKERS); what CI runs
+test: setup lint ## Lint, then run the whole test suite in parallel (pytest -n WORKERS); what CI runs
 	@# Any non-zero pytest status fails the target, including 5 (no tests were collected).
 	"$(PY)" -m pytest -n $(WORKERS) $(TEST_ARGS)
+
+lint: setup ## Check the code for unused imports and undefined names (ruff; the rules are in pyproject.toml)
+	"$(PY)" -m ruff check --quiet .
 
 grade: setup ## Self-check work/; with SUBMISSIONS=dir OUT=dir, grade a class into OUT/
 	@if [ ! -f autograder/grade.py ]; then \

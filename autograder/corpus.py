@@ -8,7 +8,7 @@ still count.
 
 ``build(dest, course, out_dir)`` writes one learner folder per case under ``dest`` and returns
 the cases, each with the status and score a fair grader gives it. The test suite grades all of
-them in one class run (``tests/test_grader_corpus.py``); ``python -m autograder.corpus DEST``
+them in one class run (``tests/grader/test_grader_corpus.py``); ``python -m autograder.corpus DEST``
 writes them for a look by hand.
 """
 
@@ -18,7 +18,6 @@ import copy
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Callable
 
 import nbformat
 from nbformat.v4 import new_code_cell

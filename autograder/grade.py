@@ -25,7 +25,6 @@ import json
 import multiprocessing
 import os
 import queue
-import shutil
 import sys
 import time
 

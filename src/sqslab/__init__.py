@@ -12,9 +12,9 @@ from .clock import Clock
 from .effects import EffectDB, EffectFailed, EffectStore
 from .exceptions import Crash, EnvironmentProblem, LabError
 from .explore import explore, fault_plans
-from .faults import CRASH_POINTS, DEFAULT_POINTS, FAULT_POINTS, Fault, FaultPlan, crash_at
+from .faults import CRASH_POINTS, DEFAULT_POINTS, FAULT_POINTS, Fault, FaultPlan
 from .history import Event, History
-from .lab import Lab, Queue, current_lab, open_lab
+from .lab import Lab, Queue, crash_at, current_lab, open_lab
 from .scenario import Outcome, Process, order_messages, run_scenario
 from .selftest import canary
 

@@ -305,44 +305,8 @@ class _FakeHttpResponse:
         self.raw = None
 
 
-@contextlib.contextmanager
-def crash_at(client: Any, point: str, *, plan: FaultPlan | None = None,
-             actor: str | None = None) -> Iterator[FaultPlan]:
-    """Crash ``client``'s next call at a call point, e.g. ``with crash_at(sqs, "before_delete"):``.
-
-    A stand-alone helper for notebooks and tests outside a lab scenario: hooks are registered on
-    this client only and always removed when the block ends. Only call points work here
-    (``after_receive``, ``before_delete``, ``after_delete``, ``before:Op``, ``after:Op``). When a
-    lab is open, the fault and the crash go into its history.
-    """
-    from .lab import current_lab
-
-    lab = current_lab()
-    actor = actor or getattr(client, "_sqslab_actor", None) or "consumer"
-    # A private plan: the client stays usable after the block (in a notebook, the "process" that
-    # crashed is only pretend), unlike a scenario run, where a crashed process is dead for good.
-    plan = plan or FaultPlan(lab.history if lab is not None else None)
-    when, ops = _call_point(point)
-    plan.arm(Fault(point))
-    hooks = ClientHooks(client)
-    service = client.meta.service_model.endpoint_prefix
-
-    def handler(model=None, **kwargs):
-        if model is not None and model.name in ops:
-            plan.hit(point, actor)
-
-    hooks.register(f"{when}-call.{service}", handler)
-    try:
-        yield plan
-    except Crash as crash:
-        if plan.history is not None:
-            plan.history.append(actor, "crash", point=crash.point)
-        raise
-    finally:
-        hooks.remove()
-
-
-def _call_point(point: str) -> tuple[str, tuple[str, ...]]:
+def call_point(point: str) -> tuple[str, tuple[str, ...]]:
+    """``("before"|"after", operations)`` of a point on an AWS call; LabError for any other point."""
     if point in _CALL_ALIASES:
         return _CALL_ALIASES[point]
     when, _, op = point.partition(":")

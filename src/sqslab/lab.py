@@ -14,24 +14,29 @@ inject the faults armed in ``lab.faults``.
 this process (``lab.in_process`` stays True: the simulated clock, the corrections and every reader
 of moto's internals still apply), or an endpoint elsewhere -- ElasticMQ, real AWS -- where the clock
 is a :class:`~sqslab.clock.RealClock` and the readers fall back to the public API and to the lab's
-own record of its calls (:class:`_Ledger`).
+own record of its calls (:class:`~sqslab.record.Ledger`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterator
 
+from . import moto as moto_door
 from .clock import EPOCH, Clock, RealClock
 from .effects import EffectStore
-from .endpoint import Endpoint, from_environment as endpoint_from_environment
-from .exceptions import EnvironmentProblem, LabError
-from .faults import ClientHooks, FaultPlan, call_points_for, throttled_response
+from .endpoint import Endpoint
+from .endpoint import from_environment as endpoint_from_environment
+from .exceptions import Crash, EnvironmentProblem, LabError
+from .faults import ClientHooks, Fault, FaultPlan, call_point, call_points_for, throttled_response
 from .history import History
+from .moto import backend, state
+from .record import Ledger
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -134,7 +139,7 @@ class Lab:
         #: True while the queues live in this process's moto (the mock, or a moto server in this
         #: process): the simulated clock, the corrections and the moto-internal readers apply.
         self.in_process = True
-        self._ledger: "_Ledger | None" = None  # what the bench saw, where moto is not in this process
+        self._ledger: "Ledger | None" = None  # what the bench saw, where moto is not in this process
         self._real_names: dict[str, str] = {}   # a queue's name on the endpoint -> the name asked for
         self._token = ""
         self._reset_maps()
@@ -143,14 +148,9 @@ class Lab:
     def start(self) -> "Lab":
         """Start the mock (or connect to ``SQSLAB_ENDPOINT``), the clock and the corrections; returns the lab."""
         global _current
-        from .moto import fixes as fidelity
-
         check_environment()
         self.endpoint = self._endpoint_asked or endpoint_from_environment()
-        fidelity.apply()
-        from .moto import speed
-
-        speed.apply()  # the same SQS, less work per call (see sqslab.moto.speed)
+        moto_door.install()  # corrections and speed-ups, on the moto and botocore they were written for
         aws = self.endpoint.real_aws
         for name in _UNSAFE_ENV + tuple(FAKE_CREDENTIALS):
             self._saved_env[name] = os.environ.get(name)
@@ -186,13 +186,13 @@ class Lab:
         if self.in_process:
             self.clock.start()
             self._seed_ids(self.seed)
-            fidelity.use_clock(self.clock)
-            fidelity.add_listener(self._on_sqs_event)
+            backend.use_clock(self.clock)
+            backend.add_listener(self._on_sqs_event)
         else:
             self.clock = RealClock(self.endpoint.max_wait, self.endpoint.describe()).start()
             self.history = History(now=self.clock.elapsed)
             self.faults = FaultPlan(self.history)
-            self._ledger = _Ledger()
+            self._ledger = Ledger()
         self.clock.on_advance(self._on_clock)
         self._started = True
         # Effect databases are small and short-lived: on tmpfs when there is one (no disk syncs).
@@ -209,9 +209,9 @@ class Lab:
 
     def _connect(self, outer: "Lab | None") -> None:
         """Point the clients at the endpoint; find out whether its queues are in this process."""
-        from . import endpoint as endpoints
-
         from botocore.exceptions import EndpointConnectionError
+
+        from . import endpoint as endpoints
 
         self._url = endpoints.moto_server_url() if self.endpoint.kind == "moto-server" else self.endpoint.url
         if self.endpoint.kind == "moto-server":
@@ -241,13 +241,11 @@ class Lab:
         # server is moto's and runs here (the test suite's ThreadedMotoServer).
         import secrets
 
-        from moto.sqs.models import sqs_backends
-
         admin = self._admin()
         name = f"sqslab-probe-{secrets.token_hex(4)}"
         url = admin.create_queue(QueueName=name)["QueueUrl"]
         try:
-            return name in sqs_backends[ACCOUNT_ID][REGION].queues
+            return state.holds_queue(name, ACCOUNT_ID, REGION)
         finally:
             admin.delete_queue(QueueUrl=url)
 
@@ -285,8 +283,6 @@ class Lab:
     def close(self) -> None:
         """Stop everything and give the process its real clock and environment back."""
         global _current
-        from .moto import fixes as fidelity
-
         for hooks in list(self._hooks.values()):
             hooks.remove()
         self._hooks.clear()
@@ -294,11 +290,11 @@ class Lab:
         if self._started and not self.in_process:
             self._delete_own_queues()
         self._admin_client = None
-        fidelity.remove_listener(self._on_sqs_event)
+        backend.remove_listener(self._on_sqs_event)
         outer = getattr(self, "_outer", None)
         outer = outer if outer is not None and outer.running else None
         if self.in_process:
-            fidelity.use_clock(outer.clock if outer and outer.in_process else None)
+            backend.use_clock(outer.clock if outer and outer.in_process else None)
         self.clock.stop()
         if self._mock is not None:
             self._mock.stop()
@@ -431,18 +427,16 @@ class Lab:
             self.release(client)
 
     def snapshot(self, queue: Queue | str) -> dict:
-        """What is in a queue right now, message by message (see ``fidelity.queue_snapshot``).
+        """What is in a queue right now, message by message (see :func:`sqslab.moto.state.queue_snapshot`).
 
         Where the queue is not in this process, this is the bench's own record of what its clients
         sent, received and deleted (``"source": "record"``), emptied when SQS says the queue is
         empty: messages SQS moves by itself (to a dead-letter queue, by a redrive task) are not
         on it.
         """
-        from .moto import fixes as fidelity
-
         if not self.in_process:
             return self._recorded_snapshot(queue)
-        return fidelity.queue_snapshot(queue.url if isinstance(queue, Queue) else queue,
+        return state.queue_snapshot(queue.url if isinstance(queue, Queue) else queue,
                                        account_id=ACCOUNT_ID, region=REGION)
 
     def depth(self, queue: Queue | str) -> dict[str, int]:
@@ -470,29 +464,11 @@ class Lab:
         return {state: int(attrs.get(name, 0)) for state, name in names.items()}
 
     def _recorded_snapshot(self, queue: Queue | str) -> dict:
-        from .moto.fixes import PAST_BOUNDARY
-
         url = self._url_of(queue)
         name = self._logical(_queue_name(url))
         known = self._queues.get(name)
-        record = self._ledger.messages.setdefault(name, {})
-        if record and sum(self._counts(url).values()) == 0:
-            record.clear()  # deleted, expired, or moved by SQS itself: gone either way
-        now = self.clock.now()
-        messages, waiting = [], []
-        for m in record.values():
-            if m["delayed_until"] > now:
-                state = "delayed"
-                waiting.append(m["delayed_until"] + PAST_BOUNDARY)
-            elif m["visible_at"] > now:
-                state = "in_flight"
-                waiting.append(m["visible_at"] + PAST_BOUNDARY)
-            else:
-                state = "visible"
-            messages.append({**{k: v for k, v in m.items() if k != "delayed_until"}, "state": state})
-        return {"queue": name, "arn": known.arn if known else None, "fifo": name.endswith(".fifo"), "now": now,
-                "messages": messages, "next_receivable_at": min(waiting) if waiting else None,
-                "source": "record"}
+        empty = bool(self._ledger.messages.get(name)) and sum(self._counts(url).values()) == 0
+        return self._ledger.snapshot(name, known.arn if known else None, self.clock.now(), empty)
 
     def _logical(self, real_name: str) -> str:
         return self._real_names.get(real_name, real_name)
@@ -766,40 +742,26 @@ class Lab:
         """Put a line of your own on the record (shown in the history and the timeline)."""
         self.history.append(actor, "note", text=text)
 
-    # -- moto internals, read-only ---------------------------------------------------------------
-    def _backend(self):
-        from moto.sqs.models import sqs_backends
-
-        return sqs_backends[ACCOUNT_ID][REGION]
-
+    # -- what only moto in this process can tell or do ----------------------------------------
     def _queue_visibility(self, queue: str) -> int:
         if not self.in_process:  # as the lab created it (no need to ask SQS on every receive)
             return self._ledger.visibility.get(queue, 30)
-        try:
-            return int(self._backend().get_queue(queue).visibility_timeout)
-        except Exception:  # an unknown queue: the call itself will have failed
-            return 30
+        return state.queue_visibility(queue, ACCOUNT_ID, REGION)
 
     def _handle_still_live(self, queue: str, handle: str) -> bool:
         if not self.in_process:
             # SQS deletes only with a message's most recent handle (API Reference, DeleteMessage):
             # by the record, an older one left the message where it was.
             return self._ledger.handle_superseded(queue, handle)
-        try:
-            q = self._backend().get_queue(queue)
-        except Exception:
-            return False
-        return any(m.had_receipt_handle(handle) for m in q._messages)
+        return state.handle_ever_issued(queue, handle, ACCOUNT_ID, REGION)
 
     def _inject_duplicate(self, queue_url: str | None, message_id: str | None) -> None:
-        from .moto import fixes as fidelity
-
         if not self.in_process:
             raise LabError(f"A duplicate delivery cannot be injected on {self.endpoint.describe()}: only "
                            "moto in this process can be made to deliver a message again. Leave "
                            "'duplicate_delivery' out of the fault points on this endpoint.")
         if queue_url and message_id:
-            fidelity.inject_duplicate(queue_url, message_id, account_id=ACCOUNT_ID, region=REGION)
+            state.inject_duplicate(queue_url, message_id, account_id=ACCOUNT_ID, region=REGION)
             self.history.append("sqs", "note", message_id, self.key_for(message_id),
                                 text="SQS will deliver this message again (duplicate delivery)")
 
@@ -851,138 +813,11 @@ class Lab:
 
     @staticmethod
     def _seed_ids(seed: int) -> None:
-        from moto.moto_api._internal import mock_random
-
-        mock_random.seed(seed)
+        state.seed_ids(seed)
 
     def _require_running(self) -> None:
         if not self.running:
             raise LabError("The lab is closed: run `lab = open_lab()` first.")
-
-
-#: Seconds after which the record expects a message that SQS passed over to be receivable.
-LOOK_AGAIN = 0.2
-
-
-class _Ledger:
-    """The bench's own account of its queues, where they are not in this process.
-
-    Built from the answers its clients got (sends, receives, deletes, visibility changes): which
-    messages each queue holds, when each becomes visible, and each message's latest receipt handle.
-    It cannot see what SQS does by itself (moves to a dead-letter queue, redrive tasks, retention).
-    """
-
-    def __init__(self):
-        self.messages: dict[str, dict[str, dict]] = {}  # queue -> MessageId -> message
-        self.visibility: dict[str, int] = {}            # queue -> its visibility timeout
-        self.delay: dict[str, int] = {}                 # queue -> its DelaySeconds
-        self.redrive: dict[str, tuple[str, int]] = {}   # queue -> (its DLQ, maxReceiveCount)
-        self._sent: dict[str, dict[str, float]] = {}    # queue -> MessageId -> first send
-        self._latest: dict[str, str] = {}               # MessageId -> latest receipt handle
-        self._owner: dict[str, str] = {}                # receipt handle -> MessageId
-
-    def seen_before(self, queue: str, message_id: str, now: float) -> bool:
-        """True when ``message_id`` was returned by a send to ``queue`` in the last 5 minutes."""
-        first = self._sent.get(queue, {}).get(message_id)
-        return first is not None and now - first < 300
-
-    def handle_superseded(self, queue: str, handle: str) -> bool:
-        """True when ``handle``'s message is still in ``queue`` and was received again since."""
-        mid = self._owner.get(handle)
-        return mid is not None and mid in self.messages.get(queue, {}) and self._latest.get(mid) != handle
-
-    def observe(self, operation: str, queue: str, params: dict, parsed: dict, now: float,
-                visibility: int, delay: int) -> list[tuple[str, str]]:
-        """Bring the record up to date with one successful call and its answer.
-
-        Returns the ``(MessageId, body)`` of the messages SQS must have moved to the queue's
-        dead-letter queue during this call (a receive), by its redrive policy.
-        """
-        held = self.messages.setdefault(queue, {})
-        if operation == "SendMessage":
-            self._sent_one(held, queue, params, parsed.get("MessageId"), now, delay)
-        elif operation == "SendMessageBatch":
-            ids = {e["Id"]: e["MessageId"] for e in parsed.get("Successful", [])}
-            for entry in params.get("Entries", []):
-                if entry.get("Id") in ids:
-                    self._sent_one(held, queue, entry, ids[entry["Id"]], now, delay)
-        elif operation == "ReceiveMessage":
-            timeout = int(params.get("VisibilityTimeout", visibility))
-            got = parsed.get("Messages", []) or []
-            for m in got:
-                mid, handle = m["MessageId"], m["ReceiptHandle"]
-                entry = held.setdefault(mid, self._message(mid, m.get("Body", ""), now, 0, {}))
-                entry["receive_count"] += 1
-                entry["receipt_handle"] = handle
-                entry["visible_at"] = now + timeout
-                entry["delayed_until"] = 0.0
-                self._latest[mid], self._owner[handle] = handle, mid
-            if len(got) < int(params.get("MaxNumberOfMessages", 1)):
-                returned = {m["MessageId"] for m in got}
-                moved = self._dead_lettered(queue, held, returned, now) if queue in self.redrive else []
-                self._not_yet_visible(queue, held, returned, now)
-                return moved
-        elif operation in ("DeleteMessage", "DeleteMessageBatch"):
-            for entry in self._applied(operation, params, parsed):
-                mid = self._owner.get(entry.get("ReceiptHandle", ""))
-                if mid is not None and self._latest.get(mid) == entry["ReceiptHandle"]:
-                    held.pop(mid, None)
-        elif operation in ("ChangeMessageVisibility", "ChangeMessageVisibilityBatch"):
-            for entry in self._applied(operation, params, parsed):
-                mid = self._owner.get(entry.get("ReceiptHandle", ""))
-                if mid in held and self._latest.get(mid) == entry["ReceiptHandle"]:
-                    held[mid]["visible_at"] = now + int(entry.get("VisibilityTimeout", 0))
-        return []
-
-    def _dead_lettered(self, queue: str, held: dict, returned: set, now: float) -> list[tuple[str, str]]:
-        # SQS moves a message whose receive count reached maxReceiveCount to the DLQ instead of
-        # delivering it (Developer Guide, "Dead-letter queues"). A receive that returned fewer
-        # messages than it asked for passed over every visible one: those at the count were moved.
-        dlq, limit = self.redrive[queue]
-        busy = self._busy_groups(queue, held, now)
-        moved = []
-        for mid, entry in list(held.items()):
-            visible = entry["visible_at"] <= now and entry["delayed_until"] <= now
-            if mid not in returned and visible and entry["receive_count"] >= limit and entry["group_id"] not in busy:
-                del held[mid]
-                self.messages.setdefault(dlq, {})[mid] = {**entry, "visible_at": 0.0, "receipt_handle": None}
-                moved.append((mid, entry["body"]))
-        return moved
-
-    def _not_yet_visible(self, queue: str, held: dict, returned: set, now: float) -> None:
-        # Visible by the record, yet passed over: real SQS makes a message visible again a little
-        # after its timeout, and a short poll samples servers. Look again shortly, rather than
-        # have the scenario runner step a consumer in a tight loop meanwhile.
-        busy = self._busy_groups(queue, held, now)
-        for mid, entry in held.items():
-            visible = entry["visible_at"] <= now and entry["delayed_until"] <= now
-            if mid not in returned and visible and entry["group_id"] not in busy:
-                entry["visible_at"] = now + LOOK_AGAIN
-
-    @staticmethod
-    def _busy_groups(queue: str, held: dict, now: float) -> set:
-        # On a FIFO queue a message whose group has one in flight is held back, not passed over.
-        return {m["group_id"] for m in held.values() if m["visible_at"] > now} if queue.endswith(".fifo") else set()
-
-    @staticmethod
-    def _applied(operation: str, params: dict, parsed: dict) -> list[dict]:
-        if not operation.endswith("Batch"):
-            return [params]
-        ok = {e["Id"] for e in parsed.get("Successful", [])}
-        return [e for e in params.get("Entries", []) if e.get("Id") in ok]
-
-    def _sent_one(self, held: dict, queue: str, params: dict, mid: str | None, now: float, delay: int) -> None:
-        if not mid or self.seen_before(queue, mid, now):
-            return  # a FIFO duplicate: accepted, not delivered
-        self._sent.setdefault(queue, {})[mid] = now
-        held[mid] = self._message(mid, params.get("MessageBody", ""), now,
-                                  int(params.get("DelaySeconds", delay) or 0), params)
-
-    @staticmethod
-    def _message(mid: str, body: str, now: float, delay: int, params: dict) -> dict:
-        return {"message_id": mid, "body": body, "visible_at": 0.0, "delayed_until": now + delay if delay else 0.0,
-                "receive_count": 0, "sent_timestamp": now, "group_id": params.get("MessageGroupId"),
-                "dedup_id": params.get("MessageDeduplicationId"), "receipt_handle": None}
 
 
 def _queue_name(url: str) -> str:
@@ -1016,9 +851,42 @@ def check_environment() -> None:
         raise EnvironmentProblem(f"Missing packages: {', '.join(missing)}. Open the course with `make lab` "
                                  "(it installs everything into .venv), or run `pip install -e .` in the "
                                  "course folder.")
-    from .moto import fixes as fidelity
+    moto_door.check_versions()
 
-    fidelity.check_moto_version()
+
+@contextlib.contextmanager
+def crash_at(client: Any, point: str, *, plan: FaultPlan | None = None,
+             actor: str | None = None) -> Iterator[FaultPlan]:
+    """Crash ``client``'s next call at a call point, e.g. ``with crash_at(sqs, "before_delete"):``.
+
+    A stand-alone helper for notebooks and tests outside a lab scenario: hooks are registered on
+    this client only and always removed when the block ends. Only call points work here
+    (``after_receive``, ``before_delete``, ``after_delete``, ``before:Op``, ``after:Op``). When a
+    lab is open, the fault and the crash go into its history.
+    """
+    lab = current_lab()
+    actor = actor or getattr(client, "_sqslab_actor", None) or "consumer"
+    # A private plan: the client stays usable after the block (in a notebook, the "process" that
+    # crashed is only pretend), unlike a scenario run, where a crashed process is dead for good.
+    plan = plan or FaultPlan(lab.history if lab is not None else None)
+    when, ops = call_point(point)
+    plan.arm(Fault(point))
+    hooks = ClientHooks(client)
+    service = client.meta.service_model.endpoint_prefix
+
+    def handler(model=None, **kwargs):
+        if model is not None and model.name in ops:
+            plan.hit(point, actor)
+
+    hooks.register(f"{when}-call.{service}", handler)
+    try:
+        yield plan
+    except Crash as crash:
+        if plan.history is not None:
+            plan.history.append(actor, "crash", point=crash.point)
+        raise
+    finally:
+        hooks.remove()
 
 
 def open_lab(*, seed: int = 0) -> Lab:

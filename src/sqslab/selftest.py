@@ -25,7 +25,6 @@ def _naive(p) -> None:
 def canary() -> tuple[bool, str]:
     """Return ``(ok, reason)``: ok is False when the bench no longer behaves as shipped."""
     try:
-        import importlib
 
         from . import exceptions
         from . import faults

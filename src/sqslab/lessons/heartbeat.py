@@ -267,25 +267,12 @@ def long_job(process: Any, seconds: float = 600, *, minutes: float | None = None
 
 
 # -- a rival process running the same code ----------------------------------------------------------
-class _Probe:
-    """Is anything receivable in a queue right now?
+def _receivable(queue_url: str) -> Callable[[], bool]:
+    # A rival polls every simulated second: ask the mock's state, not SQS (see receivable_now).
+    from ..lab import ACCOUNT_ID, REGION
+    from ..moto import state
 
-    The same question as a short-poll ReceiveMessage that comes back empty, asked of the mock's
-    state without a call: a rival polling every simulated second would otherwise make hundreds of
-    calls per simulated job, each costing milliseconds of real time. Empty receives leave no trace
-    in SQS (no receive count moves), so skipping them changes nothing a consumer could see.
-    """
-
-    def __init__(self, lab: Any, queue_url: str):
-        from ..moto import fixes as fidelity
-        from ..lab import ACCOUNT_ID, REGION
-
-        self._lock = fidelity.LOCK
-        _, self._queue = fidelity._find_queue(queue_url, ACCOUNT_ID, REGION)
-
-    def __call__(self) -> bool:
-        with self._lock:
-            return any(m.visible and not m.delayed for m in list(self._queue._messages))
+    return state.receivable_now(queue_url, ACCOUNT_ID, REGION)
 
 
 def process_clock(p: Any) -> ProcessClock:
@@ -351,7 +338,7 @@ class _RivalProcess:
         self.state = state
         self.process = None
         self.busy = False
-        self.visible = _Probe(self.lab, owner.queue_url)
+        self.visible = _receivable(owner.queue_url)
         self.timer = self.lab.clock.every(every, self._tick, name="rival")
 
     def _spawn(self) -> Any:
@@ -431,7 +418,7 @@ class Rival:
 
     def __enter__(self) -> "Rival":
         self._sqs = self.lab.client("sqs", actor=self.actor)
-        self._visible = _Probe(self.lab, self.queue_url)
+        self._visible = _receivable(self.queue_url)
         self._timer = self.lab.clock.every(self.every, self._poll, name=self.actor)
         return self
 

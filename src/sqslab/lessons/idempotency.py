@@ -26,11 +26,13 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from ..check import Verdict
 from ..exceptions import Crash, LabError
 from ..faults import CRASH_POINTS, Fault
+from ..lab import ACCOUNT_ID, REGION
+from ..moto import state
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..lab import Lab
@@ -59,14 +61,9 @@ def reset_claims_table(lab: "Lab", name: str = CLAIMS_TABLE) -> None:
     Powertools for AWS Lambda expects by default.
     """
     lab._require_running()
-    backend = _dynamodb_backend()
-    table = backend.tables.get(name)
-    if table is not None:
-        # Emptying moto's table in place costs microseconds; DeleteTable + CreateTable through the
-        # API costs two requests on every run of an exploration.
-        table.items.clear()
+    if state.empty_table(name, ACCOUNT_ID, REGION):
         return
-    admin = lab._session.client("dynamodb", region_name=_region())
+    admin = lab._session.client("dynamodb", region_name=REGION)
     admin.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
                        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
                        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
@@ -78,13 +75,10 @@ def claims(lab: "Lab", name: str = CLAIMS_TABLE) -> list[dict]:
     A number that reads as a Unix time (an expiry) is shown as ``t=...s`` on the same scale as the
     history, so it can be compared with the times in ``lab.history``.
     """
-    table = _dynamodb_backend().tables.get(name)
-    if table is None:
-        return []
     offset = lab.clock.now() - lab.history.now()
     out = []
-    for item in table.items.values():
-        record = {k: _plain(v.to_json()) for k, v in item.attrs.items()}
+    for item in state.table_items(name, ACCOUNT_ID, REGION):
+        record = {k: _plain(v) for k, v in item.items()}
         out.append({k: _as_time(v, offset) for k, v in record.items()})
     return sorted(out, key=lambda r: str(r.get("id")))
 
@@ -229,20 +223,6 @@ def _seconds(value: float) -> str:
 def _show(value: Any, offset: float) -> str:
     shown = _as_time(value, offset)
     return shown if isinstance(shown, str) else json.dumps(shown)
-
-
-def _dynamodb_backend():
-    from moto.dynamodb.models import dynamodb_backends
-
-    from ..lab import ACCOUNT_ID
-
-    return dynamodb_backends[ACCOUNT_ID][_region()]
-
-
-def _region() -> str:
-    from ..lab import REGION
-
-    return REGION
 
 
 # -- side by side ------------------------------------------------------------------------------------

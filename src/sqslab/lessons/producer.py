@@ -40,7 +40,7 @@ from ..effects import EffectDB
 from ..exceptions import Crash, LabError
 from ..explore import first_failure
 from ..faults import Fault, is_fatal
-from ..moto.fixes import DEDUPLICATION_SECONDS
+from ..moto.backend import DEDUPLICATION_SECONDS
 from .fifo import fifo_orders, group_of
 from ..lab import Lab, RunawayConsumer, current_lab
 

@@ -14,7 +14,7 @@ Each speed-up below is one function that installs it (see :data:`SPEED_UPS`); it
 what it skips and why behaviour is unchanged. None changes what SQS does: every request moto
 receives (headers, signature and body), every answer, every MessageId and receipt handle (the
 seeded random stream is consumed exactly as before), every attribute and every error stays the
-same, which ``tests/test_speed.py`` checks by running the same battery with and without each
+same, which ``tests/moto/test_speed.py`` checks by running the same battery with and without each
 speed-up and comparing all of it, bit for bit. Two speed-ups read moto's clock once where moto read
 it several times within one call; under the lab's clock, which only moves when told to, those
 readings are equal (outside a lab, moto's clock is the wall clock and the results are what moto
@@ -167,8 +167,6 @@ def read_retention_period_directly() -> None:
     from moto.sqs.exceptions import InvalidAttributeName
     from moto.sqs.models import SQSBackend
 
-    from . import fixes as fidelity
-
     def is_message_valid_based_on_retention_period(self, queue_name, message) -> bool:
         retention_period = self.get_queue(queue_name).message_retention_period
         retain_until = retention_period + message.sent_timestamp / 1000
@@ -195,18 +193,21 @@ def read_retention_period_directly() -> None:
 
     for fn in (is_message_valid_based_on_retention_period, get_queue_attributes):
         original = vars(SQSBackend)[fn.__name__]
-        _set(SQSBackend, fn.__name__, _rewrap_like(original, fn, fidelity))
+        _set(SQSBackend, fn.__name__, _rewrap_like(original, fn))
 
 
-def _rewrap_like(original: Callable, replacement: Callable, fidelity) -> Callable:
-    """``replacement`` inside the same fidelity wrappers (lock, task progress) as ``original``."""
+def _rewrap_like(original: Callable, replacement: Callable) -> Callable:
+    """``replacement`` inside the same wrappers of the corrections (lock, task progress) as ``original``."""
+    from .backend import locked
+    from .movetasks import _progress_first
+
     layers = []
     fn = original
     while hasattr(fn, "__wrapped__"):
         if getattr(fn, "_sqslab_locked", False):
-            layers.append(fidelity._locked)
+            layers.append(locked)
         elif getattr(fn, "_sqslab_progress", False):
-            layers.append(fidelity._progress_first)
+            layers.append(_progress_first)
         else:
             raise _NotAsShipped(f"an unknown wrapper around SQSBackend.{replacement.__name__}")
         fn = fn.__wrapped__
@@ -774,7 +775,7 @@ def build_request_environ_directly() -> None:
     a non-empty body. The result goes to the same request class; moto's own additions follow
     unchanged. An empty or non-bytes body, a header value with a newline (werkzeug refuses it),
     a base URL with a query, or a request class with its own ``from_values`` take werkzeug's way.
-    ``tests/test_speed.py`` compares both dictionaries key by key.
+    ``tests/moto/test_speed.py`` compares both dictionaries key by key.
     """
     from io import BytesIO
     from urllib.parse import unquote, urlparse, urlsplit
@@ -1046,9 +1047,9 @@ def apply(names: Iterable[str] | None = None) -> tuple[str, ...]:
     import os
     import warnings
 
-    from . import fixes as fidelity
+    from . import fixes
 
-    fidelity.apply()
+    fixes.apply()
     if os.environ.get("SQSLAB_SPEED", "").strip().lower() in ("0", "off", "no", "false"):
         return active()
     with _lock:

@@ -5,7 +5,7 @@ dead-letter queues) or of the moto rows the bench corrects, checked with ordinar
 fresh queues of a lab. A check returns :class:`Seen`: honoured or not, and what the endpoint did,
 in a sentence. The same checks serve three purposes:
 
-* ``tests/test_facts.py`` runs every one against moto in this process (with the bench's
+* ``tests/tools/test_facts.py`` runs every one against moto in this process (with the bench's
   corrections) and against moto's server mode, and requires all honoured;
 * ``python -m sqslab.tools.fidelity`` (``make fidelity``) runs them against whichever endpoint
   ``SQSLAB_ENDPOINT`` names and prints the table: which facts that endpoint honours;

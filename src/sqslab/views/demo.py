@@ -41,7 +41,7 @@ from ..check import Verdict, check
 from ..lessons.dlq import operator_client, parse_order_v1, parse_order_v2
 from ..exceptions import LabError
 from ..faults import DEFAULT_POINTS, FAULT_POINTS, Fault
-from ..moto.fixes import PAST_BOUNDARY
+from ..moto.backend import PAST_BOUNDARY
 from ..lessons.heartbeat import process_clock
 from ..lab import Lab, Queue, current_lab
 from ..scenario import Process, start_process, step_process

@@ -13,7 +13,6 @@ from sqslab import Lab
 from sqslab.tools import fidelity as fidelity_report
 from sqslab.endpoint import Endpoint
 from sqslab.tools.facts import FACTS, check, run_facts
-from support.motoserver import moto_server_elsewhere, threaded_moto_server  # noqa: F401 - fixtures
 
 NAMES = [f.name for f in FACTS]
 

@@ -3,7 +3,6 @@ production thread clock, and the questions asked of a history."""
 
 from __future__ import annotations
 
-import random
 import threading
 
 import pytest

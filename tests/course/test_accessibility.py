@@ -19,7 +19,7 @@ import pytest
 from sqslab import Fault, run_scenario
 from sqslab.views import timeline
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 LESSONS = sorted((REPO / "solutions").glob("*/*.ipynb"))
 DEMOS = sorted((REPO / "demos").glob("*.ipynb"))
 

@@ -1,7 +1,7 @@
 """The demo widget: labels and keyboard, states in words and symbols, the live timeline.
 
 These drive the view the way its buttons do (``Button.click()`` runs the same handlers a mouse
-click or a key press runs in the browser); ``tests/test_browser.py`` does it in Chromium.
+click or a key press runs in the browser); ``tests/course/test_browser.py`` does it in Chromium.
 """
 
 from __future__ import annotations

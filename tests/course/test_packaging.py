@@ -17,7 +17,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 
 
@@ -192,6 +192,20 @@ def test_make_test_passes_only_when_tests_ran_and_passed(tmp_path, tests, passes
 
 
 @needs_make
+@pytest.mark.parametrize("code, passes", [
+    ("import os\n", False),                    # an unused import
+    ("def f():\n    return undefined_name\n", False),
+    ("import os\nprint(os.sep)\n", True),
+])
+def test_make_lint_fails_on_unused_imports_and_undefined_names(tmp_path, code, passes):
+    variables = bench_copy(tmp_path)
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "module.py").write_text(code)
+    result = make("lint", *variables, cwd=tmp_path)
+    assert (result.returncode == 0) == passes, result.stdout + result.stderr
+
+
+@needs_make
 def test_make_clean_removes_caches_and_out_but_never_work(tmp_path):
     shutil.copy(REPO / "Makefile", tmp_path / "Makefile")
     for path in ["work/01_naive_consumer/01_naive_consumer.ipynb", "work/__pycache__/x.pyc",
@@ -286,7 +300,7 @@ def test_work_copy_restores_a_notebook_the_learner_deleted_to_start_over(course,
 
 
 def test_xdist_loadgroup_keeps_each_group_on_one_worker(tmp_path):
-    # tests/test_corpus.py grades a lesson's whole corpus once per worker that runs any of its cases:
+    # tests/course/test_corpus.py grades a lesson's whole corpus once per worker that runs any of its cases:
     # without real grouping (pytest 9.2 with pytest-xdist 3.8) every corpus is graded twice.
     (tmp_path / "test_grouped.py").write_text(
         "import os, pytest\n"

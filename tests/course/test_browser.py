@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
 CHROMIUM = os.environ.get("SQSLAB_CHROMIUM", "/usr/bin/chromium")
 #: Headless on a closed network, as root in a container: no sandbox (it needs user namespaces

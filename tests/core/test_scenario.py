@@ -2,7 +2,6 @@
 
 import json
 
-import pytest
 
 from sqslab import Fault, canary, check, explore, fault_plans, run_scenario
 from sqslab.selftest import _delete_first, _naive

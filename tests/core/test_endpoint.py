@@ -12,7 +12,6 @@ from sqslab.clock import RealClock
 from sqslab.endpoint import Endpoint, from_environment
 from sqslab.exceptions import EnvironmentProblem
 from sqslab.selftest import _naive
-from support.motoserver import moto_server_elsewhere, threaded_moto_server  # noqa: F401 - fixtures
 
 
 # -- the setting ----------------------------------------------------------------------------------------

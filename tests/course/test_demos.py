@@ -20,7 +20,7 @@ from nbclient import NotebookClient
 from nbclient.util import run_sync
 from nbformat.v4 import new_code_cell
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEMOS = sorted((REPO / "demos").glob("*.ipynb"))
 # The demos share one kernel: keep them on one xdist worker.
 pytestmark = pytest.mark.xdist_group("demos")

@@ -10,7 +10,6 @@ import base64
 import html
 import re
 import threading
-import time
 
 import pytest
 from matplotlib.axes import Axes

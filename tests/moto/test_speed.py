@@ -20,7 +20,7 @@ import pytest
 
 from sqslab.moto import speed
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 #: Request headers that differ between any two runs, sped up or not: botocore puts a fresh
 #: ``uuid.uuid4()`` (not moto's seeded random) in every request.
@@ -521,9 +521,9 @@ def test_every_speed_up_says_what_it_skips_and_why_nothing_changes():
 
 
 def test_the_corrections_of_moto_still_hold_with_every_speed_up():
-    """tests/test_fidelity.py, in a process where the speed-ups are in force from the start."""
+    """tests/moto/test_fixes.py, in a process where the speed-ups are in force from the start."""
     code = ("import sys, pytest; from sqslab.moto import speed; speed.apply(); "
-            "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', 'tests/test_fidelity.py']))")
+            "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', 'tests/moto/test_fixes.py']))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
 

@@ -15,9 +15,9 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from sqslab.moto import fixes as fidelity
+from sqslab.moto import backend, fixes, state
 from sqslab.clock import Clock
-from sqslab.exceptions import EnvironmentProblem, LabError
+from sqslab.exceptions import LabError
 
 REGION = "us-east-1"
 
@@ -26,11 +26,11 @@ REGION = "us-east-1"
 @pytest.fixture
 def clock():
     """The bench's stopped clock, registered for long polls."""
-    fidelity.apply()
+    fixes.apply()
     clock = Clock().start()
-    fidelity.use_clock(clock)
+    backend.use_clock(clock)
     yield clock
-    fidelity.use_clock(None)
+    backend.use_clock(None)
     clock.stop()
 
 
@@ -52,9 +52,9 @@ def sqs(client, clock):
 def events():
     """Everything SQS reports doing on its own during the test."""
     heard: list[dict] = []
-    fidelity.add_listener(heard.append)
+    backend.add_listener(heard.append)
     yield heard
-    fidelity.remove_listener(heard.append)
+    backend.remove_listener(heard.append)
 
 
 def make_queue(sqs, name, **attributes):
@@ -74,33 +74,21 @@ def error_code(excinfo) -> str:
 
 
 # -- applying ---------------------------------------------------------------------------------------
-def test_check_moto_version_accepts_the_pinned_version():
-    fidelity.check_moto_version()
-
-
-def test_check_moto_version_names_the_fix_for_another_version(monkeypatch):
-    import moto
-
-    monkeypatch.setattr(moto, "__version__", "5.0.0")
-    with pytest.raises(EnvironmentProblem, match=r"pip install 'moto\[sqs,dynamodb\]==5\.2\.5'"):
-        fidelity.check_moto_version()
-
-
 def test_apply_twice_patches_moto_only_once():
     from moto.sqs.models import Message, Queue, SQSBackend
     from moto.sqs.responses import SQSResponse
 
-    fidelity.apply()
+    fixes.apply()
     before = {(cls, name): value for cls in (SQSBackend, Queue, Message, SQSResponse)
               for name, value in vars(cls).items()}
-    assert fidelity.apply() == tuple(c.name for c in fidelity.CORRECTIONS)
+    assert fixes.apply() == tuple(c.name for c in fixes.CORRECTIONS)
     after = {(cls, name): value for cls in (SQSBackend, Queue, Message, SQSResponse)
              for name, value in vars(cls).items()}
     assert after == before
 
 
 def test_every_correction_names_the_facts_row_it_restores():
-    for correction in fidelity.CORRECTIONS:
+    for correction in fixes.CORRECTIONS:
         assert correction.restores.strip(), correction.name
         assert "Restores" in (correction.apply.__doc__ or ""), correction.name
 
@@ -572,8 +560,8 @@ def test_long_poll_returns_a_message_a_move_task_redrives_during_the_wait(sqs, c
 
 def test_long_poll_under_a_stopped_clock_nobody_registered_fails_instead_of_hanging(sqs, monkeypatch):
     url, _ = make_queue(sqs, "orders")
-    fidelity.use_clock(None)
-    monkeypatch.setattr(fidelity, "STOPPED_CLOCK_PATIENCE", 0.2)
+    backend.use_clock(None)
+    monkeypatch.setattr(fixes, "STOPPED_CLOCK_PATIENCE", 0.2)
 
     with pytest.raises(LabError, match="use_clock"):
         receive(sqs, url, WaitTimeSeconds=20)
@@ -588,7 +576,7 @@ def test_queue_snapshot_reports_each_messages_state_and_the_next_receivable_time
     sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=10)
     now = clock.now()
 
-    snapshot = fidelity.queue_snapshot(url)
+    snapshot = state.queue_snapshot(url)
 
     states = {m["body"]: (m["state"], m["receive_count"]) for m in snapshot["messages"]}
     assert states == {"held": ("in_flight", 1), "ready": ("visible", 0), "later": ("delayed", 0)}
@@ -602,14 +590,14 @@ def test_injected_duplicate_is_delivered_again_with_the_same_message_id(sqs):
     sent = sqs.send_message(QueueUrl=url, MessageBody="order-1")["MessageId"]
     first = receive(sqs, url, VisibilityTimeout=30)[0]
 
-    assert fidelity.inject_duplicate(url, sent) == sent
+    assert state.inject_duplicate(url, sent) == sent
 
     [duplicate] = receive(sqs, url, VisibilityTimeout=30)
     assert (duplicate["MessageId"], duplicate["Body"]) == (sent, "order-1")
     assert duplicate["ReceiptHandle"] != first["ReceiptHandle"]
     sqs.delete_message(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"])
     sqs.delete_message(QueueUrl=url, ReceiptHandle=duplicate["ReceiptHandle"])
-    assert fidelity.queue_snapshot(url)["messages"] == []
+    assert state.queue_snapshot(url)["messages"] == []
 
 
 def test_injected_duplicate_of_a_deleted_message_is_delivered_again(sqs):
@@ -618,7 +606,7 @@ def test_injected_duplicate_of_a_deleted_message_is_delivered_again(sqs):
     message = receive(sqs, url)[0]
     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
-    fidelity.inject_duplicate("orders", sent)
+    state.inject_duplicate("orders", sent)
 
     assert [m["MessageId"] for m in receive(sqs, url)] == [sent]
 
@@ -628,4 +616,4 @@ def test_inject_duplicate_refuses_a_fifo_queue(sqs):
     sent = send_fifo(sqs, url, "pay 10", dedup_id="payment-1")["MessageId"]
 
     with pytest.raises(LabError, match="FIFO"):
-        fidelity.inject_duplicate(url, sent)
+        state.inject_duplicate(url, sent)

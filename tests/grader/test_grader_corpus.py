@@ -23,7 +23,7 @@ import pytest
 # The corpus is graded once per session; keep its tests on one xdist worker where --dist loadgroup is on.
 pytestmark = pytest.mark.xdist_group("grader_corpus")
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
 
 from autograder import corpus, sandbox  # noqa: E402
