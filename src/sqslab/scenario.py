@@ -16,9 +16,9 @@ from typing import Any, Callable, Iterable, Sequence
 
 from .check import Verdict, check, describe_error
 from .effects import EffectDB
-from .exceptions import Crash, LabError
+from .exceptions import Crash, LabError, RunawayConsumer
 from .faults import Fault
-from .lab import Lab, Queue, RunawayConsumer, current_lab
+from .lab import Lab, Queue, current_lab
 
 _run_ids = iter(range(1, 10**9))
 

@@ -26,10 +26,8 @@ def canary() -> tuple[bool, str]:
     """Return ``(ok, reason)``: ok is False when the bench no longer behaves as shipped."""
     try:
 
-        from . import exceptions
-        from . import faults
+        from . import exceptions, faults, scenario
         from . import lab as lab_module
-        from . import scenario
 
         if not issubclass(exceptions.Crash, BaseException) or issubclass(exceptions.Crash, Exception):
             return False, "the bench's Crash is no longer a BaseException"

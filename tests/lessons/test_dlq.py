@@ -9,7 +9,7 @@ import pytest
 
 from sqslab import LabError, run_scenario
 from sqslab.lessons import dlq
-from sqslab.lab import RunawayConsumer
+from sqslab.exceptions import RunawayConsumer
 
 
 # -- helpers a test plays the learner with -----------------------------------------------------------

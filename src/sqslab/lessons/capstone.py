@@ -32,10 +32,10 @@ import json
 from typing import Any, Callable, Iterable, Iterator
 
 from ..check import Problem, Verdict, record_failure
-from .dlq import PaymentsUnavailable, load_order, parse_order_v2
 from ..exceptions import LabError
-from .heartbeat import Trial, process_clock
 from ..lab import ACCOUNT_ID, REGION
+from .dlq import PaymentsUnavailable, load_order, parse_order_v2
+from .heartbeat import Trial, process_clock
 
 __all__ = ["BatchTrial", "order_id", "order_handler", "consumer", "lambda_event", "lambda_consumer",
            "read_batch_response", "delete_batch", "redrive", "received_again", "received_once", "trial"]

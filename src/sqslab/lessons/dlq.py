@@ -30,8 +30,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable
 
 from ..check import describe_error
-from ..exceptions import LabError
-from ..lab import REGION, Lab, Queue, RunawayConsumer, current_lab
+from ..exceptions import LabError, RunawayConsumer
+from ..lab import REGION, Lab, Queue, current_lab
 
 __all__ = [
     "InvalidOrder", "PaymentsUnavailable", "parse_order_v1", "parse_order_v2", "payments",

@@ -17,8 +17,8 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Iterable, Sequence
 
-from ..check import EXPECTATIONS as CHECK_EXPECTATIONS, record_failure
-from ..check import Problem, Verdict
+from ..check import EXPECTATIONS as CHECK_EXPECTATIONS
+from ..check import Problem, Verdict, record_failure
 from ..explore import fault_plans, first_failure
 from ..faults import CRASH_POINTS
 from ..lab import Lab, Queue, current_lab

@@ -356,7 +356,7 @@ class _RivalProcess:
     def _tick(self) -> None:
         if self.busy or not self.lab.running or not self.visible():
             return
-        from ..lab import RunawayConsumer
+        from ..exceptions import RunawayConsumer
 
         self.busy = True
         try:

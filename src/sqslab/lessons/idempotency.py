@@ -162,7 +162,7 @@ class _RecordedClient:
 
 
 def _known(lab: "Lab", key: str) -> bool:
-    return key in getattr(lab, "_positions", {})
+    return lab.recorder.knows(key)
 
 
 def _item_key(params: dict) -> str | None:

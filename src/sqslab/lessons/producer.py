@@ -34,15 +34,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
-from ..check import record_failure
-from ..check import Problem, Verdict
+from ..check import Problem, Verdict, record_failure
 from ..effects import EffectDB
-from ..exceptions import Crash, LabError
+from ..exceptions import Crash, LabError, RunawayConsumer
 from ..explore import first_failure
 from ..faults import Fault, is_fatal
+from ..lab import Lab, current_lab
 from ..moto.backend import DEDUPLICATION_SECONDS
 from .fifo import fifo_orders, group_of
-from ..lab import Lab, RunawayConsumer, current_lab
 
 #: The effect that stands for "the order is saved in the shop's database".
 SAVE_ORDER = "save order"

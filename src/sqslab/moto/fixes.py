@@ -19,8 +19,20 @@ from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
 from ..exceptions import LabError
-from .backend import (DEDUPLICATION_SECONDS, LOCK, _apply_lock, _context, current_clock, deleted_archive,
-                      emit, locked, next_receivable_at, moto_now, once, sqs_models)
+from .backend import (
+    DEDUPLICATION_SECONDS,
+    LOCK,
+    _apply_lock,
+    _context,
+    current_clock,
+    deleted_archive,
+    emit,
+    locked,
+    moto_now,
+    next_receivable_at,
+    once,
+    sqs_models,
+)
 from .movetasks import _next_move_at, support_message_move_tasks
 
 #: Real seconds a long poll with no registered clock waits for simulated time to move before it

@@ -11,8 +11,9 @@ from __future__ import annotations
 from copy import deepcopy
 
 from ..exceptions import LabError
-from .backend import LOCK, next_receivable_at, moto_now
+from .backend import LOCK, moto_now, next_receivable_at
 from .movetasks import _progress_all
+
 
 # -- inspection -------------------------------------------------------------------------------------
 def _find_queue(queue_url_or_name: str, account_id: str, region: str):

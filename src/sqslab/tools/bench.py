@@ -265,9 +265,9 @@ class _SleepMeter:
 
 def bench_scenarios(rounds: int, explore_rounds: int) -> list[Row]:
     """One scenario run and one 60-run exploration, speed-ups on vs off; simulated vs real time."""
-    from ..moto import speed
     from ..explore import explore
     from ..lab import Lab
+    from ..moto import speed
     from ..scenario import run_scenario
     from ..selftest import _naive
 
@@ -318,8 +318,8 @@ def bench_scenarios(rounds: int, explore_rounds: int) -> list[Row]:
                         f"{meter.calls} real sleeps or waits during the {wall:.1f} s it took"))
 
         _say("The lifecycle timeline of a busy run (30 orders, crashes and redeliveries), drawn as PNG...")
-        from ..views import timeline
         from ..faults import Fault
+        from ..views import timeline
 
         busy = run_scenario(_naive, messages=30, lab=lab, expect="at_least_once",
                             faults=[Fault("before_delete", m) for m in range(0, 30, 4)]).history
@@ -354,8 +354,8 @@ def _endpoint_here() -> str | None:
 
 def bench_fidelity() -> list[Row]:
     """How many FACTS.md facts the lab's endpoint honours (``python -m sqslab.tools.fidelity`` for the table)."""
-    from .facts import run_facts
     from ..lab import Lab
+    from .facts import run_facts
 
     _say("Fidelity: every FACTS.md fact checked on the lab's endpoint...")
     started = time.perf_counter()
@@ -373,8 +373,8 @@ def bench_fidelity() -> list[Row]:
 
 def bench_ablation(rounds: int) -> list[Row]:
     """What each speed-up is worth: a scenario run with all of them against all but that one."""
-    from ..moto import speed
     from ..lab import Lab
+    from ..moto import speed
     from ..scenario import run_scenario
     from ..selftest import _naive
 

@@ -36,15 +36,15 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import timeline
 from ..check import Verdict, check
-from ..lessons.dlq import operator_client, parse_order_v1, parse_order_v2
 from ..exceptions import LabError
 from ..faults import DEFAULT_POINTS, FAULT_POINTS, Fault
-from ..moto.backend import PAST_BOUNDARY
-from ..lessons.heartbeat import process_clock
 from ..lab import Lab, Queue, current_lab
+from ..lessons.dlq import operator_client, parse_order_v1, parse_order_v2
+from ..lessons.heartbeat import process_clock
+from ..moto.backend import PAST_BOUNDARY
 from ..scenario import Process, start_process, step_process
+from . import timeline
 
 __all__ = ["DemoSession", "Lane", "MessageState", "VERSIONS", "STATES", "FAULT_MENU"]
 

@@ -34,9 +34,9 @@ from typing import Any
 
 import ipywidgets as w
 
+from ..faults import FAULT_POINTS
 from . import timeline
 from .demo import FAULT_MENU, STATES, VERSIONS, DemoSession, MessageState
-from ..faults import FAULT_POINTS
 
 __all__ = ["DemoView", "demo_view"]
 
