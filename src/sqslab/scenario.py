@@ -19,6 +19,7 @@ from .effects import EffectDB
 from .exceptions import Crash, LabError, RunawayConsumer
 from .faults import Fault
 from .lab import Lab, Queue, current_lab
+from .timers import ProcessClock
 
 _run_ids = iter(range(1, 10**9))
 
@@ -33,7 +34,7 @@ class Process:
     sqs: a boto3 SQS client (recorded, faultable).
     queue_url: the queue to consume.
     db: this process's connection to the effect database (:class:`~sqslab.effects.EffectDB`).
-    clock: the simulated clock.
+    clock: the process's view of the simulated clock (:class:`~sqslab.timers.ProcessClock`): its timers die with it.
     lab: the lab (for anything else).
     dlq_url: the dead-letter queue's URL, if the queue has one.
     """
@@ -67,9 +68,7 @@ class Process:
         self.db.crash()
         for c in [self.sqs, *self._clients]:
             self.lab.release(c)
-        kill = getattr(self.clock, "kill", None)  # a ProcessClock (sqslab.lessons.heartbeat): its "threads" die too
-        if kill is not None:
-            kill()
+        self.clock.kill()  # its timers are its threads: they die too
 
     def stop(self) -> None:
         """A clean exit: the same as dying, as far as uncommitted work goes."""
@@ -143,8 +142,11 @@ def start_process(lab: Lab, queue: Queue, name: str) -> Process:
     The runner starts every process this way, and so does the demo (``sqslab.views.demo``), which steps
     processes by hand: both see the same processes.
     """
-    p = Process(name, lab.client("sqs", actor=name), queue.url, lab.effects.connect(name),
-                lab.clock, lab, queue.dlq.url if queue.dlq else None)
+    db = lab.effects.connect(name)
+    clock = ProcessClock(lab.clock, owner=name, alive=lambda: not db.closed and name not in lab.faults.dead,
+                         note=lambda actor, text: lab.history.append(actor, "note", text=text))
+    p = Process(name, lab.client("sqs", actor=name), queue.url, db, clock, lab,
+                queue.dlq.url if queue.dlq else None)
     lab.history.append(name, "start")
     return p
 

@@ -24,7 +24,7 @@ LESSONS = sorted((REPO / "solutions").glob("*/*.ipynb"))
 DEMOS = sorted((REPO / "demos").glob("*.ipynb"))
 
 #: Ways to put a picture in a notebook that carry no alt text: a lesson must use the bench's
-#: helpers instead (timeline.show, Verdict.show, Trial.show, heartbeat.show_receives, DemoView).
+#: helpers instead (timeline.show, Verdict.show, Trial.show, views.receives.show_receives, DemoView).
 BARE_FIGURES = re.compile(r"\bplt\.|pyplot|\bdisplay\(\s*Image|\bImage\(|\.savefig\(|\bplot_receives\(|"
                           r"\btimeline\.draw\(|\.to_png\(")
 
@@ -58,7 +58,8 @@ def captured(monkeypatch) -> list[dict]:
 
 
 def test_show_receives_gives_its_figure_alt_text_and_the_counts_as_text(lab, monkeypatch):
-    from sqslab.lessons.heartbeat import retry_demo, show_receives
+    from sqslab.lessons.heartbeat import retry_demo
+    from sqslab.views.receives import show_receives
 
     shown = captured(monkeypatch)
     at_once = retry_demo(lambda attempt, rng: 0)

@@ -9,7 +9,7 @@ import pytest
 from sqslab import Fault, LabError, run_scenario
 from sqslab.lessons import capstone, dlq
 from sqslab.check import failures
-from sqslab.lessons.heartbeat import ProcessClock
+from sqslab.timers import ProcessClock
 
 
 # -- helpers a test plays the learner with -----------------------------------------------------------

@@ -299,14 +299,6 @@ def test_retry_demo_retries_through_the_outage_and_delivers_everything(lab):
     assert receives(at_once) > receives(jitter) and receives(wait_out) == 4
 
 
-def test_plot_receives_draws_one_panel_per_run(lab):
-    from sqslab.lessons.heartbeat import plot_receives
-
-    outcome = retry_demo(lambda attempt, rng: None, messages=2, down_for=10, lab=lab)
-    fig = plot_receives({"a": outcome.history, "b": outcome.history}, shade=(0, 10), title="t")
-    assert len(fig.axes) == 2 and fig.axes[0].get_title(loc="left") == "a: 4 receives"
-
-
 def test_a_trial_tells_its_story_from_its_own_start(lab):
     lab.clock.advance(1000)
     with trial(lab, "story") as t:

@@ -86,26 +86,66 @@ def graded_cells(nb: dict) -> dict[str, float]:
 
 
 def load_corpus(assignment: str) -> list[Case]:
-    """Read ``tests/corpus/<assignment>/*.py``.
+    """Read ``tests/corpus/<assignment>/*.py``; each case is the reference solution, changed.
 
     Each file starts with ``# expect: full`` (an alternative right solution) or
     ``# expect: lose grade_id [grade_id ...]`` (a wrong one, with the cells it must lose points
-    on). The rest replaces the solution cell; with several solution cells, the file is cut into
-    sections by lines ``# --- cell: <grade_id>``.
+    on), then says how it differs from the reference solution, cell by cell:
+
+    - ``# --- cell: <grade_id>`` then the whole cell, replacing that solution cell;
+    - ``# --- edit: <grade_id>`` then one or more edits of the reference's cell, each
+      ``# replace:`` then lines that occur exactly once in it, then ``# with:`` and their
+      replacement (or ``# with nothing``), so the reference lives in one place;
+    - an assignment with one solution cell may give that cell alone, without a header.
+
+    Solution cells a case does not name keep the reference solution.
     """
+    reference = solution_cells(source_notebook(assignment))
     cases = []
     for path in sorted((CORPUS / assignment).glob("*.py")):
         text = path.read_text()
         m = re.search(r"^# expect: (full|lose)(.*)$", text, re.M)
         if not m:
             raise ValueError(f"{path}: first lines need '# expect: full' or '# expect: lose <grade_id> ...'")
-        sections = re.split(r"^# --- cell: (\S+)\s*$", text, flags=re.M)
+        sections = re.split(r"^# --- (cell|edit): (\S+)\s*$", text, flags=re.M)
         if len(sections) == 1:
-            code = {"*": text}
+            if len(reference) != 1:
+                raise ValueError(f"{path}: this assignment has several solution cells: name each with "
+                                 "'# --- cell: <grade_id>' or '# --- edit: <grade_id>'")
+            code = {next(iter(reference)): text}
         else:
-            code = {sections[i]: sections[i + 1] for i in range(1, len(sections), 2)}
+            code = dict(reference)
+            for i in range(1, len(sections), 3):
+                kind, grade_id, body = sections[i], sections[i + 1], sections[i + 2]
+                if grade_id not in reference:
+                    raise ValueError(f"{path}: no solution cell {grade_id!r}; there are {sorted(reference)}")
+                code[grade_id] = body if kind == "cell" else apply_edits(reference[grade_id], body, f"{path}: {grade_id}")
         cases.append(Case(path.stem, code, m.group(1), tuple(m.group(2).split()), path))
     return cases
+
+
+def apply_edits(cell: str, edits: str, where: str) -> str:
+    """``cell`` with each ``# replace:`` ... ``# with:`` ... edit of ``edits`` applied (see load_corpus)."""
+    parts = re.split(r"^# (replace:|with:|with nothing)\s*$", edits, flags=re.M)
+    if parts[0].strip():
+        raise ValueError(f"{where}: an edit starts with '# replace:', not {parts[0].strip()[:40]!r}")
+    if len(parts) < 3:
+        raise ValueError(f"{where}: an edit section needs '# replace:' and '# with:' (or '# with nothing')")
+    for i in range(1, len(parts), 4):
+        if parts[i] != "replace:" or i + 2 >= len(parts) or parts[i + 2] not in ("with:", "with nothing"):
+            raise ValueError(f"{where}: each '# replace:' needs a '# with:' (or '# with nothing') after it")
+        old = parts[i + 1].strip("\n")
+        new = "" if parts[i + 2] == "with nothing" else parts[i + 3].strip("\n")
+        if parts[i + 2] == "with nothing" and parts[i + 3].strip():
+            raise ValueError(f"{where}: '# with nothing' must not be followed by code")
+        found = cell.count(old)
+        if found != 1:
+            raise ValueError(f"{where}: the lines to replace occur {found} times in the reference, not once "
+                             f"(has the reference changed?):\n{old}")
+        if not new and old + "\n" in cell:
+            old += "\n"  # a removed block takes its line break with it
+        cell = cell.replace(old, new, 1)
+    return cell
 
 
 def _set_source(cell: dict, text: str) -> None:

@@ -10,7 +10,7 @@ messages. This module supplies what the lesson's exercises run against:
   open transaction, without committing: the caller decides what commits with it.
 * :func:`consumer`: a consumer step for :func:`~sqslab.scenario.run_scenario` and
   :func:`~sqslab.explore.explore` built from a learner's ``consume_batch``. Each process gets a
-  :class:`~sqslab.lessons.heartbeat.ProcessClock`, so the timers it starts die with it.
+  :class:`~sqslab.timers.ProcessClock`, so the timers it starts die with it.
 * :func:`lambda_event` and :func:`lambda_consumer`: what AWS Lambda's event source mapping for SQS
   does around a function with ``ReportBatchItemFailures`` turned on (Lambda Developer Guide,
   "Handling errors for an SQS event source in Lambda"): it receives a batch, invokes the function
@@ -94,7 +94,7 @@ def consumer(consume_batch: Callable[..., Any], *, seconds: float = 0.0, down_fo
              parse: Callable[[str], dict] = parse_order_v2, timeout: int = 30) -> Callable[[Any], Any]:
     """A consumer step made of a learner's ``consume_batch(sqs, queue_url, db, handler, clock, *, timeout)``.
 
-    Each process gets a :class:`~sqslab.lessons.heartbeat.ProcessClock` (``p.clock``), so the timers its
+    Each process gets a :class:`~sqslab.timers.ProcessClock` (``p.clock``), so the timers its
     step starts die with the process, and a handler of its own (:func:`order_handler` with
     ``seconds``, ``down_for`` and ``parse``). What the step returned is noted on the history.
     ``timeout`` should be the queue's visibility timeout.

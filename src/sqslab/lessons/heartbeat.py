@@ -32,18 +32,16 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import threading
-import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from ..exceptions import Crash, LabError
+from ..timers import ProcessClock, ThreadClock, ThreadTimer, one_line
 
 __all__ = [
     "MAX_VISIBILITY_TIMEOUT", "JobFailed", "ProcessClock", "Rival", "ThreadClock", "ThreadTimer",
-    "Trial", "lease_problems", "long_job", "outage_consumer", "plot_receives", "process_clock",
-    "receives_alt_text", "recovery_times", "retry_demo", "show_receives", "trial", "twelve_hour_problems",
-    "with_rival",
+    "Trial", "lease_problems", "long_job", "outage_consumer", "process_clock", "recovery_times", "retry_demo",
+    "trial", "twelve_hour_problems", "with_rival",
 ]
 
 #: The longest a message can stay in flight after one receive: 12 hours (API Reference,
@@ -55,197 +53,6 @@ _names = itertools.count(1)
 
 class JobFailed(Exception):
     """The work failed for a reason that may pass (a dependency is down): try again later."""
-
-
-# -- the clock as one process sees it ---------------------------------------------------------------
-class ProcessClock:
-    """The lab's clock as one consumer process sees it.
-
-    Reading and moving time go straight to the lab's clock. Timers started here are the process's
-    own "threads": each fires only while the process is alive (``alive()``), an exception in its
-    callback cancels that timer alone and is written to the history (an uncaught exception ends a
-    thread, not the process), and :meth:`kill` cancels them all (the process died).
-
-    Parameters
-    ----------
-    clock:
-        The lab's :class:`~sqslab.clock.Clock`.
-    owner:
-        The process's name, for the history.
-    alive:
-        Returns False once the process is dead or stopped; its timers then cancel themselves.
-    note:
-        ``note(actor, text)`` records a line in the history.
-    """
-
-    def __init__(self, clock: Any, *, owner: str = "consumer", alive: Callable[[], bool] | None = None,
-                 note: Callable[[str, str], None] | None = None):
-        self._clock = clock
-        self.owner = owner
-        self._alive = alive or (lambda: True)
-        self._note = note
-        self._timers: list[Any] = []
-
-    # reading and moving time: the lab's clock
-    def now(self) -> float:
-        """Simulated Unix seconds."""
-        return self._clock.now()
-
-    def elapsed(self) -> float:
-        """Simulated seconds since the lab started."""
-        return self._clock.elapsed()
-
-    def advance(self, seconds: float) -> None:
-        """Let ``seconds`` of simulated time pass (every process's timers fire on the way)."""
-        self._clock.advance(seconds)
-
-    def sleep(self, seconds: float) -> None:
-        """Simulated ``time.sleep``."""
-        self._clock.advance(seconds)
-
-    def advance_to(self, when: float) -> None:
-        """Move simulated time to the Unix time ``when``."""
-        self._clock.advance_to(when)
-
-    # timers: the process's own
-    def every(self, interval: float, callback: Callable[[], object], name: str = "timer") -> Any:
-        """Run ``callback`` every ``interval`` simulated seconds until cancelled (or the process dies)."""
-        return self._start(self._clock.every, interval, callback, name)
-
-    def call_later(self, delay: float, callback: Callable[[], object], name: str = "timer") -> Any:
-        """Run ``callback`` once, ``delay`` simulated seconds from now (unless the process died)."""
-        return self._start(self._clock.call_later, delay, callback, name)
-
-    def _start(self, schedule, seconds, callback, name):
-        holder: dict[str, Any] = {}
-
-        def run() -> None:
-            timer = holder["timer"]
-            if not self._alive():
-                timer.cancel()
-                return
-            try:
-                callback()
-            except Exception as exc:  # noqa: BLE001 - a thread dies of any exception
-                timer.cancel()
-                if self._note is not None:
-                    self._note(self.owner, f"{self.owner}'s timer '{name}' died of an uncaught "
-                                           f"{type(exc).__name__}: {_one_line(exc)}")
-
-        timer = schedule(seconds, run, name=name)
-        holder["timer"] = timer
-        self._timers = [t for t in self._timers if t.active] + [timer]
-        return timer
-
-    @property
-    def timers(self) -> list[Any]:
-        """This process's timers that may still fire."""
-        return [t for t in self._timers if t.active]
-
-    def kill(self) -> None:
-        """Cancel every timer of this process (it died or stopped)."""
-        for t in self._timers:
-            t.cancel()
-        self._timers = []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._clock, name)
-
-    def __repr__(self) -> str:
-        return f"<ProcessClock of {self.owner}: {len(self.timers)} timer(s), {self._clock!r}>"
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200]
-
-
-# -- the production clock: timers on real threads ---------------------------------------------------
-class ThreadTimer:
-    """A repeating timer on a daemon thread; :meth:`cancel` stops it and waits for it to finish."""
-
-    def __init__(self, interval: float, callback: Callable[[], object], name: str,
-                 event: threading.Event | None = None, repeat: bool = True):
-        self.interval = interval
-        self.callback = callback
-        self.name = name
-        self.repeat = repeat
-        self._stop = event if event is not None else threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-
-    def start(self) -> "ThreadTimer":
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        # Event.wait returns True as soon as cancel() sets the event, so cancelling never has to
-        # wait out an interval.
-        while not self._stop.wait(self.interval):
-            try:
-                self.callback()
-            except Exception:  # noqa: BLE001 - a failed beat ends the heartbeat, like a lost lease
-                self._stop.set()
-                raise
-            if not self.repeat:
-                self._stop.set()
-
-    def cancel(self) -> None:
-        """Stop the timer and wait until a callback that is running has returned.
-
-        After ``cancel()`` returns, the callback will not run again: safe to delete or release the
-        message next (otherwise a late beat could hide a released message again).
-        """
-        self._stop.set()
-        if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join()
-
-    @property
-    def active(self) -> bool:
-        """True while the timer may still fire."""
-        return not self._stop.is_set()
-
-
-class ThreadClock:
-    """Real time, with timers on threads: the production stand-in for the lab's clock.
-
-    It offers the part of the clock interface a heartbeat uses -- ``now()``, ``sleep()``,
-    ``every(interval, callback, name=...)`` and ``call_later(...)`` returning a timer with
-    ``cancel()`` and ``active`` -- so code written and graded against the simulated clock runs
-    unchanged in a real consumer::
-
-        heartbeat = start_heartbeat(sqs, queue_url, handle, ThreadClock(), timeout=30)
-
-    boto3 clients may be shared between threads (sessions may not), so the heartbeat thread can
-    use the consumer's client.
-
-    Parameters
-    ----------
-    event_factory:
-        Makes each timer's stop event (default :class:`threading.Event`); tests pass an event whose
-        ``wait`` does not block, so they never sleep.
-    """
-
-    def __init__(self, event_factory: Callable[[], threading.Event] | None = None):
-        self._event_factory = event_factory or threading.Event
-
-    def now(self) -> float:
-        """Unix seconds."""
-        return time.time()
-
-    def sleep(self, seconds: float) -> None:
-        """Really sleep."""
-        time.sleep(seconds)
-
-    advance = sleep
-
-    def every(self, interval: float, callback: Callable[[], object], name: str = "timer") -> ThreadTimer:
-        """Run ``callback`` on a thread every ``interval`` seconds until cancelled."""
-        if interval <= 0:
-            raise LabError("A repeating timer needs an interval > 0 seconds.")
-        return ThreadTimer(interval, callback, name, self._event_factory()).start()
-
-    def call_later(self, delay: float, callback: Callable[[], object], name: str = "timer") -> ThreadTimer:
-        """Run ``callback`` once on a thread, ``delay`` seconds from now."""
-        return ThreadTimer(delay, callback, name, self._event_factory(), repeat=False).start()
 
 
 # -- work that takes time ---------------------------------------------------------------------------
@@ -276,16 +83,10 @@ def _receivable(queue_url: str) -> Callable[[], bool]:
 
 
 def process_clock(p: Any) -> ProcessClock:
-    """Give process ``p`` a :class:`ProcessClock` (once) and return it: timers that die with ``p``.
+    """Process ``p``'s :class:`~sqslab.timers.ProcessClock`: timers that die with ``p``.
 
-    ``p.die()`` (a crash or a clean stop) cancels them.
+    Every process the scenario runner starts already has one as ``p.clock``.
     """
-    lab = p.lab
-    if not isinstance(p.clock, ProcessClock):
-        p.clock = ProcessClock(
-            lab.clock, owner=p.name,
-            alive=lambda: not p.db.closed and p.name not in lab.faults.dead,
-            note=lambda actor, text: lab.history.append(actor, "note", text=text))
     return p.clock
 
 
@@ -377,7 +178,7 @@ class _RivalProcess:
             except LabError:
                 raise
             except Exception as exc:  # noqa: BLE001 - an uncaught error kills a real process too
-                died = {"error": f"{type(exc).__name__}: {_one_line(exc)}"}
+                died = {"error": f"{type(exc).__name__}: {one_line(exc)}"}
             if died is not None:
                 self.lab.history.append(p.name, "crash", **died)
                 self._end(p)
@@ -719,101 +520,3 @@ def retry_demo(release: Callable[[int, Any], float | None], *, messages: int = 5
     return run_scenario(outage_consumer(release, down_for=down_for, job=job), messages=messages,
                         visibility_timeout=visibility_timeout, max_steps=400, lab=lab,
                         note=f"Payment service down for the first {down_for:g} s:")
-
-
-# -- a picture of retries ---------------------------------------------------------------------------
-def _receive_times(history: Any) -> dict[str, list[float]]:
-    rows: dict[str, list[float]] = {}
-    for e in history:
-        if e.kind == "receive" and e.key:
-            rows.setdefault(e.key, []).append(e.time)
-    return rows
-
-
-def plot_receives(runs: dict[str, Any], *, title: str | None = None, until: float | None = None,
-                  shade: tuple[float, float] | None = None):
-    """One panel per run: a dot for every receive of every message, time across.
-
-    Parameters
-    ----------
-    runs:
-        ``{label: history}``, drawn top to bottom.
-    title:
-        A title over the panels.
-    until:
-        The right end of the time axis (default: the last receive of any run).
-    shade:
-        ``(start, end)`` of a stretch to shade in every panel (e.g. an outage).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    from matplotlib.figure import Figure
-
-    data = {label: _receive_times(h) for label, h in runs.items()}
-    last = max((t for rows in data.values() for ts in rows.values() for t in ts), default=1.0)
-    right = until if until is not None else last * 1.04 + 1
-    height = 0.9 + 1.35 * len(data)
-    fig = Figure(figsize=(8.5, height))
-    # Fixed margins rather than a constrained layout: the same picture, drawn several times faster.
-    fig.subplots_adjust(left=0.11, right=0.98, top=1 - (0.55 if title else 0.3) / height,
-                        bottom=0.55 / height, hspace=0.55)
-    axes = fig.subplots(len(data), 1, sharex=True, squeeze=False)[:, 0]
-    for ax, (label, rows) in zip(axes, data.items()):
-        keys = sorted(rows, key=lambda k: (len(k), k))
-        for y, key in enumerate(keys):
-            ax.plot(rows[key], [y] * len(rows[key]), "o", markersize=4, color="#0072B2")
-        total = sum(len(v) for v in rows.values())
-        ax.set_title(f"{label}: {total} receives", loc="left", fontsize=10)
-        ax.set_yticks(range(len(keys)), keys, fontsize=7)
-        ax.set_ylim(-0.7, len(keys) - 0.3)
-        ax.set_xlim(0, right)
-        if shade:
-            ax.axvspan(shade[0], shade[1], color="#E69F00", alpha=0.15, lw=0)
-        ax.grid(axis="x", color="#dddddd", lw=0.6)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-    axes[-1].set_xlabel("simulated seconds")
-    if title:
-        fig.suptitle(title, fontsize=11)
-    return fig
-
-
-def receives_alt_text(runs: dict[str, Any], *, title: str | None = None) -> str:
-    """The alt text of :func:`plot_receives`: what each panel shows, in words."""
-    parts = []
-    for label, h in runs.items():
-        rows = _receive_times(h)
-        total = sum(len(v) for v in rows.values())
-        last = max((t for ts in rows.values() for t in ts), default=0.0)
-        parts.append(f"{label}: {total} receives of {len(rows)} message(s), the last at {last:.0f} s")
-    head = f"{title}. " if title else ""
-    return (f"{head}Receives over simulated time, one panel per run, one dot per receive. "
-            + "; ".join(parts) + ".")
-
-
-def show_receives(runs: dict[str, Any], **kw: Any) -> None:
-    """Display :func:`plot_receives` in a notebook, with alt text and a text summary."""
-    import base64
-    import html
-    import io
-
-    from IPython.display import display
-
-    fig = plot_receives(runs, **kw)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, facecolor="white", metadata={"Software": None})
-    lines = []
-    for label, h in runs.items():
-        rows = _receive_times(h)
-        counts = ", ".join(f"{k}: {len(v)}" for k, v in sorted(rows.items(), key=lambda kv: (len(kv[0]), kv[0])))
-        lines.append(f"{label}: receives per message: {counts}")
-    summary = "\n".join(lines)
-    png = base64.b64encode(buffer.getvalue()).decode("ascii")
-    alt = html.escape(receives_alt_text(runs, title=kw.get("title")), quote=True)
-    # An <img> with alt text (a bare image output has none), and the numbers as text beside it.
-    display({"text/html": (f'<figure style="margin:0"><img src="data:image/png;base64,{png}" alt="{alt}" '
-                           f'style="max-width:100%;height:auto"><figcaption><pre>{html.escape(summary)}</pre>'
-                           "</figcaption></figure>"),
-             "text/plain": summary}, raw=True)
