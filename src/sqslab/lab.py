@@ -155,10 +155,7 @@ class Lab:
         if aws:  # your own credentials and region, found the way the AWS CLI finds them
             self._session = boto3.session.Session(region_name=self.endpoint.region)
         else:
-            self._session = boto3.session.Session(
-                aws_access_key_id="testing", aws_secret_access_key="testing",
-                aws_session_token="testing", region_name=REGION,
-            )
+            self._session = _fake_session()
         outer = _current if _current is not self and _current is not None and _current.running else None
         if self.endpoint.in_process_mock:
             from moto import mock_aws
@@ -469,7 +466,7 @@ class Lab:
     def client(self, service: str = "sqs", *, actor: str = "consumer-1") -> Any:
         """A boto3 client for ``service`` whose calls are recorded and can be faulted."""
         self._require_running()
-        pool = self._idle.setdefault(service, [])
+        pool = self._pool(service)
         # A released client carries nothing over (its hooks are gone and moto keeps no
         # per-client state), so reusing one is the same as building one, at a fraction of
         # the cost (about 10 ms each).
@@ -489,12 +486,25 @@ class Lab:
         hooks = self._hooks.pop(id(client), None)
         if hooks is not None:
             hooks.remove()
-            self._idle.setdefault(client.meta.service_model.service_name, []).append(client)
+            self._pool(client.meta.service_model.service_name).append(client)
+
+    def _pool(self, service: str) -> list:
+        # With the fake credentials every lab of the process shares one session and its idle
+        # clients (a new session reads botocore's JSON models again: about 100 ms a lab); with
+        # your own credentials (real AWS) they stay the lab's.
+        if self._session is _FAKE[0]:
+            return _IDLE.setdefault((service, self._url), [])
+        return self._idle.setdefault(service, [])
 
     def _admin(self) -> Any:
         # The bench's own calls are not part of anyone's story: an unhooked client.
         if getattr(self, "_admin_client", None) is None:
-            self._admin_client = self._session.client("sqs", region_name=self._region(), endpoint_url=self._url)
+            if self._session is _FAKE[0]:
+                if self._url not in _ADMINS:
+                    _ADMINS[self._url] = self._session.client("sqs", region_name=REGION, endpoint_url=self._url)
+                self._admin_client = _ADMINS[self._url]
+            else:
+                self._admin_client = self._session.client("sqs", region_name=self._region(), endpoint_url=self._url)
         return self._admin_client
 
     def _region(self) -> str:
@@ -574,6 +584,22 @@ class Lab:
     def _require_running(self) -> None:
         if not self.running:
             raise LabError("The lab is closed: run `lab = open_lab()` first.")
+
+
+#: The one session with the fake credentials, its idle clients (by service and endpoint URL) and its
+#: unhooked admin clients (by endpoint URL): shared by every lab of the process.
+_FAKE: list = [None]
+_IDLE: dict[tuple[str, str | None], list] = {}
+_ADMINS: dict[str | None, Any] = {}
+
+
+def _fake_session():
+    if _FAKE[0] is None:
+        import boto3
+
+        _FAKE[0] = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                         aws_session_token="testing", region_name=REGION)
+    return _FAKE[0]
 
 
 def check_environment() -> None:

@@ -18,6 +18,7 @@ from moto import mock_aws
 from sqslab.moto import backend, fixes, state
 from sqslab.clock import Clock
 from sqslab.exceptions import LabError
+from sqslab.sleeps import SleepMeter
 
 REGION = "us-east-1"
 
@@ -489,24 +490,12 @@ def test_fifo_message_moved_to_its_dlq_takes_its_message_id_as_dedup_id(sqs, clo
 
 
 # -- f. long polling --------------------------------------------------------------------------------
-class RealSleeps:
-    """Records the real seconds asked of ``time.sleep`` and of condition waits (and still waits)."""
-
-    def __init__(self, monkeypatch):
-        self.asked: list[float] = []
-        sleep, wait = time.sleep, threading.Condition.wait
-
-        def recorded_sleep(seconds):
-            self.asked.append(seconds)
-            return sleep(seconds)
-
-        def recorded_wait(cond, timeout=None):
-            if threading.current_thread() is not threading.main_thread():  # the poller, not the test's join
-                self.asked.append(float("inf") if timeout is None else timeout)
-            return wait(cond, timeout)
-
-        monkeypatch.setattr(time, "sleep", recorded_sleep)
-        monkeypatch.setattr(threading.Condition, "wait", recorded_wait)
+@pytest.fixture
+def real_sleeps():
+    """Counts the real sleeps, and the waits of any thread but the test's own (its join on the poller)."""
+    with SleepMeter(ignore=lambda kind, frame: kind == "wait"
+                    and threading.current_thread() is threading.main_thread()) as meter:
+        yield meter
 
 
 def long_poll(sqs, url, wait):
@@ -519,9 +508,9 @@ def long_poll(sqs, url, wait):
     return answer[0]
 
 
-def test_long_poll_on_an_empty_queue_returns_nothing_when_the_wait_ends(sqs, clock, monkeypatch):
+def test_long_poll_on_an_empty_queue_returns_nothing_when_the_wait_ends(sqs, clock, real_sleeps):
     url, _ = make_queue(sqs, "orders")
-    t0, sleeps = clock.now(), RealSleeps(monkeypatch)
+    t0, sleeps = clock.now(), real_sleeps
 
     assert long_poll(sqs, url, 20) == []
 
@@ -529,11 +518,11 @@ def test_long_poll_on_an_empty_queue_returns_nothing_when_the_wait_ends(sqs, clo
     assert not sleeps.asked, f"the long poll waited in real time: {sleeps.asked}"
 
 
-def test_long_poll_returns_an_in_flight_message_as_soon_as_its_timeout_ends(sqs, clock, monkeypatch):
+def test_long_poll_returns_an_in_flight_message_as_soon_as_its_timeout_ends(sqs, clock, real_sleeps):
     url, _ = make_queue(sqs, "orders")
     sqs.send_message(QueueUrl=url, MessageBody="order-1")
     receive(sqs, url, VisibilityTimeout=5)
-    t0, sleeps = clock.now(), RealSleeps(monkeypatch)
+    t0, sleeps = clock.now(), real_sleeps
 
     assert [m["Body"] for m in long_poll(sqs, url, 20)] == ["order-1"]
 

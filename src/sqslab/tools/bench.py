@@ -53,7 +53,6 @@ import statistics
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,37 +231,6 @@ def _interleave(fn: Callable[[], object], rounds: int, setup_on: Callable, setup
     return out
 
 
-class _SleepMeter:
-    """Sums the real time asked of ``time.sleep`` and ``Condition.wait`` while active."""
-
-    def __init__(self):
-        self.seconds = 0.0
-        self.calls = 0
-
-    def __enter__(self):
-        self._sleep, self._wait = time.sleep, threading.Condition.wait
-        meter = self
-
-        def sleep(seconds):
-            meter.seconds += seconds
-            meter.calls += 1
-            return meter._sleep(seconds)
-
-        def wait(cond, timeout=None):
-            meter.calls += 1
-            started = time.perf_counter()
-            try:
-                return meter._wait(cond, timeout)
-            finally:
-                meter.seconds += time.perf_counter() - started
-
-        time.sleep, threading.Condition.wait = sleep, wait
-        return self
-
-    def __exit__(self, *exc):
-        time.sleep, threading.Condition.wait = self._sleep, self._wait
-
-
 def bench_scenarios(rounds: int, explore_rounds: int) -> list[Row]:
     """One scenario run and one 60-run exploration, speed-ups on vs off; simulated vs real time."""
     from ..explore import explore
@@ -270,6 +238,7 @@ def bench_scenarios(rounds: int, explore_rounds: int) -> list[Row]:
     from ..moto import speed
     from ..scenario import run_scenario
     from ..selftest import _naive
+    from ..sleeps import SleepMeter
 
     lab = Lab().start()
     rows = []
@@ -308,7 +277,7 @@ def bench_scenarios(rounds: int, explore_rounds: int) -> list[Row]:
 
         speed.apply()
         before = lab.clock.elapsed()
-        with _SleepMeter() as meter:
+        with SleepMeter() as meter:
             wall = time.perf_counter()
             explore(_naive, expect="at_least_once", max_runs=60, lab=lab)
             wall = time.perf_counter() - wall
