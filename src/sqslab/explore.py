@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .check import Verdict
 from .faults import CRASH_POINTS, DEFAULT_POINTS, Fault
-from .lab import Lab, current_lab
+from .lab import Lab, lab_for
 from .scenario import Process, run_scenario
 
 
@@ -65,7 +65,7 @@ def explore(consumer: Callable[[Process], Any], *, messages: int | Sequence = 3,
 
     def run(plan, lab, note):
         return run_scenario(consumer, messages=messages, faults=plan, expect=expect, lab=lab, note=note,
-                            **scenario)
+                            require_fired=False, **scenario)
 
     failed, runs = first_failure(run, fault_plans(points, count, double=double), max_runs=max_runs, lab=lab)
     if failed is not None:
@@ -93,7 +93,8 @@ def first_failure(run: Callable[[tuple[Fault, ...], Lab, str], Any], plans: Iter
     The loop every exploration shares (consumers here, FIFO order in ``sqslab.lessons.fifo``, producers in
     ``sqslab.lessons.producer``). ``run(plan, lab, note)`` runs one plan and returns an outcome with a
     ``verdict``; all runs share one lab (the open one, or a private one for the exploration),
-    since starting a mock costs far more than a run.
+    since starting a mock costs more than a run (a private one unless ``lab`` is given, never the
+    notebook's).
 
     Returns
     -------
@@ -101,12 +102,7 @@ def first_failure(run: Callable[[tuple[Fault, ...], Lab, str], Any], plans: Iter
         The first failing verdict (its ``runs`` says which run it was), or None; and how many runs
         were tried.
     """
-    own_lab = None
-    if lab is None:
-        lab = current_lab()
-    if lab is None:
-        own_lab = lab = Lab().start()
-    try:
+    with lab_for(lab) as lab:
         runs = 0
         for plan in plans:
             if runs >= max_runs:
@@ -117,6 +113,3 @@ def first_failure(run: Callable[[tuple[Fault, ...], Lab, str], Any], plans: Iter
                 outcome.verdict.runs = runs
                 return outcome.verdict, runs
         return None, runs
-    finally:
-        if own_lab is not None:
-            own_lab.close()

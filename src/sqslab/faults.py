@@ -178,11 +178,44 @@ class FaultPlan:
         self.armed: list[Fault] = []
         self.fired: list[FiredFault] = []
         self._counts: Counter = Counter()
-        self.enabled = True
+        self._enabled = True
+        #: True once injection was switched off: a run in which that happened proves nothing.
+        self.switched_off = False
         #: Actors whose process was killed. A learner's code may catch the Crash (it is only an
         #: exception in the end), but a dead process can do nothing more: every later fault
         #: point it reaches kills it again, so catching the crash gains nothing and costs nothing.
         self.dead: set[str] = set()
+
+    @property
+    def enabled(self) -> bool:
+        """Whether armed faults fire. Switching it off is remembered (:attr:`switched_off`)."""
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        if not value and self._enabled:
+            self.switched_off = True
+            if self.history is not None:
+                self.history.append("bench", "note", text="fault injection was switched off")
+        self._enabled = bool(value)
+
+    def interference(self, armed: Iterable[Fault]) -> list[str]:
+        """What was done to this plan since ``armed`` were armed, in sentences (empty when nothing).
+
+        A run's verdict is only as good as its faults: one whose injection was switched off, or
+        whose armed faults were taken away or swapped, proves nothing and must fail.
+        """
+        problems = []
+        if self.switched_off or not self._enabled:
+            problems.append("fault injection was switched off during the run")
+        if [id(f) for f in self.armed] != [id(f) for f in armed]:
+            problems.append("the run's armed faults were changed during the run")
+        return problems
+
+    def unfired(self, faults: Iterable[Fault]) -> list[Fault]:
+        """Those of ``faults`` that never fired."""
+        fired = {id(ff.fault) for ff in self.fired}
+        return [f for f in faults if id(f) not in fired]
 
     def arm(self, *faults: Fault | str) -> None:
         """Arm faults (a bare point name means: that point, any message, first time)."""

@@ -657,6 +657,20 @@ def crash_at(client: Any, point: str, *, plan: FaultPlan | None = None,
         hooks.remove()
 
 
+@contextlib.contextmanager
+def lab_for(lab: "Lab | None") -> Iterator[Lab]:
+    """``lab`` itself; or, for None, a private lab started for the block and closed after it.
+
+    Runs and explorations use a private lab unless they are given one: a verdict must never depend
+    on a lab that the notebook opened (and that a learner's code may have changed).
+    """
+    if lab is not None:
+        yield lab
+        return
+    with Lab() as private:
+        yield private
+
+
 def open_lab(*, seed: int = 0) -> Lab:
     """Start a lab (closing any earlier one in this process) and return it: the notebook one-liner."""
     if _current is not None:
@@ -665,5 +679,29 @@ def open_lab(*, seed: int = 0) -> Lab:
 
 
 def current_lab() -> Lab | None:
-    """The lab opened last in this process, if it is still running."""
+    """The lab opened last in this process, if it is still running.
+
+    Raises
+    ------
+    LabError
+        When called from code the bench runs as the learner's (a consumer step): a consumer gets
+        its process and nothing else of the bench.
+    """
+    if _learner_code[0]:
+        raise LabError("A consumer cannot reach the lab: it gets only its process (process.sqs, "
+                       "process.queue_url, process.handle, process.db, process.clock, ...). Use those.")
     return _current if _current is not None and _current.running else None
+
+
+#: How deep the bench is inside code it runs on a learner's behalf (a consumer step, a script).
+_learner_code = [0]
+
+
+@contextlib.contextmanager
+def learner_code() -> Iterator[None]:
+    """Run the learner's code (a consumer step, an operator script) with the lab out of its reach."""
+    _learner_code[0] += 1
+    try:
+        yield
+    finally:
+        _learner_code[0] -= 1

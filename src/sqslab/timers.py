@@ -24,7 +24,8 @@ from .exceptions import LabError
 class ProcessClock:
     """The lab's clock as one consumer process sees it.
 
-    Reading and moving time go straight to the lab's clock. Timers started here are the process's
+    A process reads the time, spends it (work that takes ``advance(seconds)``, a ``sleep``) and starts
+    timers; it cannot stop, rewind or jump the lab's clock. Timers started here are the process's
     own "threads": each fires only while the process is alive (``alive()``), an exception in its
     callback cancels that timer alone and is written to the history (an uncaught exception ends a
     thread, not the process), and :meth:`kill` cancels them all (the process died).
@@ -66,10 +67,6 @@ class ProcessClock:
         """Simulated ``time.sleep``."""
         self._clock.advance(seconds)
 
-    def advance_to(self, when: float) -> None:
-        """Move simulated time to the Unix time ``when``."""
-        self._clock.advance_to(when)
-
     # timers: the process's own
     def every(self, interval: float, callback: Callable[[], object], name: str = "timer") -> Any:
         """Run ``callback`` every ``interval`` simulated seconds until cancelled (or the process dies)."""
@@ -110,9 +107,6 @@ class ProcessClock:
         for t in self._timers:
             t.cancel()
         self._timers = []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._clock, name)
 
     def __repr__(self) -> str:
         return f"<ProcessClock of {self.owner}: {len(self.timers)} timer(s), {self._clock!r}>"

@@ -4,6 +4,7 @@ import json
 
 
 from sqslab import Fault, canary, check, explore, fault_plans, run_scenario
+from sqslab.scenario import lab_of
 from sqslab.selftest import _delete_first, _naive
 
 
@@ -11,7 +12,7 @@ def _idempotent(p):
     p.db.execute("CREATE TABLE IF NOT EXISTS processed (key TEXT PRIMARY KEY)")
     p.db.commit()
     for m in p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10).get("Messages", []):
-        key = p.lab.key_of(m["Body"])
+        key = lab_of(p).key_of(m["Body"])
         try:
             with p.db:
                 if not p.db.execute("SELECT 1 FROM processed WHERE key = ?", (key,)).fetchone():

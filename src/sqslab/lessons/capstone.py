@@ -34,6 +34,7 @@ from typing import Any, Callable, Iterable, Iterator
 from ..check import Problem, Verdict, record_failure
 from ..exceptions import LabError
 from ..lab import ACCOUNT_ID, REGION
+from ..scenario import lab_of
 from .dlq import PaymentsUnavailable, load_order, parse_order_v2
 from .heartbeat import Trial, process_clock
 
@@ -102,11 +103,11 @@ def consumer(consume_batch: Callable[..., Any], *, seconds: float = 0.0, down_fo
 
     def step(p: Any) -> Any:
         clock = process_clock(p)  # if the step dies, p.die() stops its timers
-        handler = order_handler(p.lab, clock, seconds=seconds, down_for=down_for, parse=parse)
+        handler = order_handler(lab_of(p), clock, seconds=seconds, down_for=down_for, parse=parse)
         report = consume_batch(p.sqs, p.queue_url, p.db, handler, clock, timeout=timeout)
         failures = _identifiers(report)
         if failures:
-            p.lab.note(f"{p.name} reported batchItemFailures: {', '.join(_short(i) for i in failures)}",
+            lab_of(p).note(f"{p.name} reported batchItemFailures: {', '.join(_short(i) for i in failures)}",
                        actor=p.name)
         return report
 
@@ -210,7 +211,7 @@ def lambda_consumer(function: Callable[[dict, Any, Callable], Any], *, batch_siz
         if not messages:
             return
         event = lambda_event(messages, p.queue_url)
-        handler = order_handler(p.lab, clock, seconds=seconds, down_for=down_for, parse=parse)
+        handler = order_handler(lab_of(p), clock, seconds=seconds, down_for=down_for, parse=parse)
         try:
             response = function(event, p.db, handler)
         except Exception as exc:  # noqa: BLE001 - Lambda records any error of the function
@@ -383,7 +384,7 @@ def received_once(history: Any, keys: Iterable[str] | None = None, *, why: str =
 def _note_each(p: Any, messages: list[dict], text: str) -> None:
     # One note per message, under its key, so that the checker's story of a message shows it.
     for m in messages:
-        p.lab.history.append(p.name, "note", m["MessageId"], p.lab.key_for(m["MessageId"]), text=text)
+        lab_of(p).history.append(p.name, "note", m["MessageId"], lab_of(p).key_for(m["MessageId"]), text=text)
 
 
 def _identifiers(report: Any) -> list[str]:

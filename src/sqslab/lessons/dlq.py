@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterable
 from ..check import describe_error
 from ..exceptions import LabError, RunawayConsumer
 from ..lab import REGION, Lab, Queue, current_lab
+from ..scenario import lab_of
 
 __all__ = [
     "InvalidOrder", "PaymentsUnavailable", "parse_order_v1", "parse_order_v2", "payments",
@@ -105,9 +106,9 @@ def payments(process: Any, down_for: float = 0) -> None:
     """Call the payment service; it is down during the first ``down_for`` seconds of the run.
 
     Raises :class:`PaymentsUnavailable` while it is down. Time is the run's simulated time
-    (``process.lab.history.now()``), so every run of a scenario sees the same outage.
+    (the run's history clock), so every run of a scenario sees the same outage.
     """
-    if down_for and process.lab.history.now() < down_for:
+    if down_for and lab_of(process).history.now() < down_for:
         raise PaymentsUnavailable(f"payment service unavailable (down for the first {down_for:g} s)")
 
 
@@ -218,7 +219,7 @@ class Incident:
         return self.state
 
     def __call__(self, process: Any) -> None:
-        state = self._state_for(process.lab)
+        state = self._state_for(lab_of(process))
         step = self.after if state["fixed"] else self.before
         try:
             step(process)
@@ -226,7 +227,7 @@ class Incident:
             self._operate(process, state)
 
     def _operate(self, process: Any, state: dict) -> None:
-        lab = process.lab
+        lab = lab_of(process)
         if not process.dlq_url or lab.snapshot(process.queue_url)["messages"]:
             return  # no DLQ, or the consumers still have work
         if not state["fixed"]:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from ..exceptions import Crash, LabError
+from ..scenario import lab_of, new_process
 from ..timers import ProcessClock, ThreadClock, ThreadTimer, one_line
 
 __all__ = [
@@ -114,7 +115,7 @@ def with_rival(consumer: Callable[[Any], Any], *, every: float = 1.0) -> Callabl
     state = _RivalState()
 
     def step(p: Any) -> Any:
-        lab = p.lab
+        lab = lab_of(p)
         process_clock(p)
         if state.store is not lab.effects:  # a new run: number the rivals afresh
             state.store, state.count = lab.effects, 0
@@ -133,7 +134,7 @@ class _RivalProcess:
     """The rival of one step of a consumer: a timer, and a process spawned when it has work."""
 
     def __init__(self, owner: Any, consumer: Callable[[Any], Any], state: _RivalState, every: float):
-        self.lab = owner.lab
+        self.lab = lab_of(owner)
         self.owner = owner
         self.consumer = consumer
         self.state = state
@@ -143,16 +144,8 @@ class _RivalProcess:
         self.timer = self.lab.clock.every(every, self._tick, name="rival")
 
     def _spawn(self) -> Any:
-        from ..scenario import Process
-
-        lab = self.lab
         self.state.count += 1
-        name = f"rival-{self.state.count}"
-        p = Process(name, lab.client("sqs", actor=name), self.owner.queue_url, lab.effects.connect(name),
-                    lab.clock, lab, self.owner.dlq_url)
-        process_clock(p)
-        lab.history.append(name, "start")
-        return p
+        return new_process(self.lab, f"rival-{self.state.count}", self.owner.queue_url, self.owner.dlq_url)
 
     def _tick(self) -> None:
         if self.busy or not self.lab.running or not self.visible():
@@ -499,7 +492,7 @@ def outage_consumer(release: Callable[[int, Any], float | None], *, down_for: fl
                                        MessageSystemAttributeNames=["ApproximateReceiveCount"])
         for m in answer.get("Messages", []):
             p.clock.advance(job)
-            if p.lab.history.now() < down_for:
+            if lab_of(p).history.now() < down_for:
                 delay = release(int(m["Attributes"]["ApproximateReceiveCount"]), rng)
                 if delay is not None:
                     p.sqs.change_message_visibility(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"],

@@ -39,7 +39,7 @@ from ..effects import EffectDB
 from ..exceptions import Crash, LabError, RunawayConsumer
 from ..explore import first_failure
 from ..faults import Fault, is_fatal
-from ..lab import Lab, current_lab
+from ..lab import Lab, lab_for
 from ..moto.backend import DEDUPLICATION_SECONDS
 from .fifo import fifo_orders, group_of
 
@@ -155,23 +155,17 @@ def run_producer(place_order: Callable[[Producer, dict], Any], *, orders: int | 
         raised), each time on a fresh process: the same order is placed again. A request's
         outcome is its last attempt's.
     lab:
-        The lab to run in (default: the open lab, or a private one for this run).
+        The lab to run in (default: a private one for this run, never the notebook's).
     """
     if expect not in EXPECTATIONS:
         raise ValueError(f"expect must be one of {', '.join(EXPECTATIONS)}")
-    own = None
-    if lab is None:
-        lab = current_lab()
-    if lab is None:
-        own = lab = Lab().start()
-    saved = lab.begin_run()
-    try:
-        return _run(lab, place_order, orders, relay, list(faults), expect, content_based_dedup, fifo,
-                    read_timeout, relay_restart_delay, retry_requests, queue_attributes or {}, note)
-    finally:
-        lab.end_run(saved)
-        if own is not None:
-            own.close()
+    with lab_for(lab) as lab:
+        saved = lab.begin_run()
+        try:
+            return _run(lab, place_order, orders, relay, list(faults), expect, content_based_dedup, fifo,
+                        read_timeout, relay_restart_delay, retry_requests, queue_attributes or {}, note)
+        finally:
+            lab.end_run(saved)
 
 
 def _run(lab: Lab, place_order, orders, relay, faults, expect, content_based_dedup, fifo, read_timeout,
