@@ -168,7 +168,9 @@ def new_process(lab: Lab, name: str, queue_url: str, dlq_url: str | None = None)
     """Start a process named ``name`` consuming ``queue_url`` (its start goes on the history)."""
     db = lab.effects.connect(name)
     clock = ProcessClock(lab.clock, owner=name, alive=lambda: not db.closed and name not in lab.faults.dead,
-                         note=lambda actor, text: lab.history.append(actor, "note", text=text))
+                         note=lambda actor, text: lab.history.append(actor, "note", text=text),
+                         record=lambda action, timer: lab.history.append(name, "timer", action=action,
+                                                                         timer=timer.id))
     p = Process(name, lab.client("sqs", actor=name), queue_url, db, clock, dlq_url)
     _labs[p] = lab
     lab.history.append(name, "start")
@@ -204,6 +206,15 @@ def step_process(consumer: Callable[[Process], Any], p: Process) -> bool:
         lab.history.append(p.name, "crash", error=error, **({"where": where} if where else {}))
     p.die()
     return False
+
+
+def _restart_later(lab: Lab, dead: str) -> None:
+    """Let the time pass that the fault which killed ``dead`` asks for before a process restarts."""
+    delay = max((ff.fault.restart_after for ff in lab.faults.fired if ff.actor == dead and ff.fault.fatal),
+                default=0.0)
+    if delay:
+        lab.history.append("bench", "note", text=f"the next process starts {delay:g} s after {dead} died")
+        lab.clock.advance(delay)
 
 
 def _run(lab, consumer, messages, faults, expect, visibility_timeout, fifo, max_receive_count, poison,
@@ -264,6 +275,7 @@ def _run(lab, consumer, messages, faults, expect, visibility_timeout, fifo, max_
                 current = spawn()
             steps += 1
             if not step(current):
+                _restart_later(lab, current.name)
                 current = None
             snap = lab.snapshot(queue)
             states = [m["state"] for m in snap["messages"]]

@@ -310,3 +310,40 @@ def test_a_trial_tells_its_story_from_its_own_start(lab):
     assert story.splitlines()[0].startswith("t=  0.000s producer")
     assert "t=  5.000s worker      delete story-1" in story
     assert receive.detail["visible_until_t"] == 30
+
+
+# -- the order of actions at one instant ---------------------------------------------------------------
+def _with_heartbeat(stop_first: bool):
+    def step(p):
+        for m in p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=1,
+                                       VisibilityTimeout=30).get("Messages", []):
+            handle = m["ReceiptHandle"]
+            beat = p.clock.every(10, lambda: p.sqs.change_message_visibility(
+                QueueUrl=p.queue_url, ReceiptHandle=handle, VisibilityTimeout=30), name="heartbeat")
+            p.clock.advance(25)  # work that takes 25 s: the heartbeat beats twice
+            p.handle(m["Body"])
+            if stop_first:
+                beat.cancel()
+            p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=handle)
+            if not stop_first:
+                beat.cancel()
+    return step
+
+
+def test_the_history_records_timers_and_tags_their_calls(lab):
+    outcome = run_scenario(_with_heartbeat(stop_first=True), messages=1, lab=lab)
+    timers = outcome.history.of_kind("timer")
+    assert [e.detail["action"] for e in timers][:2] == ["start", "cancel"]
+    beats = [e for e in outcome.history.of_kind("visibility") if e.detail.get("timer")]
+    assert len(beats) == 2 and {e.detail["timer"] for e in beats} == {timers[0].detail["timer"]}
+
+
+def test_stopping_the_heartbeat_after_the_delete_is_seen_even_at_one_instant(lab):
+    from sqslab.lessons.heartbeat import heartbeat_order_problems
+
+    right = run_scenario(_with_heartbeat(stop_first=True), messages=1, lab=lab)
+    wrong = run_scenario(_with_heartbeat(stop_first=False), messages=1, lab=lab)
+    assert right.verdict.ok and wrong.verdict.ok, "both charge once: only the order tells them apart"
+    assert heartbeat_order_problems(right.history) == []
+    [problem] = heartbeat_order_problems(wrong.history)
+    assert "deleted order-1 while its heartbeat (heartbeat#" in problem

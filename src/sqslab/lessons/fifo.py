@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from ..check import EXPECTATIONS as CHECK_EXPECTATIONS
 from ..check import Problem, Verdict, record_failure
-from ..explore import fault_plans, first_failure
+from ..explore import fault_plans, first_failure, plan_kinds
 from ..faults import CRASH_POINTS
 from ..lab import Lab, Queue, current_lab
 from ..scenario import Outcome, Process, run_scenario
@@ -193,10 +193,11 @@ def explore_in_order(consumer: Callable[[Process], Any], *, messages: Sequence[d
         return run_in_order(consumer, messages=bodies, faults=plan, expect=expect, lab=lab, note=note,
                             require_fired=False, **scenario)
 
-    failed, runs = first_failure(run, fault_plans(points, len(bodies), double=double), max_runs=max_runs, lab=lab)
+    plans = fault_plans(points, len(bodies), double=double, visibility_timeout=scenario.get("visibility_timeout", 30))
+    failed, runs = first_failure(run, plans, max_runs=max_runs, lab=lab)
     if failed is not None:
         return failed
     return Verdict(True, expect,
                    f"OK: {runs} runs, every fault point ({', '.join(points)}) at every message "
-                   f"position{' and crashes on restart' if double else ''}: {ORDER_EXPECTATION}; "
+                   f"position{plan_kinds(double)}: {ORDER_EXPECTATION}; "
                    f"{CHECK_EXPECTATIONS[expect]}.", runs=runs)

@@ -41,7 +41,8 @@ from ..timers import ProcessClock, ThreadClock, ThreadTimer, one_line
 
 __all__ = [
     "MAX_VISIBILITY_TIMEOUT", "JobFailed", "ProcessClock", "Rival", "ThreadClock", "ThreadTimer",
-    "Trial", "lease_problems", "long_job", "outage_consumer", "process_clock", "recovery_times", "retry_demo",
+    "Trial", "heartbeat_order_problems", "lease_problems", "long_job", "outage_consumer", "process_clock",
+    "recovery_times", "retry_demo",
     "trial", "twelve_hour_problems", "with_rival",
 ]
 
@@ -441,6 +442,46 @@ def lease_problems(events: list, *, spare: float) -> list[str]:
                             f"(the lease ended at t={until:.1f}s); renew with at least {spare:g} s to spare")
             break
         until = b.detail.get("visible_until_t", until)
+    return problems
+
+
+def heartbeat_order_problems(history: Any) -> list[str]:
+    """Where a process deleted or released a message while a timer of its own still beat for it.
+
+    The lesson's order: stop the heartbeat, then delete or release the message. A heartbeat left
+    running after the delete calls ChangeMessageVisibility on a deleted message; one left running
+    after a release hides the message again, so no one can retry it when the backoff says so.
+    The history ties each heartbeat call to its timer (``timer`` in the call's detail) and records
+    every timer's start and cancel, so the order of actions at one simulated instant is visible.
+
+    Returns
+    -------
+    list of str
+        One sentence per delete or release that came while the process's heartbeat for that
+        message was still running, and per beat after the message was deleted; empty when the
+        order was kept.
+    """
+    beating: dict[tuple[str, str], set[str]] = {}
+    stopped: set[str] = set()
+    deleted: dict[tuple[str, str], float] = {}
+    problems = []
+    for e in history:
+        timer = e.detail.get("timer")
+        if e.kind == "timer" and e.detail.get("action") in ("cancel", "died"):
+            stopped.add(timer)
+        elif e.kind == "visibility" and timer and e.key:
+            beating.setdefault((e.actor, e.key), set()).add(timer)
+            if (e.actor, e.key) in deleted:
+                problems.append(f"t={e.time:g}s: {e.actor}'s timer {timer} changed {e.key}'s visibility after "
+                                f"{e.actor} had deleted it (t={deleted[(e.actor, e.key)]:g}s): stop the heartbeat first")
+        elif e.kind in ("delete", "visibility") and not timer and e.key:
+            live = sorted(t for t in beating.get((e.actor, e.key), ()) if t not in stopped)
+            what = "deleted" if e.kind == "delete" else "released"
+            if live:
+                problems.append(f"t={e.time:g}s: {e.actor} {what} {e.key} while its heartbeat ({', '.join(live)}) "
+                                "was still running: stop the heartbeat first, then delete or release")
+            if e.kind == "delete" and e.detail.get("ok", True):
+                deleted[(e.actor, e.key)] = e.time
     return problems
 
 
