@@ -437,6 +437,16 @@ class Lab:
             counts[m["state"]] = counts.get(m["state"], 0) + 1
         return counts
 
+    def long_poll_wait(self, queue: Queue | str) -> int:
+        """The WaitTimeSeconds for a receive by the bench's own helpers that must neither miss nor wait.
+
+        20 (a long poll, which returns every visible message at once) while a message is visible;
+        0 otherwise (a short poll, which returns nothing and lets no time pass). The course's
+        consumers long-poll; a helper that asks on a learner's behalf (a test fixture, a demo lane)
+        must not move the simulated clock just to find the queue empty.
+        """
+        return 20 if self.depth(queue)["visible"] else 0
+
     def _url_of(self, queue: Queue | str) -> str:
         if isinstance(queue, Queue):
             return queue.url

@@ -24,10 +24,10 @@ def test_fifo_group_comes_back_oldest_first_after_a_batch_times_out(lab):
     for i in range(3):
         lab.send(queue, {"order_id": f"o{i}"}, MessageGroupId="alice", MessageDeduplicationId=f"o{i}")
     sqs = lab.client(actor="consumer")
-    first = sqs.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=10)["Messages"]
+    first = sqs.receive_message(QueueUrl=queue.url, WaitTimeSeconds=20, MaxNumberOfMessages=10)["Messages"]
     assert [m["Body"] for m in first] == ['{"order_id": "o0"}', '{"order_id": "o1"}', '{"order_id": "o2"}']
     lab.clock.advance(31)
-    again = sqs.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=1)["Messages"]
+    again = sqs.receive_message(QueueUrl=queue.url, WaitTimeSeconds=20, MaxNumberOfMessages=1)["Messages"]
     assert again[0]["Body"] == '{"order_id": "o0"}'  # moto 5.2.5 alone returned o2 here
 
 
@@ -36,9 +36,9 @@ def test_fifo_group_stays_blocked_while_its_first_message_is_in_flight(lab):
     for i, group in enumerate(("alice", "alice", "bob")):
         lab.send(queue, {"order_id": f"o{i}"}, MessageGroupId=group, MessageDeduplicationId=f"o{i}")
     sqs = lab.client(actor="consumer")
-    held = sqs.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=1)["Messages"]
+    held = sqs.receive_message(QueueUrl=queue.url, WaitTimeSeconds=20, MaxNumberOfMessages=1)["Messages"]
     assert held[0]["Body"] == '{"order_id": "o0"}'
-    rest = sqs.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=10)["Messages"]
+    rest = sqs.receive_message(QueueUrl=queue.url, WaitTimeSeconds=20, MaxNumberOfMessages=10)["Messages"]
     assert [m["Body"] for m in rest] == ['{"order_id": "o2"}']  # bob flows, alice waits
 
 
@@ -47,7 +47,7 @@ def test_fifo_group_stays_blocked_while_its_first_message_is_in_flight(lab):
 
 def in_order(p):
     """A right FIFO consumer: a failed message holds back the rest of its group in this step."""
-    messages = p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10,
+    messages = p.sqs.receive_message(QueueUrl=p.queue_url, WaitTimeSeconds=20, MaxNumberOfMessages=10,
                                      AttributeNames=["MessageGroupId"]).get("Messages", [])
     blocked = set()
     for m in messages:
@@ -64,7 +64,7 @@ def in_order(p):
 
 def skip_the_failed_one(p):
     """Wrong: carries on with the next message of the same group after a failure."""
-    for m in p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10).get("Messages", []):
+    for m in p.sqs.receive_message(QueueUrl=p.queue_url, WaitTimeSeconds=20, MaxNumberOfMessages=10).get("Messages", []):
         try:
             p.handle(m["Body"])
         except Exception:

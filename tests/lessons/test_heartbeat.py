@@ -16,7 +16,7 @@ HOUR = 3600
 
 
 def _receive(sqs, url):
-    return sqs.receive_message(QueueUrl=url)["Messages"][0]
+    return sqs.receive_message(QueueUrl=url, WaitTimeSeconds=20)["Messages"][0]
 
 
 # -- fidelity: the 12 hours start at the receive -------------------------------------------------------
@@ -182,13 +182,13 @@ def test_a_rival_receives_a_message_whose_lease_ran_out_mid_work(lab):
 
 def _naive(p):
     work = long_job(p, minutes=10)
-    for m in p.sqs.receive_message(QueueUrl=p.queue_url).get("Messages", []):
+    for m in p.sqs.receive_message(QueueUrl=p.queue_url, WaitTimeSeconds=20).get("Messages", []):
         work(m["Body"])
         p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
 
 
 def _beating(p, minutes=10):
-    for m in p.sqs.receive_message(QueueUrl=p.queue_url).get("Messages", []):
+    for m in p.sqs.receive_message(QueueUrl=p.queue_url, WaitTimeSeconds=20).get("Messages", []):
         def beat(handle=m["ReceiptHandle"]):
             p.sqs.change_message_visibility(QueueUrl=p.queue_url, ReceiptHandle=handle, VisibilityTimeout=30)
 
@@ -225,7 +225,7 @@ def test_a_crashed_process_heartbeat_dies_with_it_and_the_message_returns_within
 
 def test_a_heartbeat_left_running_after_a_step_dies_on_its_first_error_and_says_so(lab):
     def forgetful(p):
-        for m in p.sqs.receive_message(QueueUrl=p.queue_url).get("Messages", []):
+        for m in p.sqs.receive_message(QueueUrl=p.queue_url, WaitTimeSeconds=20).get("Messages", []):
             p.clock.every(15, lambda h=m["ReceiptHandle"]: p.sqs.change_message_visibility(
                 QueueUrl=p.queue_url, ReceiptHandle=h, VisibilityTimeout=30), name="heartbeat")
             long_job(p, seconds=20)(m["Body"])
@@ -315,7 +315,7 @@ def test_a_trial_tells_its_story_from_its_own_start(lab):
 # -- the order of actions at one instant ---------------------------------------------------------------
 def _with_heartbeat(stop_first: bool):
     def step(p):
-        for m in p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=1,
+        for m in p.sqs.receive_message(QueueUrl=p.queue_url, WaitTimeSeconds=20, MaxNumberOfMessages=1,
                                        VisibilityTimeout=30).get("Messages", []):
             handle = m["ReceiptHandle"]
             beat = p.clock.every(10, lambda: p.sqs.change_message_visibility(

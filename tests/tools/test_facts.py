@@ -66,6 +66,14 @@ def test_a_fact_that_needs_more_real_waiting_than_allowed_is_not_checked(moto_se
     assert seen.seen.startswith("not checked: needs 290 s of real waiting, more than SQSLAB_MAX_WAIT=5 allows")
 
 
+
+@pytest.fixture(autouse=True)
+def sampled_short_polls(monkeypatch):
+    # The facts are SQS's, short-poll sampling among them: moto with every correction in force.
+    from sqslab.moto import backend
+
+    monkeypatch.setitem(backend.SHORT_POLL_SAMPLING, "on", True)
+
 def test_the_report_lists_each_fact_with_what_was_seen(tmp_path, capsys):
     status = fidelity_report.main(["--only", "stale_receipt_handle,fifo_dedup", "--out", str(tmp_path / "r.md"),
                                    "--strict"])

@@ -227,7 +227,7 @@ class Rival:
     def _poll(self) -> None:
         if not self._visible():
             return
-        answer = self._sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+        answer = self._sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=20,
                                            MessageSystemAttributeNames=["ApproximateReceiveCount"])
         for m in answer.get("Messages", []):
             self.received.append({"t": round(self.lab.history.now() - self.origin, 6), "message_id": m["MessageId"],
@@ -279,6 +279,7 @@ class Trial:
     def receive(self, n: int = 1) -> dict | None:
         """Receive one message (with its ApproximateReceiveCount) or ``n`` of them as a list."""
         answer = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=n,
+                                          WaitTimeSeconds=self.lab.long_poll_wait(self.url),
                                           MessageSystemAttributeNames=["ApproximateReceiveCount"])
         messages = answer.get("Messages", [])
         if n == 1:
@@ -529,7 +530,7 @@ def outage_consumer(release: Callable[[int, Any], float | None], *, down_for: fl
 
     def step(p: Any) -> None:
         rng = p.state.setdefault("rng", random.Random(p.name))
-        answer = p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10,
+        answer = p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=20,
                                        MessageSystemAttributeNames=["ApproximateReceiveCount"])
         for m in answer.get("Messages", []):
             p.clock.advance(job)

@@ -97,14 +97,13 @@ class FactBench:
         return self.sqs.receive_message(QueueUrl=url, **kw).get("Messages", [])
 
     def fetch(self, url: str, **kw: Any) -> list[dict]:
-        """ReceiveMessage where the answer should be certain: a 1 s long poll on a real endpoint.
+        """ReceiveMessage where the answer should be certain: a 1 s long poll.
 
         A short poll samples some of SQS's servers and can miss the only message (Developer
-        Guide, "Short and long polling"); a long poll asks them all. On the simulated clock it is
-        the same short poll as :meth:`receive` (moto has no servers to sample).
+        Guide, "Short and long polling"; the bench's moto samples too); a long poll asks them all
+        and returns at once when messages are there (on the simulated clock no time passes then).
         """
-        if not self.simulated:
-            kw.setdefault("WaitTimeSeconds", 1)
+        kw.setdefault("WaitTimeSeconds", 1)
         return self.receive(url, **kw)
 
     def send(self, url: str, body: str = "m", **kw: Any) -> dict:
@@ -264,6 +263,16 @@ def _long_poll_returns_early(fb: FactBench) -> Seen:
                     f"{len(got)} message(s) after {seconds:.1f} s")
 
 
+def _short_poll_samples(fb: FactBench) -> Seen:
+    url, _ = fb.queue("shortpoll", VisibilityTimeout=0)
+    for i in range(5):
+        fb.send(url, f"m{i}")
+    counts = [len(fb.receive(url, MaxNumberOfMessages=10, VisibilityTimeout=0)) for _ in range(20)]
+    fewer = [n for n in counts if n < 5]
+    return _yes(bool(fewer), f"20 short polls of a queue holding 5 visible messages returned {sorted(set(counts))} "
+                             f"message(s) ({len(fewer)} returned fewer than 5)")
+
+
 def _long_poll_empty(fb: FactBench) -> Seen:
     url, _ = fb.queue("empty")
     took = fb.stopwatch()
@@ -311,11 +320,11 @@ def _concurrent_receivers(fb: FactBench) -> Seen:
 
     def consume(client):
         barrier.wait()
-        while True:
+        empty = 0
+        while empty < 10:  # a short poll may come back empty while messages wait: stop after ten in a row
             batch = client.receive_message(QueueUrl=url, MaxNumberOfMessages=2, VisibilityTimeout=300,
                                            WaitTimeSeconds=0).get("Messages", [])
-            if not batch:
-                return
+            empty = 0 if batch else empty + 1
             received.extend(_ids(batch))
 
     threads = [threading.Thread(target=consume, args=(c,)) for c in clients]
@@ -571,6 +580,9 @@ FACTS: tuple[Fact, ...] = (
          "API Reference, ReceiveMessage", _receive_count),
     Fact("long_poll_returns_early", "long polling", "a long poll returns as soon as a message is available",
          "Developer Guide, Short and long polling", _long_poll_returns_early),
+    Fact("short_poll_samples", "long polling",
+         "a short poll (WaitTimeSeconds 0) samples servers: it can return fewer messages than are visible, or none",
+         "Developer Guide, Short and long polling", _short_poll_samples),
     Fact("long_poll_empty", "long polling", "an empty long poll returns at the end of its wait; at most 20 s",
          "Developer Guide, Short and long polling", _long_poll_empty),
     Fact("batch_limit_10", "batches", "at most 10 messages per batch call and per receive",
