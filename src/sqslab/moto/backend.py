@@ -22,7 +22,7 @@ DEDUPLICATION_SECONDS = 300
 PAST_BOUNDARY = 0.001
 
 # -- process-wide state ---------------------------------------------------------------------------
-#: One lock around the whole SQS backend: moto is not thread-safe (FACTS.md, "thread safety").
+#: One lock around the whole SQS backend: moto is not thread-safe (docs/sqs-facts.md, "thread safety").
 LOCK = threading.RLock()
 
 _listeners: list[Callable[[dict], None]] = []

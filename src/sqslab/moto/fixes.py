@@ -42,7 +42,7 @@ STOPPED_CLOCK_PATIENCE = 1.0
 
 
 class Correction(NamedTuple):
-    """One correction of moto: its name, the FACTS.md row it restores, the function applying it."""
+    """One correction of moto: its name, the row of docs/sqs-facts.md it restores, the function applying it."""
 
     name: str
     restores: str

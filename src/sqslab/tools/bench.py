@@ -20,7 +20,7 @@ slows both alike):
 * from inside those kernels (:mod:`sqslab.tools.benchprobe`): the **longest exhaustive crash exploration
   of each lesson** (every ``explore``/``explore_...`` call the notebook makes, timed), and the
   **simulated time the whole course covers** against the **real time it slept**;
-* how many **facts of FACTS.md** the lab's endpoint honours (:mod:`sqslab.tools.facts`; the table is
+* how many **facts of docs/sqs-facts.md** the lab's endpoint honours (:mod:`sqslab.tools.facts`; the table is
   ``python -m sqslab.tools.fidelity``);
 * the issue's **goals**, each met or missed: the course in at most 30 s and 2.5x the floor, every
   exploration in at most 2 s, bench calls at least as fast as bare moto, no real time slept.
@@ -322,11 +322,11 @@ def _endpoint_here() -> str | None:
 
 
 def bench_fidelity() -> list[Row]:
-    """How many FACTS.md facts the lab's endpoint honours (``python -m sqslab.tools.fidelity`` for the table)."""
+    """How many facts of docs/sqs-facts.md the lab's endpoint honours (``python -m sqslab.tools.fidelity`` for the table)."""
     from ..lab import Lab
     from .facts import run_facts
 
-    _say("Fidelity: every FACTS.md fact checked on the lab's endpoint...")
+    _say("Fidelity: every fact of docs/sqs-facts.md checked on the lab's endpoint...")
     started = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         with Lab() as lab:
@@ -334,7 +334,7 @@ def bench_fidelity() -> list[Row]:
             results = run_facts(lab)
     honoured = sum(1 for _, seen in results if seen.honoured)
     missed = [fact.name for fact, seen in results if seen.honoured is False]
-    return [Row("fidelity", f"FACTS.md facts honoured on {where}", honoured, "facts", "facts checked",
+    return [Row("fidelity", f"facts of docs/sqs-facts.md honoured on {where}", honoured, "facts", "facts checked",
                 len(results), None,
                 (f"not honoured: {', '.join(missed)}; " if missed else "")
                 + f"{time.perf_counter() - started:.1f} s; the table: python -m sqslab.tools.fidelity")]

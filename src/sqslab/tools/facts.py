@@ -1,8 +1,8 @@
-"""The SQS facts of FACTS.md as checks that run against any endpoint, and say what they saw.
+"""The SQS facts of the course (``docs/sqs-facts.md``) as checks that run against any endpoint.
 
-Each :class:`Fact` is one row of the "what is true" tables of ``FACTS.md`` (delivery, FIFO,
-dead-letter queues) or of the moto rows the bench corrects, checked with ordinary boto3 calls on
-fresh queues of a lab. A check returns :class:`Seen`: honoured or not, and what the endpoint did,
+Each :class:`Fact` is one row of the "what is true" tables of ``docs/sqs-facts.md`` (delivery,
+FIFO, dead-letter queues) or of the moto rows the bench corrects, checked with ordinary boto3 calls
+on fresh queues of a lab. A check returns :class:`Seen`: honoured or not, and what the endpoint did,
 in a sentence. The same checks serve three purposes:
 
 * ``tests/tools/test_facts.py`` runs every one against moto in this process (with the bench's
@@ -16,8 +16,11 @@ facts in a few seconds of real waiting; a fact that needs more real waiting than
 (the 5-minute deduplication window) is reported as not checked, with the setting that allows it.
 
 Facts that are true of SQS but that no API call can show are not here: duplicates on standard
-queues ("rare"), short polling's sampling, FIFO throughput quotas, and Lambda's partial batch
-responses.
+queues ("rare"), FIFO throughput quotas, and Lambda's partial batch responses.
+
+The module is long because it is a catalogue: one small check per fact, all in one place, so the
+list reads as the course's claims. ``python -m sqslab.tools.facts --markdown`` prints the table that
+``docs/sqs-facts.md`` ends with.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ class Seen:
 
 @dataclass(frozen=True)
 class Fact:
-    """One SQS fact: its name, the FACTS.md topic, what is true, the AWS page, and its check."""
+    """One SQS fact: its name, its topic in docs/sqs-facts.md, what is true, the AWS page, and its check."""
 
     name: str
     topic: str
@@ -676,3 +679,18 @@ def run_facts(lab=None, names: Iterable[str] | None = None) -> list[tuple[Fact, 
     finally:
         if own is not None:
             own.close()
+
+
+def markdown() -> str:
+    """The checked facts as a markdown table: the last section of ``docs/sqs-facts.md``."""
+    lines = ["| fact | topic | what is checked | AWS page |", "|---|---|---|---|"]
+    lines += [f"| `{f.name}` | {f.topic} | {f.statement} | {f.source} |" for f in FACTS]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--markdown"]:
+        sys.exit("usage: python -m sqslab.tools.facts --markdown   (make fidelity runs the checks)")
+    print(markdown())
