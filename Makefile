@@ -71,8 +71,8 @@ $(STAMP): pyproject.toml
 	elif [ $$status -eq 2 ] && [ -z "$(SETUP_FORCE)" ]; then \
 	  exit 1; \
 	else \
-	  echo "setup: pip install -e '.[test]' into $(VENV) (a few minutes on a fresh machine)"; \
-	  "$(PY)" -m pip install --quiet --disable-pip-version-check -e '.[test]'; \
+	  echo "setup: pip install -e '.[test,hub]' into $(VENV) (a few minutes on a fresh machine)"; \
+	  "$(PY)" -m pip install --quiet --disable-pip-version-check -e '.[test,hub]'; \
 	  "$(PY)" tools/envcheck.py; \
 	fi
 	@mkdir -p "$(dir $@)" && touch "$@"

@@ -1,6 +1,8 @@
 # The learner's Jupyter server (make lab, make demo, the hub's single-user servers): settings that keep
 # its terminal free of messages a learner can do nothing about. jupyter_server_config.json beside this
 # file holds the plain settings; what needs a line of Python is here. Each names the cause it answers.
+import os
+
 import zmq
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from tornado import web
@@ -40,5 +42,7 @@ c.ServerApp.kernel_websocket_connection_class = EarlyClosedKernelSocket
 # (jupyter_server issue 1612). No pair of numbers satisfies both readings (jupyter's check needs the
 # timeout longer than the interval). The pings keep a websocket alive through proxies and notice a
 # vanished client; a learner's browser talks to 127.0.0.1 with no proxy between, and closes its sockets
-# when it goes, so the local lab turns them off. (The hub, behind a proxy, keeps them.)
-c.ServerApp.tornado_settings = {"ws_ping_interval": 0}
+# when it goes, so the local lab turns them off. Under a hub (JupyterHub, Binder) a proxy stands
+# between, and may close a websocket that stays silent: there the pings stay on.
+if not os.environ.get("JUPYTERHUB_SERVICE_PREFIX"):
+    c.ServerApp.tornado_settings = {"ws_ping_interval": 0}
