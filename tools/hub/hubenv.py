@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -87,6 +88,13 @@ def find_python() -> Path:
                       + ". On Debian: apt-get install python3.11 python3.11-venv (or set SQSLAB_HUB_PYTHON).")
 
 
+def project_requirements(repo: Path = REPO) -> list[str]:
+    """The course's own pinned requirements (pyproject.toml's ``dependencies``)."""
+    import tomllib
+
+    return tomllib.loads((repo / "pyproject.toml").read_text())["project"]["dependencies"]
+
+
 def hub_requirements(repo: Path = REPO) -> list[str]:
     """The pinned JupyterHub of pyproject.toml's ``hub`` extra (its repo2docker is for the Binder test)."""
     import tomllib
@@ -135,8 +143,9 @@ def ensure(prefix: Path = DEFAULT_PREFIX, repo: Path = REPO) -> dict[str, Path]:
                           "HUB_PREFIX (default /opt/sqslab-hub)")
     venv, node = prefix / "venv", prefix / "node"
     python = venv / "bin" / "python"
-    deps_key = _digest([repo / "pyproject.toml"])
-    bench_key = _digest([repo / "src", repo / "pyproject.toml"])
+    # What is installed, not the rest of pyproject.toml (pytest's settings change nothing here).
+    deps_key = hashlib.sha256(json.dumps([project_requirements(repo), hub_requirements(repo)]).encode()).hexdigest()[:16]
+    bench_key = deps_key + _digest([repo / "src"])
     deps_stamp, bench_stamp = venv / ".sqslab-deps", venv / ".sqslab-bench"
     if not python.exists() or not deps_stamp.exists() or deps_stamp.read_text() != deps_key:
         shutil.rmtree(venv, ignore_errors=True)

@@ -32,7 +32,8 @@ c.Authenticator.admin_users = {s["instructor"]}
 # servers and makes each learner a token of their own, then acts as that learner.
 c.JupyterHub.services = [{"name": "class-driver", "api_token": s["driver_token"]}]
 c.JupyterHub.load_roles = [{"name": "class-driver", "services": ["class-driver"],
-                            "scopes": ["admin:users", "admin:servers", "tokens", "list:users"]}]
+                            "scopes": ["admin:users", "admin:servers", "admin:server_state", "tokens",
+                                       "list:users"]}]
 
 # Each user's server: the hub's own environment (every uid can read it), JupyterLab, and the Jupyter
 # settings of a learner or of the instructor (their nbgrader panels, the exchange's folder).
