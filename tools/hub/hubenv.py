@@ -135,8 +135,12 @@ def ensure(prefix: Path = DEFAULT_PREFIX, repo: Path = REPO) -> dict[str, Path]:
     """
     prefix = Path(prefix)
     os.umask(0o022)  # whatever root's umask, every file here is for every uid to read
-    prefix.mkdir(parents=True, exist_ok=True)
-    prefix.chmod(0o755)
+    try:
+        prefix.mkdir(parents=True, exist_ok=True)
+        prefix.chmod(0o755)
+    except PermissionError:
+        raise HubEnvError(f"cannot write {prefix}: run as root (a hub with local users needs it anyway), "
+                          "or choose a HUB_PREFIX you own") from None
     blocked = readable_by_all(prefix)
     if blocked:
         raise HubEnvError(f"{blocked} is private, so the learners' uids cannot use {prefix}: choose another "
