@@ -8,7 +8,7 @@
 #   make grade GRADE_ARGS=...            extra arguments for autograder/grade.py
 #   make bench BENCH_ARGS=...            extra arguments for python -m sqslab.bench
 #   make setup SETUP_FORCE=1             install into a venv that serves another checkout (see tools/envcheck.py)
-#   make hub HUB_PORT=8000 HUB_LEARNERS=ada,bob,cy HUB_INSTRUCTOR=teacher   the local hub's users and port
+#   make hub HUB_PORT=8000 HUB_LEARNERS=sqs-ada,sqs-bob HUB_INSTRUCTOR=sqs-teacher   the local hub's users and port
 #   make hub-setup HUB_PREFIX=/opt/sqslab-hub    where the hub's environment (readable by every uid) lives
 
 .DEFAULT_GOAL := help
@@ -34,8 +34,8 @@ OUT ?= out
 SETUP_FORCE ?=
 HUB_PREFIX ?= /opt/sqslab-hub
 HUB_PORT ?= 8000
-HUB_INSTRUCTOR ?= teacher
-HUB_LEARNERS ?= ada,bob,cy
+HUB_INSTRUCTOR ?= sqs-teacher
+HUB_LEARNERS ?= sqs-ada,sqs-bob,sqs-cy
 
 # JupyterLab for a learner: local only, no calls home for news or updates, and (through
 # tools/jupyter-config) without nbgrader's instructor panels, which need a gradebook a learner has not

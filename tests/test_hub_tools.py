@@ -27,6 +27,7 @@ if str(REPO) not in sys.path:
 def load(name: str):
     spec = importlib.util.spec_from_file_location(f"sqslab_hub_{name}", HUB / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -167,3 +168,12 @@ def test_make_test_leaves_the_hub_test_to_make_hub_test():
     # -n: print the commands without running them (the setup stamp is made by then).
     assert '-m "not hub"' in make("-n", "test", f"PY={sys.executable}").stdout
     assert "-m hub tests/test_hub.py" in make("-n", "hub-test", f"PY={sys.executable}").stdout
+
+
+def test_a_class_never_takes_over_a_user_it_did_not_make(tmp_path):
+    # It would set their password and delete them (home folder included) when the class closes.
+    if os.geteuid() != 0:
+        pytest.skip("the check runs after the root check; as a non-root user the class refuses earlier")
+    classroom = load("classroom")
+    with pytest.raises(classroom.ClassroomError, match="root already exists on this machine and were not made"):
+        classroom.open_classroom({}, tmp_path / "state", "root", [])

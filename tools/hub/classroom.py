@@ -17,7 +17,7 @@ What it sets up:
 
 Usage (as root)::
 
-    python tools/hub/classroom.py run [--port 8000] [--learners ada,bob,cy] [--instructor teacher]
+    python tools/hub/classroom.py run [--port 8000] [--learners sqs-ada,sqs-bob,sqs-cy] [--instructor sqs-teacher]
     python tools/hub/classroom.py clean        # remove the users and the state `run` made
 """
 
@@ -230,7 +230,8 @@ class Classroom:
 
 
 def open_classroom(env: dict, state: Path, instructor: str, learners: list[str], *, port: int = 0,
-                   passwords: dict[str, str] | None = None, keep: bool = False) -> Classroom:
+                   passwords: dict[str, str] | None = None, keep: bool = False,
+                   ours: frozenset[str] = frozenset()) -> Classroom:
     """Create the users, the exchange, the course folder and the settings; start the hub; return it running.
 
     Parameters
@@ -247,6 +248,9 @@ def open_classroom(env: dict, state: Path, instructor: str, learners: list[str],
         Passwords to give; the others are made up (``Classroom.learners[name].password``).
     keep : bool
         Leave users and state in place when the class closes (``make hub``: come back to it).
+    ours : frozenset of str
+        Users that already exist because an earlier class made them (``make hub`` again). Any other
+        existing user is refused: the class sets passwords and would delete the users afterwards.
     """
     require_root()
     passwords = passwords or {}
@@ -269,6 +273,10 @@ def open_classroom(env: dict, state: Path, instructor: str, learners: list[str],
             existing.add(name)
         except KeyError:
             pass
+    strangers = sorted(existing - set(ours))
+    if strangers:
+        raise ClassroomError(f"{', '.join(strangers)} already exist{'s' if len(strangers) == 1 else ''} on this "
+                             "machine and were not made by a class: choose other names (HUB_INSTRUCTOR, HUB_LEARNERS)")
     users = {name: create_user(name, passwords.get(name)) for name in [instructor, *learners]}
     room = Classroom(env=env, state=state, instructor=users[instructor],
                      learners={n: users[n] for n in learners}, exchange=exchange, public=public,
@@ -334,14 +342,15 @@ def _run(args) -> int:
     env = hubenv.ensure(args.prefix)
     learners = [n for n in args.learners.split(",") if n]
     state = args.prefix / "class"
-    saved = state / "passwords.json"
+    saved, made = state / "passwords.json", state / "users.json"
     passwords = json.loads(saved.read_text()) if saved.exists() else {}
-    room = open_classroom(env, state, args.instructor, learners, port=args.port, passwords=passwords, keep=True)
+    ours = frozenset(json.loads(made.read_text())) if made.exists() else frozenset()
+    room = open_classroom(env, state, args.instructor, learners, port=args.port, passwords=passwords, keep=True,
+                          ours=ours)
+    made.write_text(json.dumps(sorted(ours | set(room.owned_users))))
     passwords = {u.name: u.password for u in [room.instructor, *room.learners.values()]}
     saved.write_text(json.dumps(passwords, indent=2))
     saved.chmod(0o600)
-    (state / "users.json").write_text(json.dumps(sorted(set(room.owned_users) | set(
-        json.loads((state / "users.json").read_text()) if (state / "users.json").exists() else []))))
     print(f"\nThe hub is at {room.url}  (Ctrl-C stops it; `make hub-clean` removes the users)\n")
     print(f"  instructor (admin)  {room.instructor.name:<12} password {passwords[room.instructor.name]}")
     for name in learners:
@@ -384,8 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=("run", "clean"))
     parser.add_argument("--prefix", type=Path, default=Path("/opt/sqslab-hub"))
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--instructor", default="teacher")
-    parser.add_argument("--learners", default="ada,bob,cy")
+    parser.add_argument("--instructor", default="sqs-teacher")
+    parser.add_argument("--learners", default="sqs-ada,sqs-bob,sqs-cy")
     args = parser.parse_args(argv)
     try:
         require_root()
