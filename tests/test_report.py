@@ -120,6 +120,16 @@ def test_the_report_counts_failures_apart_from_exercises_not_written_yet(made_up
     assert counts["never_loses_a_message_under_any_crash"] == (1, 2, 1)
 
 
+def test_an_untouched_notebook_counts_as_not_written_even_where_a_test_caught_the_stub():
+    stub = cells([False] * 5, STUB)
+    stub[1]["error"] = {"ename": "AssertionError", "evalue": "consume_once was called 0 times"}
+    wrong = cells([False] * 5, {"ename": "AssertionError", "evalue": "order-1 was lost"})
+    rows = [page.Row("cy", LESSON, 0, 10, "ok", "Graded.", [{"name": LESSON, "cells": stub}]),
+            page.Row("dan", LESSON, 0, 10, "ok", "Graded.", [{"name": LESSON, "cells": wrong}])]
+    counts = {b.grade_id: (b.passed, b.failed, b.unwritten) for b in page.behaviours(rows)}
+    assert counts["returns_the_number_handled"] == (0, 1, 1)  # dan failed it; cy never wrote it
+
+
 def test_the_report_lists_the_most_failed_behaviours_first_with_their_misconception(made_up):
     text = (made_up / "report.html").read_text()
     lesson = text[text.index(f'id="lesson-{LESSON}"'):]

@@ -113,19 +113,27 @@ def unwritten(cell: dict) -> bool:
 
 
 def behaviours(rows: list[Row]) -> list[Behaviour]:
-    """Per graded behaviour of one lesson: how many passed, failed with an answer, or were not written."""
+    """Per graded behaviour of one lesson: how many passed, failed with an answer, or were not written.
+
+    A failure counts as "not written" when the stub's NotImplementedError caused it, and every
+    failure of a notebook that passed nothing and still raises the stub somewhere counts so too (some
+    tests catch the stub's error and fail on what it left undone: an untouched copy reveals no
+    misconception).
+    """
     found: dict[str, Behaviour] = {}
     for row in rows:
         if row.status in NOT_GRADED:
             continue
         for nb_index, nb in enumerate(row.notebooks):
-            for index, cell in enumerate(nb.get("cells", [])):
+            cells = nb.get("cells", [])
+            untouched = not any(c.get("passed") for c in cells) and any(unwritten(c) for c in cells)
+            for index, cell in enumerate(cells):
                 b = found.setdefault(cell["grade_id"], Behaviour(cell["grade_id"], nb_index * 1000 + index))
                 if cell.get("voided"):
                     continue  # not counted for the learner either (the bench was changed)
                 if cell.get("passed"):
                     b.passed += 1
-                elif unwritten(cell):
+                elif untouched or unwritten(cell):
                     b.unwritten += 1
                 else:
                     b.failed += 1
