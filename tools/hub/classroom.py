@@ -341,6 +341,16 @@ def _run(args) -> int:
 
     env = hubenv.ensure(args.prefix)
     learners = [n for n in args.learners.split(",") if n]
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", args.port)) == 0:
+            raise ClassroomError(f"something already listens on 127.0.0.1:{args.port} (another hub?): stop it, "
+                                 "or choose another HUB_PORT")
+
+    def stop_on_signal(signum, frame):
+        raise KeyboardInterrupt  # a terminal closed or `kill`: stop the hub as Ctrl-C does
+
+    signal.signal(signal.SIGTERM, stop_on_signal)
+    signal.signal(signal.SIGHUP, stop_on_signal)
     state = args.prefix / "class"
     saved, made = state / "passwords.json", state / "users.json"
     passwords = json.loads(saved.read_text()) if saved.exists() else {}
@@ -356,11 +366,12 @@ def _run(args) -> int:
     for name in learners:
         print(f"  learner             {name:<12} password {passwords[name]}")
     print(f"""
-Try the workflow (autograder/HUB.md, "One laptop"):
+Try the workflow (autograder/HUB.md, "One machine"):
   1. Log in as {room.instructor.name}, open a Terminal:  cd ~/course && nbgrader release_assignment 01_naive_consumer
   2. In another browser profile, log in as a learner: Nbgrader > Assignment List > Fetch, answer, Submit.
   3. As {room.instructor.name}:  cd ~/course && nbgrader collect 01_naive_consumer
-       make -C ~/sqs-reliability-course grade SUBMISSIONS=~/course/submitted OUT=~/course/graded VENV={env['venv']}
+       make -C ~/sqs-reliability-course grade SUBMISSIONS=~/course/submitted OUT=~/course/graded \\
+         VENV={env['venv']} GRADE_ARGS="--assignment 01_naive_consumer"
        python ~/sqs-reliability-course/tools/hub/return_feedback.py --out ~/course/graded --assignment 01_naive_consumer
        nbgrader release_feedback 01_naive_consumer
      and open ~/course/graded/report.html.

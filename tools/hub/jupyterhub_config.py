@@ -43,6 +43,9 @@ c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
 
 
+# The servers' terminals run bash without --login (see jupyter-config/*/jupyter_server_config.json): a
+# login shell's /etc/profile would put back the system's PATH, and `nbgrader`, `make grade`'s Python
+# and the bench would vanish from the terminal.
 def _environment(spawner):
     role = "instructor" if spawner.user.name == s["instructor"] else "learner"
     return {"PATH": os.path.dirname(s["singleuser"]) + ":/usr/local/bin:/usr/bin:/bin",
