@@ -148,13 +148,14 @@ def test_the_report_asks_for_a_look_at_every_status_but_ok_and_names_who_submitt
     assert 'class="status tampered"' in look and ">dee<" in look and 'class="status timeout"' in look
     assert 'href="feedback/dee/01_naive_consumer/01_naive_consumer.html"' in look
     assert ">ada<" not in look and ">bob<" not in look
+    assert '>page</a>' in look
     assert "Submitted nothing (1): fay." in look
 
 
 def test_the_report_escapes_learner_names_everywhere(made_up):
     text = (made_up / "report.html").read_text()
     assert EVIL not in text and "<img src=x" not in text
-    assert f"<td>{html.escape(EVIL)}</td>" in text  # in the list to look at, as text
+    assert f'<td class="who">{html.escape(EVIL)}</td>' in text  # in the list to look at, as text
     href = "feedback/%3Cimg%20src%3Dx%20onerror%3D%22window.__sqslabPwned%3D1%22%3E%26amp%3B/"
     assert f'href="{href}' in text
     assert len(re.findall(r"<img\b", text)) == 2  # the two figures, nothing a learner smuggled in
@@ -202,7 +203,7 @@ def test_grade_py_writes_the_report_at_the_end_of_a_class_run(corpus_run):
         assert f'class="status {status}"' in look, f"no {status} row in the report's list to look at"
     for learner, row in rows.items():
         if row["status"] not in ("ok", "missing"):
-            assert f"<td>{html.escape(learner)}</td>" in look, learner
+            assert f'<td class="who">{html.escape(learner)}</td>' in look, learner
 
 
 # --- in the browser -----------------------------------------------------------------------------

@@ -38,7 +38,7 @@ _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:62rem;margin:2rem auto;padding:0 1rem;color:#1d2330;line-height:1.45}
 h1{font-size:1.6rem;margin-bottom:.2rem} h2{font-size:1.3rem;margin-top:2.5rem;border-top:1px solid #e3e6ec;padding-top:1rem} h3{font-size:1.05rem;margin-top:1.5rem}
 table{border-collapse:collapse;width:100%;margin:.5rem 0} th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #e3e6ec;vertical-align:top;overflow-wrap:anywhere}
-td.num,th.num{text-align:right;white-space:nowrap} code{font-size:.88em} .muted{color:#5b6473}
+td.num,th.num{text-align:right;white-space:nowrap} th{white-space:nowrap} td.who{min-width:8rem} code{font-size:.88em} .muted{color:#5b6473}
 figure{margin:1rem 0} figure img{max-width:100%;height:auto;display:block} figcaption{font-size:.9rem;color:#5b6473}
 .status{display:inline-block;padding:.05rem .5rem;border-radius:.6rem;font-size:.85rem;background:#fde2e1;white-space:nowrap}
 .status.review{background:#fff1c2} .status.missing{background:#e8ecf3}
@@ -218,9 +218,12 @@ def failure_chart(assignment: str, items: list[Behaviour]) -> tuple[str, str]:
 
 def _feedback_links(row: Row) -> str:
     links = []
-    for nb in row.notebooks or [{"name": row.assignment}]:
+    notebooks = row.notebooks or [{"name": row.assignment}]
+    for nb in notebooks:
         href = "/".join(quote(part, safe="") for part in ("feedback", row.learner, row.assignment, nb["name"] + ".html"))
-        links.append(f'<a href="{_e(href)}">{_e(nb["name"])}.html</a>')
+        # One page per notebook: named only when a lesson has several.
+        text = "page" if len(notebooks) == 1 else nb["name"]
+        links.append(f'<a href="{_e(href)}">{_e(text)}</a>')
     return " ".join(links)
 
 
@@ -266,7 +269,7 @@ def _lesson(assignment: str, rows: list[Row]) -> list[str]:
                      "<th>Feedback</th></tr></thead><tbody>")
         order = list(STATUS_HELP)
         for r in sorted(look, key=lambda r: (order.index(r.status) if r.status in order else len(order), r.learner)):
-            parts.append(f"<tr><td>{_e(r.learner)}</td><td><span class=\"status {_e(r.status)}\" "
+            parts.append(f"<tr><td class=\"who\">{_e(r.learner)}</td><td><span class=\"status {_e(r.status)}\" "
                          f"title=\"{_e(STATUS_HELP.get(r.status, ''))}\">{_e(r.status)}</span></td>"
                          f'<td class="num">{_fmt(r.score)} / {_fmt(r.max_score)}</td><td>{_e(r.reason)}</td>'
                          f"<td>{_feedback_links(r)}</td></tr>")
