@@ -55,7 +55,9 @@ INDEX_KEY = "sqslab_grader_index"
 #: Grader-side names of things in the bench that change while tests run (not tampering).
 MUTABLE_OK = ("failures",)
 #: Bench modules the hook does not import at setup (tooling no test uses).
-SKIP_MODULES = ("bench", "speed", "benchprobe", "fidelity_report")
+#: Bench modules the hook does not import at setup: views and tooling no test relies on (a view
+#: a notebook imports later is snapshotted when the grader first sees it).
+SKIP_MODULES = ("bench", "speed", "benchprobe", "fidelity_report", "demo", "widgets", "timeline", "views")
 #: Modules whose functions and classes are snapshotted and restored before each test.
 GUARD_PREFIXES = ("IPython", "ipykernel", "jupyter_client", "zmq", "traitlets", "comm")
 
@@ -115,6 +117,12 @@ class RunReport:
 
 #: The report of the last notebook executed in this process.
 LAST_RUN: RunReport | None = None
+
+
+def _note(notes: list[str], text: str, key: str) -> None:
+    """Add ``text`` unless a note about ``key`` is already there (at most 12)."""
+    if len(notes) < 12 and not any(key in n for n in notes):
+        notes.append(text)
 
 
 def _error_output(ename: str, evalue: str) -> NotebookNode:
@@ -189,6 +197,20 @@ def clean_notebook(release: NotebookNode, submission: NotebookNode) -> NotebookN
     return clean
 
 
+def names_used(sources) -> set[str]:
+    """Global names the graded tests read (a test must read the bench's objects under them)."""
+    import ast
+
+    names: set[str] = set()
+    for source in sources:
+        try:
+            tree = ast.parse(ipython_text(source))
+        except (SyntaxError, ValueError):
+            continue
+        names |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return names
+
+
 def same_code(a: NotebookNode, b: NotebookNode) -> bool:
     """True when two notebooks run the same code cells in the same order."""
     def code(nb):
@@ -227,6 +249,7 @@ class SandboxedExecute(Execute):
         self._bad_records = 0
         self._release_sources: set[str] | None = None
         self._trusted: set[str] = set()
+        self._test_names: set[str] = set()
 
     # -- kernels ---------------------------------------------------------------------------------
     def create_kernel_manager(self):
@@ -335,6 +358,7 @@ class SandboxedExecute(Execute):
         started = time.monotonic()
         self._deadline = started + self.submission_timeout
         self._trusted = self._trusted_shas(nb, role)
+        self._test_names = names_used(_source(c) for c in nb.cells if _is_test(c))
         plan = self._instrument(nb, localize=False)
         skip: dict[int, str] = {}
         work = None
@@ -366,7 +390,7 @@ class SandboxedExecute(Execute):
                 info.kernel_error = detail
                 break
             cell = work.cells[index]
-            if cell.metadata.get(PROBE_KEY):
+            if (cell.metadata.get(PROBE_KEY) or {}).get("role") in ("setup", "final"):
                 # The bench hung or killed the kernel during the grader's own probe.
                 self._apply_records(work, info)
                 info.canary_ok = False
@@ -486,8 +510,8 @@ class SandboxedExecute(Execute):
         role = probe["role"]
         if role == "setup":
             spec = json.dumps({"bench": self.bench, "canary": self.canary, "guard": list(self.guard_prefixes),
-                               "mutable_ok": list(MUTABLE_OK), "skip_modules": list(SKIP_MODULES)},
-                              sort_keys=True)
+                               "mutable_ok": list(MUTABLE_OK), "skip_modules": list(SKIP_MODULES),
+                               "test_names": sorted(self._test_names)}, sort_keys=True)
             return self._command("setup", spec)
         if role == "final":
             return self._command("final")
@@ -521,6 +545,10 @@ class SandboxedExecute(Execute):
             info.tampering.append(f"the notebook's code wrote {self._bad_records} line(s) into the grader's "
                                   "report that the grader did not sign")
         for r in records:
+            if r.get("kind") == "rebound":
+                for name in r.get("names") or []:
+                    _note(info.tampering, f"the name {name}, which the tests use, was bound to something other "
+                                          f"than the bench's {name} (put back for the tests)", f"the name {name},")
             if r.get("kind") == "forged":
                 text = "the notebook's code called the grader's probe without its secret"
                 if text not in info.tampering:
@@ -555,13 +583,12 @@ class SandboxedExecute(Execute):
                 cell.outputs = outs
                 continue
             for item in rec.get("restored") or []:
-                text = f"before test {gid}, the bench had been changed ({item}); it was put back for the test"
-                if len(info.tampering) < 12:
-                    info.tampering.append(text)
+                _note(info.tampering, f"{item} was changed before test {gid} (put back for the test)", item)
+            for name in rec.get("rebound") or []:
+                _note(info.tampering, f"the name {name}, which the tests use, no longer referred to the bench's "
+                                      f"{name} before test {gid} (put back for the test)", f"the name {name},")
             for item in rec.get("reset_hooks") or []:
-                text = f"before test {gid}, IPython's {item} had been changed; it was reset for the test"
-                if len(info.reviews) < 12:
-                    info.reviews.append(text)
+                _note(info.reviews, f"IPython's {item} was changed (reset before test {gid})", f"IPython's {item} ")
             during = rec.get("changed_during") or []
             canary_bad = localize and rec.get("canary_ok") is False
             if during or canary_bad or voided_from is not None:
@@ -570,7 +597,7 @@ class SandboxedExecute(Execute):
                     voided_from = why
                 info.voided[gid] = why
                 if during:
-                    info.tampering.append(f"while test {gid} ran: {during[0]}")
+                    _note(info.tampering, f"{during[0]} changed while test {gid} ran", during[0])
                 outs = [o for o in outs if o.get("output_type") != "error"]
                 outs.append(_error_output("BenchTampered", "not counted: the bench or the kernel was changed by "
                                                            f"the notebook's code while this test ran ({why})"))
@@ -586,9 +613,7 @@ class SandboxedExecute(Execute):
             if not info.canary_ok and not info.canary_reason:
                 info.canary_reason = final.get("canary_reason") or "the canary did not answer"
             for item in final.get("changed") or []:
-                text = f"after the last test: {item}"
-                if len(info.tampering) < 12 and not any(item in t for t in info.tampering):
-                    info.tampering.append(text)
+                _note(info.tampering, f"{item} was changed after the last test", item)
         elif info.canary_ok is None and any(r.get("kind") == "test" for r in records):
             info.canary_ok, info.canary_reason = None, ""
         if info.canary_ok is False and info.canary_reason and not any(

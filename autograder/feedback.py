@@ -270,7 +270,13 @@ def render(learner: str, assignment, entry: dict, row: dict, *, self_check: bool
             parts.append(_behaviour_section(c))
     parts.extend(_notes(entry, row))
     parts.append("</body></html>\n")
-    return "\n".join(parts)
+    page = "\n".join(parts)
+    # Last line of defence: whatever the kernel sent, no hidden test's text is on the page.
+    for secret in entry.get("secrets") or []:
+        for form in {secret, _e(secret), html.escape(secret, quote=False)}:
+            if form and form in page:
+                page = page.replace(form, "[hidden]")
+    return page
 
 
 def _behaviour_section(c: dict) -> str:

@@ -252,6 +252,19 @@ def repair(nb: nbformat.NotebookNode, info: NotebookInfo, release: nbformat.Note
     for cell in unclaimed_solutions:
         if _grade_meta(cell).get("grade_id") not in present:
             cell.metadata.pop("nbgrader", None)
+    # A solution cell that lost all its metadata (a copy into a new notebook) is the learner's cell
+    # that defines what the release's stub defines; the last such cell is their final answer. The
+    # clean run takes solution cells by grade_id, so it must be found again.
+    for gid in [g for g in order if kinds[g] == "solution" and g not in present]:
+        wanted = _defined_names(_source(release_cells[gid]))
+        if not wanted:
+            continue
+        found = [c for c in kept if c.get("cell_type") == "code" and not _grade_meta(c)
+                 and wanted & _defined_names(_source(c))]
+        if found:
+            found[-1].metadata["nbgrader"] = dict(_grade_meta(release_cells[gid]))
+            present.add(gid)
+            notes.append(Note(f"solution cell {gid} had lost its nbgrader metadata (found by what it defines)"))
 
     # Re-insert every missing course cell after the cell of its predecessor in the release. A
     # missing solution cell is not re-inserted: the release's stub would replace whatever the
@@ -299,6 +312,17 @@ def repair(nb: nbformat.NotebookNode, info: NotebookInfo, release: nbformat.Note
             cell.metadata.pop("nbgrader", None)
     nb.cells = kept
     return notes
+
+
+def _defined_names(source: str) -> set[str]:
+    """Top-level functions and classes a cell defines."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set()
+    return {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
 
 
 def info_source(info: NotebookInfo, gid: str) -> str:

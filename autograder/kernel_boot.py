@@ -123,6 +123,10 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
     _type_getattribute = type.__getattribute__
     _audit = sys.audit
     _modules = sys.modules
+    _gettrace, _settrace, _getprofile, _setprofile = sys.gettrace, sys.settrace, sys.getprofile, sys.setprofile
+    import time as _time_module
+
+    _clock = _time_module.perf_counter
     (_type, _len, _str, _int, _float, _bool, _repr, _isinstance, _callable, _compile, _exec, _map,
      _all, _list, _dict, _tuple, _set, _frozenset, _sorted, _min, _zip, _range, _bytes, _bytearray,
      _hasattr, _getattr, _setattr, _delattr, _id, _enumerate, _Exception, _BaseException, _any,
@@ -286,10 +290,12 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
         store.append((d, owner, where, _tuple(keys), _tuple(vals), restore_kind))
 
     def guard_snapshot(prefixes):
+        return guard_snapshot_names(_sorted(n for n in _list(_modules) if n == "builtins" or _any(
+            n == p or n.startswith(p + ".") for p in prefixes)))
+
+    def guard_snapshot_names(names):
         store, funcs, data, seen_cls = [], [], [], set()
         bench = st["bench"]
-        names = _sorted(n for n in _list(_modules) if n == "builtins" or _any(
-            n == p or n.startswith(p + ".") for p in prefixes))
         mods = []
         for name in names:
             mod = _modules.get(name)
@@ -397,20 +403,20 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
         for owner_dict, name in ((tv, "input_transformers_post"), (tv, "ast_transformers")):
             lst = owner_dict.get(name)
             if _type(lst) is _list:
-                s["lists"].append((owner_dict, name, lst, _tuple(lst)))
+                s["lists"].append((owner_dict, name, name, lst, _tuple(lst)))
         if itm is not None:
             itd = _getattribute(itm, "__dict__")
             for name in ("cleanup_transforms", "line_transforms", "token_transformers"):
                 lst = itd.get(name)
                 if _type(lst) is _list:
-                    s["lists"].append((itd, name, lst, _tuple(lst)))
-        events = tv.get("events")
+                    s["lists"].append((itd, name, "input transformers (" + name + ")", lst, _tuple(lst)))
+        events = tv.get("events") or _getattribute(shell, "__dict__").get("events")
         if events is not None:
             cb = _getattribute(events, "__dict__").get("callbacks")
             if _type(cb) is _dict:
                 for name, lst in _list(cb.items()):
                     if _type(lst) is _list:
-                        s["lists"].append((cb, "events." + name, lst, _tuple(lst)))
+                        s["lists"].append((cb, name, name + " callbacks", lst, _tuple(lst)))
         s["sysattrs"] = [(name, _getattr(sys, name, None)) for name in (
             "displayhook", "excepthook", "stdout", "stderr", "stdin", "breakpointhook", "unraisablehook")]
         objs = [("shell", shell)]
@@ -452,14 +458,14 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
 
     def hooks_check(s, restore):
         changed = []
-        for owner, name, lst, items in s["lists"]:
-            cur = owner.get(name)
+        for owner, key, label, lst, items in s["lists"]:
+            cur = owner.get(key)
             if cur is not lst:
-                changed.append(name + " (replaced)")
+                changed.append(label + " (replaced)")
                 if restore:
-                    owner[name] = lst
+                    owner[key] = lst
             if _len(lst) != _len(items) or not _all(_map(_is, lst, items)):
-                changed.append(name)
+                changed.append(label)
                 if restore:
                     lst[:] = _list(items)
         for name, value in s["sysattrs"]:
@@ -498,8 +504,17 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
 
     # -- the bench's modules report writes to their attributes ---------------------------------
     def guard_modules(bench):
+        _module_dict = _ModuleType.__dict__["__dict__"].__get__
+
         class _BenchModule(_ModuleType):
             __slots__ = ()
+
+            @property
+            def __dict__(self):
+                # vars(module) and module.__dict__ hand out the namespace itself: writing there
+                # replaces the bench's functions without an attribute assignment.
+                _audit(MODULE_EVENT, _module_dict(self)["__name__"], "__dict__", None)
+                return _module_dict(self)
 
             def __setattr__(self, name, value):
                 _audit(MODULE_EVENT, _getattribute(self, "__name__"), name, value)
@@ -547,6 +562,7 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
         import json
         import pkgutil
 
+        t_setup = _clock()
         spec = json.loads(spec_text)
         bench = spec.get("bench", "sqslab")
         st["bench"] = bench
@@ -574,7 +590,7 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
             st["bench_dir"] = os.path.dirname(os.path.abspath(pkg.__file__)) + os.sep
             skip = set(spec.get("skip_modules", ()))
             for info in pkgutil.walk_packages(pkg.__path__, bench + "."):
-                if info.name in skip or info.name.rsplit(".", 1)[-1] in skip:
+                if info.name in skip or any(part in skip for part in info.name.split(".")[1:]):
                     continue
                 try:
                     importlib.import_module(info.name)
@@ -610,6 +626,13 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
         st["inspectish"] = (stdlib + "inspect.py",)
         prefixes = [bench] + _list(spec.get("guard", ()))
         st["guard"] = guard_snapshot(prefixes)
+        st["test_names"] = _frozenset(spec.get("test_names", ()))
+        st["bench_ids"] = {}
+        st["bound"] = {}
+        st["reported"] = set()
+        for name, mod in st["guard"]["mods"]:
+            if name == bench or name.startswith(bench + "."):
+                note_bench_objects(mod)
         st["hooks"] = hooks_snapshot(shell)
         st["hooks"]["shell"] = shell
         st["module_class"] = guard_modules(bench)
@@ -621,6 +644,7 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
         out["bench_dir"] = st["bench_dir"]
         out["cell_dir"] = st["cell_dir"]
         st["setup"] = True
+        out["seconds"] = round(_clock() - t_setup, 3)
         emit("setup", out)
 
     def failure_data(seen_before):
@@ -695,11 +719,73 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
         except _BaseException as exc:
             return {"canary_ok": False, "canary_reason": f"the canary raised {type(exc).__name__}: {exc}"[:500]}
 
+    def extend_guard():
+        # A bench module first imported after the setup (a view a lesson imports late) is snapshotted
+        # when first seen.
+        bench = st["bench"]
+        known = {name for name, _ in st["guard"]["mods"]}
+        new = [n for n in _list(_modules) if (n == bench or n.startswith(bench + ".")) and n not in known]
+        if new:
+            extra = guard_snapshot_names(new)
+            for k in ("dicts", "codes", "data", "mods"):
+                st["guard"][k].extend(extra[k])
+            for name, mod in extra["mods"]:
+                note_bench_objects(mod)
+                if _type(mod) is _ModuleType:
+                    try:
+                        mod.__class__ = st["module_class"]
+                    except _Exception:
+                        pass
+
+    def note_bench_objects(mod):
+        ids = st["bench_ids"]
+        ids[_id(mod)] = mod
+        try:
+            d = _getattribute(mod, "__dict__")
+        except _Exception:
+            return
+        for v in _list(d.values()):
+            if _type(v) is _FunctionType or _isinstance(v, _type) or _type(v) is _ModuleType:
+                mod_name = _getattr(v, "__module__", None) if _type(v) is not _ModuleType else _getattr(v, "__name__", "")
+                if _type(mod_name) is _str and (mod_name == st["bench"] or mod_name.startswith(st["bench"] + ".")):
+                    ids[_id(v)] = v
+
+    def names_check(restore=True):
+        """Names the tests read that the notebook bound to a bench object, then to something else."""
+        rebound = []
+        ns = st["ns"]
+        ids = st["bench_ids"]
+        bound = st["bound"]
+        for name in st["test_names"]:
+            v = ns.get(name, ns)
+            if v is ns:
+                continue
+            if ids.get(_id(v)) is v:
+                bound[name] = v
+            elif name in bound:
+                rebound.append(name)
+                if restore:
+                    ns[name] = bound[name]
+        return rebound
+
     def do_test(seq, gid, salt, cipher, with_canary):
+        t0 = _clock()
+        try:
+            extend_guard()
+        except _Exception:
+            pass
         before_hooks = hooks_check(st["hooks"], restore=True) if st.get("hooks") else []
         before_bench = guard_check(st["guard"], restore=True) if st.get("guard") else []
-        record = {"seq": seq, "grade_id": gid, "reset_hooks": before_hooks[:20],
-                  "restored": before_bench[:20]}
+        rebound = names_check()
+        trace = []
+        if _gettrace() is not None:
+            trace.append("trace function (sys.settrace)")
+            _settrace(None)
+        if _getprofile() is not None:
+            trace.append("profile function (sys.setprofile)")
+            _setprofile(None)
+        record = {"seq": seq, "grade_id": gid, "reset_hooks": (before_hooks + trace)[:20],
+                  "restored": before_bench[:20], "rebound": rebound[:20]}
         fl = st.get("failures")
         seen = _len(fl) if _type(fl) is _list else 0
         try:
@@ -712,6 +798,7 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
         st["in_test"] = gid
         st["tamper_now"] = []
         raised = None
+        t1 = _clock()
         tid = _ident()
         busy.discard(tid)
         try:
@@ -721,11 +808,13 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
         finally:
             busy.add(tid)
             st["in_test"] = None
+        t2 = _clock()
         try:
             during = integrity() + st["tamper_now"]
         except _Exception as exc:
             during = [f"the grader could not check the bench ({type(exc).__name__})"]
         record["changed_during"] = during[:20]
+        record["seconds"] = {"before": round(t1 - t0, 4), "test": round(t2 - t1, 4), "after": round(_clock() - t2, 4)}
         if raised is None:
             record["outcome"] = "pass"
         else:
@@ -788,11 +877,22 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
         if event == "compile":
             fn = args[1] if _len(args) > 1 else None
             src = args[0]
+            if _type(src) is _bytes:  # compile() hands its audit hooks the source as bytes
+                try:
+                    src = src.decode("utf-8")
+                except _Exception:
+                    src = None
             if _type(fn) is _str and st["cell_dir"] and fn.startswith(st["cell_dir"]) and _type(src) is _str:
                 shas = st["cells"].setdefault(fn, [])
                 h = sha(src)
                 if h not in shas:
                     shas.append(h)
+                # Between two cells: which of the tests' names are the bench's, and which were rebound.
+                if st["in_test"] is None:
+                    fresh = [n for n in names_check(restore=False) if n not in st["reported"]]
+                    if fresh:
+                        st["reported"].update(fresh)
+                        emit("rebound", {"names": fresh[:20]})
             elif _type(fn) is _str and fn.endswith(".py") and (fn.startswith(st["bench_dir"] or "\0")
                                                                or (st["cell_dir"] and fn.startswith(st["cell_dir"]))):
                 flag(event, "compiled code under the name of a bench or cell file", _getframe(2), walk=False)
@@ -819,7 +919,12 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
             value = args[2] if _len(args) > 2 else None
             if _type(value) is _ModuleType or _isinstance(value, _ModuleType):
                 return None  # importing a submodule sets it on its package
-            flag(event, f"assigned to the bench's {args[0]}.{name}", frame, tamper=True)
+            if name == "__dict__":
+                # Only a direct vars(module) / module.__dict__ counts: libraries read it to look.
+                flag(event, f"took the namespace of the bench's {args[0]} (its __dict__)", frame.f_back,
+                     walk=False, tamper=True)
+            else:
+                flag(event, f"assigned to the bench's {args[0]}.{name}", frame, tamper=True)
             return None
         if event == "import":
             name = args[0] if args else ""

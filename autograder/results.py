@@ -102,14 +102,14 @@ def notebook_status(entry: dict) -> tuple[str, str]:
     if run.get("canary_ok") is False and not tampering:
         tampering.append(run.get("canary_reason") or "the canary failed")
     if voided:
-        return "tampered", _sentence([f"The notebook's code changed the bench while tests ran "
+        return "tampered", _sentence([f"The notebook's code changed the bench or the kernel while tests ran "
                                       f"({_quote(next(iter(voided.values())), 160)}), so "
                                       f"{_plural(len(voided), 'test')} {'was' if len(voided) == 1 else 'were'} "
                                       "not counted", graded])
     if tampering:
-        return "tampered", _sentence([f"The notebook's code changed the bench or the grader "
-                                      f"({_quote(tampering[0], 200)}); it was put back and the tests ran on "
-                                      "the bench as shipped", graded])
+        more = f" (and {len(tampering) - 1} more change{'s' if len(tampering) > 2 else ''})" if len(tampering) > 1 else ""
+        return "tampered", _sentence([f"The notebook's code changed the bench or the grader: "
+                                      f"{_quote(tampering[0], 220)}{more}", graded])
     if tamper_notes or shadow:
         parts = list(tamper_notes)
         if shadow:

@@ -156,6 +156,7 @@ class Worker:
             for cell in entry.get("cells", []):
                 if cell.get("failure"):
                     cell["failure"].pop("events", None)
+            entry.pop("secrets", None)
         return result
 
     def _autograde(self, assignment: str, info, nb, entry: dict, job: dict) -> None:
@@ -230,7 +231,10 @@ class Worker:
 
         entry["limits"] = limit_hits(executed)
         source_path = os.path.join(self.course.source_dir, assignment, info.name + ".ipynb")
-        entry["cells"] = _cell_results(info, executed, scores, run, hidden_tests(source_path))
+        release_path = os.path.join(self.course.release_dir, assignment, info.name + ".ipynb")
+        hidden = hidden_tests(source_path, release_path)
+        entry["secrets"] = hidden.get("*", [])
+        entry["cells"] = _cell_results(info, executed, scores, run, hidden)
         entry["score"] = round(sum(c["score"] for c in entry["cells"]), 6)
         entry["review"] = learner_findings(nb, self.course.release_dir, assignment, info.name)
 
@@ -314,8 +318,18 @@ def _run_dict(report) -> dict | None:
             "seconds": {r.role: r.elapsed for r in runs}}
 
 
-def hidden_tests(source_path: str) -> dict[str, list[str]]:
-    """grade_id -> the hidden lines of its test in the course's source (never shown to a learner)."""
+def hidden_tests(source_path: str, release_path: str | None = None) -> dict[str, list[str]]:
+    """grade_id -> what of its hidden tests must never reach a learner's page.
+
+    The hidden lines themselves, and every string literal of them (six characters or more) that
+    the released notebook does not show anyway: a learner's code that got hold of a hidden test
+    (through frames, which are flagged) could otherwise raise it back, piece by piece, as an
+    error message. The key ``"*"`` holds the union, for text that belongs to no test in particular.
+    """
+    import ast
+    import io
+    import tokenize
+
     import nbformat
 
     out: dict[str, list[str]] = {}
@@ -323,6 +337,14 @@ def hidden_tests(source_path: str) -> dict[str, list[str]]:
         nb = nbformat.read(source_path, as_version=4)
     except (OSError, ValueError):
         return out
+    shown = ""
+    if release_path:
+        try:
+            with open(release_path, encoding="utf-8") as f:
+                shown = f.read()
+        except OSError:
+            pass
+    union: list[str] = []
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
         text = cell.source if isinstance(cell.source, str) else "".join(cell.source)
@@ -336,21 +358,52 @@ def hidden_tests(source_path: str) -> dict[str, list[str]]:
                 inside = False
             elif inside and len(line.strip()) >= 6:
                 lines.append(line.strip())
-        out[gid] = lines
+        literals = []
+        try:
+            for tok in tokenize.generate_tokens(io.StringIO("\n".join(lines) + "\n").readline):
+                if tok.type == tokenize.STRING:
+                    try:
+                        value = ast.literal_eval(tok.string)
+                    except (ValueError, SyntaxError):
+                        continue
+                    if isinstance(value, str) and len(value) >= 6 and value not in shown:
+                        literals.append(value)
+        except (tokenize.TokenError, IndentationError, SyntaxError):
+            pass
+        out[gid] = lines + [lit for lit in literals if lit not in lines]
+        union += [x for x in out[gid] if x not in union]
+    if union:
+        out["*"] = union
     return out
 
 
 def redact(text: str, hidden: list[str]) -> str:
-    """``text`` without any line that quotes a hidden test."""
+    """``text`` without any line that quotes a hidden test, and without a hidden test's literals."""
     if not hidden or not text:
         return text
     kept = []
     for line in text.splitlines():
-        if any(h in line for h in hidden):
+        if any(h in line for h in hidden if len(h) >= 12 or " " in h):
             kept.append("[a line of a hidden test, not shown]")
-        else:
-            kept.append(line)
+            continue
+        for h in hidden:
+            if h in line:
+                line = line.replace(h, "[hidden]")
+        kept.append(line)
     return "\n".join(kept)
+
+
+def redact_data(value, hidden: list[str]):
+    """Every string inside ``value`` (events of a run) redacted like :func:`redact`."""
+    if not hidden:
+        return value
+    if isinstance(value, str):
+        return redact(value, hidden)
+    if isinstance(value, list):
+        return [redact_data(v, hidden) for v in value]
+    if isinstance(value, dict):
+        return {k: redact_data(v, hidden) for k, v in value.items()}
+    return value
 
 
 def learner_findings(nb, release_root: str, assignment: str, name: str) -> list[dict]:
@@ -426,14 +479,15 @@ def _cell_results(info, executed, scores: dict, report, hidden: dict | None = No
     points = (report.clean or report.full) if report is not None else None
     full = (report.full or report.clean) if report is not None else None
     cells = []
+    everything = hidden.get("*", [])
     for test in info.tests():
         gid = test.grade_id
-        secret = hidden.get(gid, [])
+        secret = everything
         score, max_score = scores.get(gid, (0.0, test.points))
         cell = outputs.get(gid)
         item = {"grade_id": gid, "description": test.description, "points": float(max_score),
                 "score": float(score or 0.0), "passed": bool(score) and float(score) >= float(max_score),
-                "hidden": bool(secret), "all_hidden": bool(getattr(test, "all_hidden", False))}
+                "hidden": bool(hidden.get(gid)), "all_hidden": bool(getattr(test, "all_hidden", False))}
         clean_rec = points.tests.get(gid) if points is not None else None
         full_rec = full.tests.get(gid) if full is not None else None
         if not item["passed"]:
@@ -460,8 +514,10 @@ def _cell_results(info, executed, scores: dict, report, hidden: dict | None = No
             if failure:
                 item["failure"] = {
                     "explanation": redact(str(failure.get("explanation", ""))[:6000], secret),
-                    "problems": failure.get("problems", [])[:12], "fired": failure.get("fired", [])[:12],
-                    "expect": failure.get("expect", ""), "events": failure.get("events", [])[:3000]}
+                    "problems": redact_data(failure.get("problems", [])[:12], secret),
+                    "fired": redact_data(failure.get("fired", [])[:12], secret),
+                    "expect": failure.get("expect", ""),
+                    "events": redact_data(failure.get("events", [])[:3000], secret)}
         if points is not None:
             if gid in points.voided:
                 item["voided"] = points.voided[gid]
