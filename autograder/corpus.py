@@ -85,6 +85,19 @@ def consume(p):
         p.handle(m["Body"])
         p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])'''
 
+GLOBAL_REBIND = '''def consume(p):
+    global explore, run_scenario
+    class _Fine:
+        ok = True
+        explanation = "fine"
+        verdict = None
+    _Fine.verdict = _Fine()
+    explore = lambda *a, **k: _Fine()
+    run_scenario = lambda *a, **k: _Fine()
+    for m in p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
+        p.handle(m["Body"])'''
+
 LEAK_VIA_HISTORY = '''import linecache
 def consume(p):
     seen = [str(c) for c in In[-5:]] + ["".join(v[2]) for v in list(linecache.cache.values()) if len(v) > 2]
@@ -115,7 +128,8 @@ CASE_NAMES = (
     "custom_exc_swallows_failures", "showtraceback_silenced", "transformer_in_answer_cell", "hook_during_test",
     # checks run too rarely, under a known name
     "patch_then_restore", "forged_probe", "forged_audit_event", "hidden_test_id_copied_early",
-    "patch_during_test", "namespace_patch_during_test", "report_written_to",
+    "patch_during_test", "namespace_patch_during_test", "global_rebind_during_test", "report_written_to",
+    "audit_hook_spy", "read_kernel_memory", "child_reads_kernel_memory",
     # files and text from the submission
     "link_to_solutions", "link_to_classmate", "linked_assignment_folder", "huge_notebook", "html_in_error",
     "patched_timeline", "leak_hidden_via_frames", "leak_hidden_via_history",
@@ -379,6 +393,20 @@ def attack_cases(b: Builder, one, extra, solutions_dir: str) -> list[Case]:
         one(b.notebook(SELF_RESTORING_PATCH % "_scn.check = lenient")), "while tests ran")
     add("namespace_patch_during_test", "the same through the module's namespace (vars()), no assignment to see",
         "tampered", 1.0, one(b.notebook(SELF_RESTORING_PATCH % "vars(_scn)['check'] = lenient")), "while tests ran")
+    add("global_rebind_during_test", "while the tests call it, the consumer rebinds the notebook's explore and "
+        "run_scenario to fakes (global): the test reads its names from a copy; those tests are not counted",
+        "tampered", 1.0, one(b.notebook(GLOBAL_REBIND)), "while tests ran")
+    add("audit_hook_spy", "adds an audit hook of its own to read the grader's events and the tests it compiles",
+        "review", 2.0, wrong("import sys\nseen = []\nsys.addaudithook(lambda event, args: seen.append(event))\n"
+                             "print('hook added:', bool(seen) or 'refused')"), "audit hook")
+    add("read_kernel_memory", "opens the kernel's own memory (/proc/self/mem), where the grader's secret is",
+        "review", 2.0, wrong("try:\n    open('/proc/self/mem', 'rb').close()\n    print('MEMORY READABLE')\n"
+                             "except OSError as e:\n    print('blocked', type(e).__name__)"), "/proc/self/mem")
+    add("child_reads_kernel_memory", "starts a process that reads the kernel's memory from outside (no audit "
+        "hook there): the kernel is not dumpable, so it cannot", "ok", FULL,
+        extra("import os, subprocess, sys\ncode = ('import os\\ntry:\\n    open(\"/proc/%d/mem\" % os.getppid(), \"rb\")'\n"
+              "        '.close()\\n    print(\"MEMORY READABLE\")\\nexcept OSError as e:\\n    print(\"blocked\", e.errno)')\n"
+              "print(subprocess.run([sys.executable, '-c', code], capture_output=True, text=True).stdout)"))
     add("report_written_to", "writes forged lines into every regular file the kernel holds open (the grader's "
         "report among them)", "tampered", 2.0,
         wrong("import os, stat\nfor fd in range(3, 64):\n    try:\n        if stat.S_ISREG(os.fstat(fd).st_mode):\n"

@@ -135,6 +135,7 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
         dict, tuple, set, frozenset, sorted, min, zip, range, bytes, bytearray, hasattr, getattr,
         setattr, delattr, id, enumerate, Exception, BaseException, any, object)
     _get_code = operator.attrgetter("__code__")
+    _PermissionError, _RuntimeError = PermissionError, RuntimeError
     _NoneType = _type(None)
     _FunctionType = _type(_install)
     _ModuleType = _type(sys)
@@ -294,7 +295,7 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
             n == p or n.startswith(p + ".") for p in prefixes)))
 
     def guard_snapshot_names(names):
-        store, funcs, data, seen_cls = [], [], [], set()
+        store, funcs, data, seen_cls = [], [], [], _set()
         bench = st["bench"]
         mods = []
         for name in names:
@@ -595,7 +596,7 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
                 try:
                     importlib.import_module(info.name)
                 except _BaseException as exc:  # an optional view the machine cannot import
-                    out["errors"].append(f"{info.name}: {type(exc).__name__}")
+                    out["errors"].append(f"{info.name}: {_type(exc).__name__}")
             target = spec.get("canary", bench + ":canary")
             mod_name, _, func = target.partition(":")
             st["canary"] = _getattr(importlib.import_module(mod_name), func, None)
@@ -604,7 +605,7 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
             st["failures"] = _getattr(check_mod, "failures", None)
         except _BaseException as exc:
             out["ok"] = False
-            out["errors"].append(f"the bench could not be imported: {type(exc).__name__}: {exc}")
+            out["errors"].append(f"the bench could not be imported: {_type(exc).__name__}: {exc}")
             st["canary"] = None
             st["failures"] = None
         import sysconfig
@@ -685,7 +686,7 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
                     total += 1
                 data["events"] = events
         except _Exception as exc:
-            data["error"] = f"{type(exc).__name__}: {exc}"[:300]
+            data["error"] = f"{_type(exc).__name__}: {exc}"[:300]
         return data
 
     def json_safe(x, depth=0):
@@ -717,7 +718,7 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
             ok, reason = result[0], result[1]
             return {"canary_ok": ok is True, "canary_reason": _str(reason)[:500]}
         except _BaseException as exc:
-            return {"canary_ok": False, "canary_reason": f"the canary raised {type(exc).__name__}: {exc}"[:500]}
+            return {"canary_ok": False, "canary_reason": f"the canary raised {_type(exc).__name__}: {exc}"[:500]}
 
     def extend_guard():
         # A bench module first imported after the setup (a view a lesson imports late) is snapshotted
@@ -792,7 +793,7 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
             source = decrypt(salt, cipher)
             code = _compile(source, f"<graded test {gid}>", "exec", dont_inherit=True)
         except _BaseException as exc:
-            record.update({"outcome": "error", "error": {"ename": type(exc).__name__, "evalue": _str(exc)[:300]}})
+            record.update({"outcome": "error", "error": {"ename": _type(exc).__name__, "evalue": _str(exc)[:300]}})
             emit("test", record)
             return None
         st["in_test"] = gid
@@ -800,19 +801,42 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
         raised = None
         t1 = _clock()
         tid = _ident()
+        # The test reads the notebook's names from a copy: the learner's code it calls (whose
+        # globals are the notebook's namespace) cannot rebind what the test reads next.
+        ns = st["ns"]
+        before = _dict(ns)
+        scope = _dict(ns)
         busy.discard(tid)
         try:
-            _exec(code, st["ns"])
+            _exec(code, scope)
         except _BaseException as exc:
             raised = exc
         finally:
             busy.add(tid)
             st["in_test"] = None
         t2 = _clock()
+        rebound_now = []
+        for name in st["test_names"]:
+            old = before.get(name, before)
+            if ns.get(name, before) is not old:
+                rebound_now.append(name)
+                if old is before:
+                    ns.pop(name, None)
+                else:
+                    ns[name] = old
+        for k, v in _list(scope.items()):
+            if before.get(k, before) is not v:
+                ns[k] = v  # what the test itself assigned stays for the cells after it
+        for k in _list(before):
+            if k not in scope:
+                ns.pop(k, None)
+        if rebound_now:
+            st["tamper_now"].append("the notebook's names " + ", ".join(rebound_now[:5]) + " (rebound by the code "
+                                    "the test called)")
         try:
             during = integrity() + st["tamper_now"]
         except _Exception as exc:
-            during = [f"the grader could not check the bench ({type(exc).__name__})"]
+            during = [f"the grader could not check the bench ({_type(exc).__name__})"]
         record["changed_during"] = during[:20]
         record["seconds"] = {"before": round(t1 - t0, 4), "test": round(t2 - t1, 4), "after": round(_clock() - t2, 4)}
         if raised is None:
@@ -835,9 +859,11 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
             return ""
 
     def do_final(seq):
+        t0 = _clock()
         changed = integrity()
         out = {"seq": seq, "changed": changed[:20]}
         out.update(run_canary())
+        out["seconds"] = round(_clock() - t0, 3)
         emit("final", out)
 
     def command(args):
@@ -933,12 +959,22 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
             return None
         if event == "open":
             path = args[0] if args else ""
+            if _type(path) is _bytes:
+                path = path.decode("utf-8", "replace")
             if _type(path) is _str and path.startswith("/proc/") and not path.startswith("/proc/self/stat") \
                     and ("mem" in path or "environ" in path or "/fd" in path or "maps" in path):
-                flag(event, f"opened {path}", frame)
+                if flag(event, f"opened {path}", frame, tamper=True) and path.endswith("mem"):
+                    # The kernel's memory holds the grader's secret: reading it is refused outright.
+                    return _PermissionError(f"the grading kernel does not let notebooks read {path}")
             return None
-        # settrace, setprofile, addaudithook, gc.*, code.__new__, function.__new__, ctypes.*
-        flag(event, event, frame, tamper=event in ("sys.settrace", "sys.setprofile"))
+        if event == "sys.addaudithook":
+            if flag(event, "added an audit hook (it would see the grader's events)", frame, tamper=True):
+                # A RuntimeError from an existing hook makes Python skip adding the new one, quietly.
+                return _RuntimeError("the grading kernel takes no other audit hook")
+            return None
+        # settrace, setprofile, gc.*, code.__new__, function.__new__, ctypes.*: flagged everywhere,
+        # and a test during which the learner's code used them is not counted.
+        flag(event, event, frame, tamper=True)
         return None
 
     def hook(event, args):
@@ -953,7 +989,7 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
             raised = handle(event, args)
         except _Exception as exc:  # the hook must never break the operation it watches
             try:
-                emit("hook_error", {"event": _str(event)[:60], "error": f"{type(exc).__name__}: {exc}"[:300]})
+                emit("hook_error", {"event": _str(event)[:60], "error": f"{_type(exc).__name__}: {exc}"[:300]})
             except _Exception:
                 pass
         finally:
@@ -963,6 +999,17 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
             raise raised
 
     sys.addaudithook(hook)
+
+
+def _not_dumpable() -> None:
+    """PR_SET_DUMPABLE 0: no other process of the kernel's uid (one it starts) may ptrace it or read
+    its memory through /proc, where the grader's secret lives. Linux only; best effort elsewhere."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)
+    except Exception:
+        pass
 
 
 def _main() -> None:
@@ -983,6 +1030,7 @@ def _main() -> None:
         os.set_inheritable(rfd, False)
         _install(bytes.fromhex(b"".join(chunks).decode().strip()), rfd)
         del chunks
+        _not_dumpable()
     # Nothing of the boot stays in reach by name: the hook's state lives only in its closure.
     for name in ("_install", "_main"):
         globals().pop(name, None)
