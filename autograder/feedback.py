@@ -201,9 +201,23 @@ def not_written(cells: list[dict]) -> list[dict]:
     return out
 
 
+def _score_line(entry: dict, self_check: bool) -> str:
+    cells = entry.get("cells", [])
+    later = [c for c in cells if c.get("all_hidden")] if self_check else []
+    if not later:
+        return f"<strong>{fmt(entry.get('score', 0))}</strong> of {fmt(entry['max_score'])} points"
+    seen = [c for c in cells if not c.get("all_hidden")]
+    return (f"<strong>{fmt(sum(c.get('score', 0) for c in seen))}</strong> of "
+            f"{fmt(sum(c.get('points', 0) for c in seen))} points you can check "
+            f"<span class=\"muted\">({fmt(sum(c.get('points', 0) for c in later))} more checked when graded)</span>")
+
+
 def render(learner: str, assignment, entry: dict, row: dict, *, self_check: bool = False) -> str:
     """The whole HTML page for ``learner``'s notebook ``entry`` of ``assignment``."""
     full = float(entry.get("score", 0) or 0) >= float(entry.get("max_score", 0) or 0) > 0
+    if self_check:
+        seen = [c for c in entry.get("cells", []) if not c.get("all_hidden")]
+        full = bool(seen) and all(c.get("passed") for c in seen)
     # Green only for full marks: "ok" says the notebook was graded normally, not that it passed.
     badge = ("look" if row["status"] == "review" else "bad") if row["status"] != "ok" else ("ok" if full else "")
     parts = [
@@ -213,7 +227,7 @@ def render(learner: str, assignment, entry: dict, row: dict, *, self_check: bool
         f"<style>{_CSS}</style></head><body>",
         f"<h1>{_e(assignment.name)} <span class=\"muted\">/ {_e(entry['name'])}.ipynb</span></h1>",
         f"<p class=\"muted\">Feedback for <strong>{_e(learner)}</strong></p>",
-        f"<p class=\"score\"><strong>{fmt(entry.get('score', 0))}</strong> of {fmt(entry['max_score'])} points "
+        f"<p class=\"score\">{_score_line(entry, self_check)} "
         f"<span class=\"status {badge}\" title=\"{_e(_STATUS_HELP.get(row['status'], ''))}\">"
         f"grading status: {_e(row['status'])}</span></p>",
         f"<p>{_e(row['reason'])}</p>",

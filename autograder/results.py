@@ -95,8 +95,13 @@ def notebook_status(entry: dict) -> tuple[str, str]:
     shadow = [f for f in entry.get("ignored_files", [])
               if f.endswith(".py") and f[:-3] in SHADOWED or f in SHADOWED]
     tests = entry.get("cells", [])
+    if entry.get("self_check"):
+        # A learner's self-check cannot pass a test whose checks are all hidden: it is not counted.
+        tests = [c for c in tests if not c.get("all_hidden")]
     passed = sum(1 for c in tests if c.get("passed"))
     graded = f"{passed} of {_plural(len(tests), 'behaviour')} passed"
+    if entry.get("self_check"):
+        graded = f"{passed} of the {_plural(len(tests), 'behaviour')} you can check passed"
     voided = run.get("voided", {})
     tampering = list(run.get("tampering", []))
     if run.get("canary_ok") is False and not tampering:
@@ -174,9 +179,13 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def cell_text(value) -> str:
-    """A CSV field a spreadsheet shows as text: a leading formula character gets a ``'`` before it."""
+    """A CSV field a spreadsheet shows as text: a leading formula character gets a ``'`` before it.
+
+    Line breaks inside a field (a folder name can hold one) become spaces, so every row stays one line.
+    """
     text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    text = "'" + text if text.startswith(_FORMULA_START) else text
+    return text.replace("\r", " ").replace("\n", " ")
 
 
 def csv_text(rows: list[dict]) -> str:

@@ -137,11 +137,13 @@ class Worker:
             taken = intake.intake(folder, info, release_path, root=os.path.dirname(os.path.abspath(folder)),
                                   max_bytes=self.settings.get("max_notebook_bytes"))
             entry = {"name": info.name, "status": taken.status, "reason": taken.reason,
+                     "self_check": bool(self.settings.get("self_check")),
                      "found_as": taken.found_as, "notes": [vars(n) for n in taken.notes],
                      "ignored_files": taken.ignored_files, "max_score": info.max_score,
                      "score": 0.0, "cells": [], "run": None}
             if taken.notebook is not None:
-                entry["stubs"] = unwritten_exercises(taken.notebook, release_path)
+                entry["stubs"] = unwritten_exercises(taken.notebook, release_path, os.path.join(
+                    self.course.source_dir, assignment.name, info.name + ".ipynb"))
                 self._autograde(assignment.name, info, taken.notebook, entry, job)
             notebooks.append(entry)
         result = results.summarize(assignment, notebooks, sandboxed=self.settings["sandbox_mode"] != "none")
@@ -435,26 +437,27 @@ def learner_findings(nb, release_root: str, assignment: str, name: str) -> list[
     return out
 
 
-def unwritten_exercises(nb, release_path: str) -> list[str]:
+def unwritten_exercises(nb, release_path: str, source_path: str | None = None) -> list[str]:
     """Functions of solution cells the learner left as released (the stub raising NotImplementedError)."""
     import ast
 
     import nbformat
 
-    try:
-        release = nbformat.read(release_path, as_version=4)
-    except (OSError, ValueError):
-        return []
-    stubs = {}
-    for cell in release.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
-        if meta.get("solution") and cell.get("cell_type") == "code" and "NotImplementedError" in cell.source:
-            stubs[meta.get("grade_id")] = cell.source.strip()
+    stubs: dict[str, set] = {}
+    for path in (release_path, source_path):
+        try:
+            book = nbformat.read(path, as_version=4) if path else None
+        except (OSError, ValueError):
+            book = None
+        for cell in book.cells if book is not None else []:
+            meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
+            if meta.get("solution") and cell.get("cell_type") == "code" and "NotImplementedError" in cell.source:
+                stubs.setdefault(meta.get("grade_id"), set()).add(cell.source.strip())
     names = []
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
         gid = meta.get("grade_id")
-        if gid in stubs and cell.source.strip() == stubs[gid]:
+        if gid in stubs and cell.source.strip() in stubs[gid]:
             try:
                 tree = ast.parse(cell.source)
             except SyntaxError:
