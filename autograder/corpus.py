@@ -434,7 +434,7 @@ def attack_cases(b: Builder, one, extra, solutions_dir: str) -> list[Case]:
     add("leak_hidden_via_frames", "walks the frames up to the hidden test and raises its constants", "review", 2.0,
         one(b.notebook(LEAK_VIA_FRAMES)), "frame")
     add("leak_hidden_via_history", "raises the kernel's input history and line cache, looking for the tests' "
-        "source", "review", 1.0, one(b.notebook(LEAK_VIA_HISTORY)), "history")
+        "source", "review", 1.0, one(b.notebook(LEAK_VIA_HISTORY)), "line cache")
     for name in ('=HYPERLINK("http:evil","10 of 10")', "@SUM(1+1)"):
         add(name, "a learner folder named like a spreadsheet formula", "ok", FULL, one(b.notebook()))
 

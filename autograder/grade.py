@@ -80,6 +80,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-processes", type=int, default=128, help="process/thread limit of a learner's kernel")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--quiet", action="store_true", help="print only warnings and the summary")
+    p.add_argument("--two-runs", action="store_true",
+                   help="run the clean and the learner's run apart even when their code is the same "
+                        "(make bench uses it to measure what the clean run costs)")
     p.add_argument("--strict", action="store_true",
                    help="self-check: exit 1 when any behaviour is not passed (default: exit 0 when grading worked)")
     args = p.parse_args(argv)
@@ -242,7 +245,7 @@ def run(args) -> int:
         raise SystemExit(f"no assignment with graded cells in {args.source}")
     learners = _learners(args)
     settings = {"sandbox_mode": info.mode, "timeout": args.timeout, "cell_timeout": args.cell_timeout,
-                "canary": args.canary, "clean_run": True, "self_check": bool(args.work),
+                "canary": args.canary, "clean_run": True, "self_check": bool(args.work), "two_runs": args.two_runs,
                 "max_notebook_bytes": int(args.max_notebook_mb * 2**20),
                 "limits": {"memory_bytes": args.memory_mb * 2**20,
                                                   "processes": args.max_processes,

@@ -132,6 +132,8 @@ def read_notebook(path: str, max_bytes: int | None = None) -> tuple[nbformat.Not
         return None, "The notebook file is not UTF-8 text, so it cannot be opened as a notebook."
     try:
         data = json.loads(text)
+    except RecursionError:
+        return None, "The notebook file nests its JSON too deeply to be a notebook."
     except ValueError as exc:
         line = getattr(exc, "lineno", "?")
         col = getattr(exc, "colno", "?")
@@ -320,7 +322,7 @@ def _defined_names(source: str) -> set[str]:
 
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return set()
     return {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
 

@@ -143,7 +143,7 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
     _MethodType = _type(_FunctionType.__get__(_install, 1))
 
     busy: set = set()
-    st: dict = {"setup": False, "last_seq": -1, "in_test": None, "flags": {}, "nflags": 0,
+    st: dict = {"setup": False, "last_seq": -1, "in_test": None, "flags": {}, "nflags": 0, "trusted": _frozenset(),
                 "cells": {}, "cell_dir": None, "bench_dir": None, "lib_dirs": (), "benign": (),
                 "inspectish": (), "tamper_now": [], "n": 0}
 
@@ -199,10 +199,16 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
         f = frame
         depth = 0
         cell_dir, bench_dir = st["cell_dir"], st["bench_dir"]
+        trusted = st["trusted"]
         while f is not None and depth < 300:
             fn = code_file(f)
             if cell_dir and fn.startswith(cell_dir):
+                shas = st["cells"].get(fn)
+                if shas and all(h in trusted for h in shas):
+                    return None  # a cell of the course's own (the grader knows its text)
                 return fn, f.f_lineno
+            if fn.startswith("<graded test "):
+                return None  # the course's test itself: what the learner's code did is above it
             if stop_at_bench and bench_dir and fn.startswith(bench_dir) and fn.endswith(".py"):
                 return None
             if not walk:
@@ -628,6 +634,7 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
         prefixes = [bench] + _list(spec.get("guard", ()))
         st["guard"] = guard_snapshot(prefixes)
         st["test_names"] = _frozenset(spec.get("test_names", ()))
+        st["trusted"] = _frozenset(spec.get("trusted", ()))
         st["bench_ids"] = {}
         st["bound"] = {}
         st["reported"] = set()

@@ -73,7 +73,7 @@ def scan(source: str) -> list[Finding]:
     lines = source.splitlines()
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return _scan_text(source)
     found: dict[tuple[int, str], Finding] = {}
     bench_names: set[str] = set()

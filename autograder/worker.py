@@ -194,6 +194,7 @@ class Worker:
         grading_config(c, timeout=s["timeout"], cell_timeout=s["cell_timeout"], canary=s["canary"],
                        runtime_root=self.runtime, release_root=self.course.release_dir,
                        clean_run=s.get("clean_run", True))
+        c.SandboxedExecute.always_two_runs = bool(s.get("two_runs"))
         coursedir = CourseDirectory(config=c)
         converter = Autograde(coursedir=coursedir, config=c)
         converter.log.setLevel(logging.CRITICAL)
@@ -460,7 +461,7 @@ def unwritten_exercises(nb, release_path: str, source_path: str | None = None) -
         if gid in stubs and cell.source.strip() in stubs[gid]:
             try:
                 tree = ast.parse(cell.source)
-            except SyntaxError:
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
                 continue
             names += [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     return names
