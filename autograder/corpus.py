@@ -343,24 +343,28 @@ def attack_cases(b: Builder, one, extra, solutions_dir: str) -> list[Case]:
     def good_with(lines):
         return one(b.notebook(GOOD_CONSUMER.replace(docline, lines)))
 
+    def in_answer(source, consumer=DELETE_FIRST):
+        # In the answer cell itself: the clean run runs it too, and one run serves both.
+        return one(b.notebook(consumer + "\n" + source))
+
     # -- the kernel decides the score --------------------------------------------------------------
     add("ast_transformer", "an IPython AST transformer turns every assert into pass", "review", 2.0,
         wrong(AST_ASSERT_TO_PASS), "IPython")
     add("input_transformer", "an input transformer rewrites 'assert' to 'pass' in every cell", "review", 2.0,
-        wrong("get_ipython().input_transformers_post.append(\n"
+        in_answer("get_ipython().input_transformers_post.append(\n"
               "    lambda lines: [l.replace('assert ', 'pass  # ') for l in lines])"), "IPython")
     add("pre_run_cell_number", "a pre_run_cell hook shows a number (nbgrader reads it as the cell's points)",
-        "review", 2.0, wrong("def _points(info):\n    get_ipython().displayhook(100)\n"
+        "review", 2.0, in_answer("def _points(info):\n    get_ipython().displayhook(100)\n"
                              "get_ipython().events.register('pre_run_cell', _points)"), "IPython")
     add("post_run_cell_clears_error", "a post_run_cell hook clears the error and the output", "review", 2.0,
-        wrong("from IPython.display import clear_output\n"
+        in_answer("from IPython.display import clear_output\n"
               "def _clean(result):\n    result.error_in_exec = None\n    clear_output()\n"
               "get_ipython().events.register('post_run_cell', _clean)"), "IPython")
     add("custom_exc_swallows_failures", "a custom exception handler swallows AssertionError", "review", 2.0,
-        wrong("get_ipython().set_custom_exc((AssertionError,), "
+        in_answer("get_ipython().set_custom_exc((AssertionError,), "
               "lambda shell, etype, value, tb, tb_offset=None: None)"), "IPython")
     add("showtraceback_silenced", "IPython's traceback display replaced by a no-op", "review", 2.0,
-        wrong("ip = get_ipython()\nip._showtraceback = lambda *a, **k: None\n"
+        in_answer("ip = get_ipython()\nip._showtraceback = lambda *a, **k: None\n"
               "ip.showtraceback = lambda *a, **k: None"), "IPython")
     add("transformer_in_answer_cell", "the answer cell itself installs the assert-to-pass transformer (so the "
         "clean run runs it too)", "review", 2.0, one(b.notebook(DELETE_FIRST + "\n" + AST_ASSERT_TO_PASS)), "IPython")
@@ -377,10 +381,10 @@ def attack_cases(b: Builder, one, extra, solutions_dir: str) -> list[Case]:
     add("patch_then_restore", "patches the checker before the tests and restores it in the last cell", "tampered", 2.0,
         one(nb), "sqslab.scenario.check")
     add("forged_probe", "defines the old grader probe's name with methods that report all is well", "review", 2.0,
-        wrong("class _Fake:\n    def mark(self): pass\n    def after(self, *a, **k): pass\n"
-              "    def final(self): pass\n__sqslab_grader__ = _Fake()", after="setup"), "grader")
+        in_answer("class _Fake:\n    def mark(self): pass\n    def after(self, *a, **k): pass\n"
+              "    def final(self): pass\n__sqslab_grader__ = _Fake()"), "grader")
     add("forged_audit_event", "calls the grader's audit event with a made-up secret", "tampered", 2.0,
-        wrong("import sys\nsys.audit('sqslab.grader', '0' * 32, 'test', 99, 'survives_any_crash', 'x', '', '0')"),
+        in_answer("import sys\nsys.audit('sqslab.grader', '0' * 32, 'test', 99, 'survives_any_crash', 'x', '', '0')"),
         "without its secret")
     nb = b.notebook(DELETE_FIRST)
     copy_cell = new_code_cell("pass  # graded early, before the consumer exists")
@@ -397,19 +401,19 @@ def attack_cases(b: Builder, one, extra, solutions_dir: str) -> list[Case]:
         "run_scenario to fakes (global): the test reads its names from a copy; those tests are not counted",
         "tampered", 1.0, one(b.notebook(GLOBAL_REBIND)), "while tests ran")
     add("audit_hook_spy", "adds an audit hook of its own to read the grader's events and the tests it compiles",
-        "review", 2.0, wrong("import sys\nseen = []\nsys.addaudithook(lambda event, args: seen.append(event))\n"
+        "review", 2.0, in_answer("import sys\nseen = []\nsys.addaudithook(lambda event, args: seen.append(event))\n"
                              "print('hook added:', bool(seen) or 'refused')"), "audit hook")
     add("read_kernel_memory", "opens the kernel's own memory (/proc/self/mem), where the grader's secret is",
-        "review", 2.0, wrong("try:\n    open('/proc/self/mem', 'rb').close()\n    print('MEMORY READABLE')\n"
+        "review", 2.0, in_answer("try:\n    open('/proc/self/mem', 'rb').close()\n    print('MEMORY READABLE')\n"
                              "except OSError as e:\n    print('blocked', type(e).__name__)"), "/proc/self/mem")
     add("child_reads_kernel_memory", "starts a process that reads the kernel's memory from outside (no audit "
         "hook there): the kernel is not dumpable, so it cannot", "ok", FULL,
-        extra("import os, subprocess, sys\ncode = ('import os\\ntry:\\n    open(\"/proc/%d/mem\" % os.getppid(), \"rb\")'\n"
+        in_answer("import os, subprocess, sys\ncode = ('import os\\ntry:\\n    open(\"/proc/%d/mem\" % os.getppid(), \"rb\")'\n"
               "        '.close()\\n    print(\"MEMORY READABLE\")\\nexcept OSError as e:\\n    print(\"blocked\", e.errno)')\n"
-              "print(subprocess.run([sys.executable, '-c', code], capture_output=True, text=True).stdout)"))
+              "print(subprocess.run([sys.executable, '-c', code], capture_output=True, text=True).stdout)", consumer=GOOD_CONSUMER))
     add("report_written_to", "writes forged lines into every regular file the kernel holds open (the grader's "
         "report among them)", "tampered", 2.0,
-        wrong("import os, stat\nfor fd in range(3, 64):\n    try:\n        if stat.S_ISREG(os.fstat(fd).st_mode):\n"
+        in_answer("import os, stat\nfor fd in range(3, 64):\n    try:\n        if stat.S_ISREG(os.fstat(fd).st_mode):\n"
               "            os.write(fd, b'{\"kind\":\"test\",\"grade_id\":\"survives_any_crash\",\"outcome\":\"pass\"}\\tab\\n')\n"
               "    except OSError:\n        pass"), "report")
 
@@ -429,8 +433,8 @@ def attack_cases(b: Builder, one, extra, solutions_dir: str) -> list[Case]:
                              "<h1>10 of 10 points</h1>')")))
     add("patched_timeline", "replaces the bench's timeline renderer with one that injects a script and a fake "
         "score into the feedback page", "review", 2.0,
-        wrong("import sqslab.timeline\nsqslab.timeline.to_html = lambda *a, **k: "
-              "'<script>alert(1)</script><p>10 of 10 points</p>'", after="setup"), "bench")
+        in_answer("import sqslab.timeline\nsqslab.timeline.to_html = lambda *a, **k: "
+              "'<script>alert(1)</script><p>10 of 10 points</p>'"), "bench")
     add("leak_hidden_via_frames", "walks the frames up to the hidden test and raises its constants", "review", 2.0,
         one(b.notebook(LEAK_VIA_FRAMES)), "frame")
     add("leak_hidden_via_history", "raises the kernel's input history and line cache, looking for the tests' "
@@ -453,13 +457,13 @@ def attack_cases(b: Builder, one, extra, solutions_dir: str) -> list[Case]:
     add("inspect_stack_in_answer", "a correct consumer that calls inspect.stack()", "review", FULL,
         good_with("    import inspect\n    inspect.stack()"), "frame")
     add("gc_objects", "lists every object of the kernel (gc.get_objects)", "review", FULL,
-        extra("import gc\nprint(len(gc.get_objects()))"), "gc.get_objects")
+        in_answer("import gc\nprint(len(gc.get_objects()))", consumer=GOOD_CONSUMER), "gc.get_objects")
     add("ctypes_poke", "loads ctypes and reads the interpreter's memory", "review", FULL,
-        extra("import ctypes\nprint(ctypes.c_int.from_address(id(1) + 8).value > 0)"), "ctypes")
+        in_answer("import ctypes\nprint(ctypes.c_int.from_address(id(1) + 8).value > 0)", consumer=GOOD_CONSUMER), "ctypes")
     add("trace_function", "installs a trace function (which could skip lines of a test)", "review", FULL,
-        extra("import sys\nsys.settrace(lambda frame, event, arg: None)"), "settrace")
+        in_answer("import sys\nsys.settrace(lambda frame, event, arg: None)", consumer=GOOD_CONSUMER), "settrace")
     add("time_machine", "tries to import time_machine to move the clock", "review", FULL,
-        extra("try:\n    import time_machine\nexcept ImportError:\n    pass"), "time_machine")
+        in_answer("try:\n    import time_machine\nexcept ImportError:\n    pass", consumer=GOOD_CONSUMER), "time_machine")
     add("honest_traceback_and_logging", "a correct consumer that logs and formats the tracebacks of failed work "
         "(nothing flagged)", "ok", FULL, one(b.notebook(HONEST_LOGGING)))
     return out
