@@ -185,7 +185,7 @@ def main(argv=None) -> int:
         out_few = os.path.join(work, "out-two-runs")
         shutil.rmtree(out_few, ignore_errors=True)
         both = run_grader(subs_few, out_few, args.jobs, args.timeout, course, os.path.abspath(args.source),
-                          "--two-runs")
+                          "--two-runs", "--no-shared-clean-runs")
         runs = run_seconds(out_few)
         one = [s for learner in few for s in _job_seconds(out, learner)]
         cost = {"learners": len(few), "notebooks": len(few) * len(course.assignments),

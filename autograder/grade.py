@@ -83,6 +83,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--two-runs", action="store_true",
                    help="run the clean and the learner's run apart even when their code is the same "
                         "(make bench uses it to measure what the clean run costs)")
+    p.add_argument("--no-shared-clean-runs", action="store_true",
+                   help="run every learner's clean run, even when another learner's answer cells are the same")
     p.add_argument("--strict", action="store_true",
                    help="self-check: exit 1 when any behaviour is not passed (default: exit 0 when grading worked)")
     args = p.parse_args(argv)
@@ -256,6 +258,12 @@ def run(args) -> int:
     settings_key = hashlib.sha256(json.dumps(
         [grader_version(), course.source_key, {k: v for k, v in settings.items() if k != "tmp_root"}],
         sort_keys=True).encode()).hexdigest()[:16]
+    if not args.no_shared_clean_runs:
+        # Learners whose answer cells are the same (and the course, the grader and its settings) share
+        # one clean run: it is the same code on the same deterministic bench.
+        settings["clean_cache_dir"] = os.path.join(state_dir, "clean-runs", settings_key)
+        if args.force:
+            shutil.rmtree(os.path.join(state_dir, "clean-runs"), ignore_errors=True)
 
     gradebook = results.ClassGradebook(os.path.join(out, "gradebook.db"), course)
     cache_dir = os.path.join(state_dir, "results")

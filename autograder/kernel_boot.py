@@ -633,7 +633,7 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
         st["inspectish"] = (stdlib + "inspect.py",)
         prefixes = [bench] + _list(spec.get("guard", ()))
         st["guard"] = guard_snapshot(prefixes)
-        st["test_names"] = _frozenset(spec.get("test_names", ()))
+        st["test_names"] = _tuple(_sorted(_set(spec.get("test_names", ()))))  # sorted: reasons read the same every run
         st["trusted"] = _frozenset(spec.get("trusted", ()))
         st["bench_ids"] = {}
         st["bound"] = {}

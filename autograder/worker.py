@@ -195,6 +195,8 @@ class Worker:
                        runtime_root=self.runtime, release_root=self.course.release_dir,
                        clean_run=s.get("clean_run", True))
         c.SandboxedExecute.always_two_runs = bool(s.get("two_runs"))
+        if s.get("clean_cache_dir"):
+            c.SandboxedExecute.clean_cache_dir = s["clean_cache_dir"]
         coursedir = CourseDirectory(config=c)
         converter = Autograde(coursedir=coursedir, config=c)
         converter.log.setLevel(logging.CRITICAL)
@@ -348,6 +350,7 @@ def hidden_tests(source_path: str, release_path: str | None = None) -> dict[str,
         except OSError:
             pass
     union: list[str] = []
+    code_lines: list[str] = []
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
         text = cell.source if isinstance(cell.source, str) else "".join(cell.source)
@@ -373,20 +376,26 @@ def hidden_tests(source_path: str, release_path: str | None = None) -> dict[str,
                         literals.append(value)
         except (tokenize.TokenError, IndentationError, SyntaxError):
             pass
+        # A line the released notebook shows (the visible part says it too) is no secret.
+        lines = [line for line in lines if line not in shown]
         out[gid] = lines + [lit for lit in literals if lit not in lines]
         union += [x for x in out[gid] if x not in union]
+        code_lines += [line for line in lines if line not in code_lines]
     if union:
         out["*"] = union
+        out["*lines"] = code_lines
     return out
 
 
-def redact(text: str, hidden: list[str]) -> str:
-    """``text`` without any line that quotes a hidden test, and without a hidden test's literals."""
+def redact(text: str, hidden: list[str], lines: list[str] | None = None) -> str:
+    """``text`` without any line that quotes a hidden test's ``lines``, and with every other hidden
+    text (a literal) replaced by ``[hidden]``."""
     if not hidden or not text:
         return text
+    whole = [h for h in (lines or []) if len(h) >= 12]
     kept = []
     for line in text.splitlines():
-        if any(h in line for h in hidden if len(h) >= 12 or " " in h):
+        if any(h in line for h in whole):
             kept.append("[a line of a hidden test, not shown]")
             continue
         for h in hidden:
@@ -396,16 +405,16 @@ def redact(text: str, hidden: list[str]) -> str:
     return "\n".join(kept)
 
 
-def redact_data(value, hidden: list[str]):
+def redact_data(value, hidden: list[str], lines: list[str] | None = None):
     """Every string inside ``value`` (events of a run) redacted like :func:`redact`."""
     if not hidden:
         return value
     if isinstance(value, str):
-        return redact(value, hidden)
+        return redact(value, hidden, lines)
     if isinstance(value, list):
-        return [redact_data(v, hidden) for v in value]
+        return [redact_data(v, hidden, lines) for v in value]
     if isinstance(value, dict):
-        return {k: redact_data(v, hidden) for k, v in value.items()}
+        return {k: redact_data(v, hidden, lines) for k, v in value.items()}
     return value
 
 
@@ -484,6 +493,7 @@ def _cell_results(info, executed, scores: dict, report, hidden: dict | None = No
     full = (report.full or report.clean) if report is not None else None
     cells = []
     everything = hidden.get("*", [])
+    code = hidden.get("*lines", [])
     for test in info.tests():
         gid = test.grade_id
         secret = everything
@@ -513,15 +523,15 @@ def _cell_results(info, executed, scores: dict, report, hidden: dict | None = No
                                                             "as a failure"}
             if err is not None:
                 item["error"] = {"ename": str(err.get("ename", ""))[:100],
-                                 "evalue": redact(str(err.get("evalue", ""))[:6000], secret)}
+                                 "evalue": redact(str(err.get("evalue", ""))[:6000], secret, code)}
             failure = (rec or {}).get("failure")
             if failure:
                 item["failure"] = {
-                    "explanation": redact(str(failure.get("explanation", ""))[:6000], secret),
-                    "problems": redact_data(failure.get("problems", [])[:12], secret),
-                    "fired": redact_data(failure.get("fired", [])[:12], secret),
+                    "explanation": redact(str(failure.get("explanation", ""))[:6000], secret, code),
+                    "problems": redact_data(failure.get("problems", [])[:12], secret, code),
+                    "fired": redact_data(failure.get("fired", [])[:12], secret, code),
                     "expect": failure.get("expect", ""),
-                    "events": redact_data(failure.get("events", [])[:3000], secret)}
+                    "events": redact_data(failure.get("events", [])[:3000], secret, code)}
         if points is not None:
             if gid in points.voided:
                 item["voided"] = points.voided[gid]
