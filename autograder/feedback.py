@@ -326,8 +326,11 @@ def _behaviour_section(c: dict) -> str:
         else:
             out.append(f"<p>Your code raised an error while this test ran:</p>"
                        f"<dl class=\"verdict\"><dt>Error</dt><dd><code>{_e(ename)}</code>: {_e(evalue)}</dd></dl>")
-    if failure.get("events") and not c.get("voided"):
-        figure = timeline_html(failure["events"], f"{behaviour_name(c['grade_id'])}: the failing run")
+    if not c.get("voided"):
+        # Drawn here from the run's events; ``timeline_html`` is for a caller (never the kernel) that
+        # drew the figure itself with the bench's renderer.
+        figure = (timeline_html(failure["events"], f"{behaviour_name(c['grade_id'])}: the failing run")
+                  if failure.get("events") else c.get("timeline_html", ""))
         if figure:
             out.append("<p>The failing run, message by message:</p>")
             out.append(figure)
