@@ -454,8 +454,9 @@ def attack_cases(b: Builder, one, extra, solutions_dir: str) -> list[Case]:
         extra("import sys\nprint(sys._getframe().f_back)"), "frame")
     add("obfuscated_getframe", "a correct consumer that takes a frame through a name built at run time",
         "review", FULL, good_with('    import sys\n    getattr(sys, "_get" + "frame")(0)'), "frame")
-    add("inspect_stack_in_answer", "a correct consumer that calls inspect.stack()", "review", FULL,
-        good_with("    import inspect\n    inspect.stack()"), "frame")
+    add("inspect_stack_in_answer", "a correct consumer that calls inspect.stack() (once: it is slow)", "review", FULL,
+        good_with("    import inspect\n    if not getattr(consume, 'looked', False):\n"
+                  "        consume.looked = True\n        inspect.stack(0)"), "frame")
     add("gc_objects", "lists every object of the kernel (gc.get_objects)", "review", FULL,
         in_answer("import gc\nprint(len(gc.get_objects()))", consumer=GOOD_CONSUMER), "gc.get_objects")
     add("ctypes_poke", "loads ctypes and reads the interpreter's memory", "review", FULL,

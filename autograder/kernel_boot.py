@@ -217,11 +217,11 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
             depth += 1
         return None
 
+    import linecache as _linecache
+
     def line_text(fn, lineno):
         try:
-            import linecache
-
-            entry = linecache.cache.get(fn)
+            entry = _linecache.cache.get(fn)
             if entry and _type(entry) is _tuple and _len(entry) >= 3:
                 lines = entry[2]
                 if 0 < lineno <= _len(lines):
@@ -930,12 +930,29 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
                                                                or (st["cell_dir"] and fn.startswith(st["cell_dir"]))):
                 flag(event, "compiled code under the name of a bench or cell file", _getframe(2), walk=False)
             return None
-        frame = _getframe(2)
+        # Cheap tests first: most events of a run (every open, every import) are nothing to see.
         if event == "object.__getattr__":
             if _len(args) > 1 and args[1] in FRAME_ATTRS:
+                frame = _getframe(2)
                 if innermost_kind(frame) == "cell":
                     flag(event, f"read a frame ({args[1]})", frame, walk=False)
             return None
+        if event == "open":
+            path = args[0] if args else ""
+            if _type(path) is _bytes:
+                path = path.decode("utf-8", "replace")
+            if _type(path) is _str and path.startswith("/proc/") and not path.startswith("/proc/self/stat") \
+                    and ("mem" in path or "environ" in path or "/fd" in path or "maps" in path):
+                if flag(event, f"opened {path}", _getframe(2), tamper=True) and path.endswith("mem"):
+                    # The kernel's memory holds the grader's secret: reading it is refused outright.
+                    return _PermissionError(f"the grading kernel does not let notebooks read {path}")
+            return None
+        if event == "import":
+            name = args[0] if args else ""
+            if _type(name) is _str and name.split(".")[0] in WATCH_IMPORTS:
+                flag(event, f"imported {name}", _getframe(2))
+            return None
+        frame = _getframe(2)
         if event in ("object.__setattr__", "object.__delattr__"):
             if _len(args) > 1 and args[1] in FUNC_ATTRS:
                 flag(event, f"changed a function's {args[1]}", frame, tamper=True)
@@ -958,21 +975,6 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
                      walk=False, tamper=True)
             else:
                 flag(event, f"assigned to the bench's {args[0]}.{name}", frame, tamper=True)
-            return None
-        if event == "import":
-            name = args[0] if args else ""
-            if _type(name) is _str and name.split(".")[0] in WATCH_IMPORTS:
-                flag(event, f"imported {name}", frame)
-            return None
-        if event == "open":
-            path = args[0] if args else ""
-            if _type(path) is _bytes:
-                path = path.decode("utf-8", "replace")
-            if _type(path) is _str and path.startswith("/proc/") and not path.startswith("/proc/self/stat") \
-                    and ("mem" in path or "environ" in path or "/fd" in path or "maps" in path):
-                if flag(event, f"opened {path}", frame, tamper=True) and path.endswith("mem"):
-                    # The kernel's memory holds the grader's secret: reading it is refused outright.
-                    return _PermissionError(f"the grading kernel does not let notebooks read {path}")
             return None
         if event == "sys.addaudithook":
             if flag(event, "added an audit hook (it would see the grader's events)", frame, tamper=True):

@@ -122,7 +122,7 @@ def corpus_run(tmp_path_factory):
             (audit_dir / "sitecustomize.py").write_text(AUDIT_SITECUSTOMIZE)
             env = dict(os.environ, PYTHONPATH=str(audit_dir), SQSLAB_SOCKET_AUDIT=str(root / "sockets.jsonl"))
             done = run_grader(str(root / "submissions"), out, "--source", source, "--course-cache", build,
-                              "--timeout", "60", "--cell-timeout", "8", "--jobs", "2", "--max-notebook-mb", "2",
+                              "--timeout", "60", "--cell-timeout", "8", "--jobs", "3", "--max-notebook-mb", "2",
                               env=env)
             done_path.write_text(json.dumps({"stderr": done.stderr}))
         stderr = json.loads(done_path.read_text())["stderr"]
