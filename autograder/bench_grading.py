@@ -149,7 +149,8 @@ def main(argv=None) -> int:
     from autograder.worker import fast_imports
 
     fast_imports()
-    work = args.keep or tempfile.mkdtemp(prefix="bench-grading-")
+    # Absolute: nbgrader's converters work from their course folder, and a relative --keep would be lost.
+    work = os.path.abspath(args.keep) if args.keep else tempfile.mkdtemp(prefix="bench-grading-")
     os.makedirs(work, exist_ok=True)
     course = build_course(os.path.abspath(args.source), os.path.join(work, "build"), args.assignment)
     subs = os.path.join(work, "submissions")
