@@ -7,7 +7,7 @@ Maps nbgrader's own folder names onto this repository's: the instructor's source
 release (tools/release.py passes ``--no-db``). Grading has its own configuration in autograder/.
 
 tools/release.py copies this file next to a scratch copy of solutions/ and runs nbgrader there, so
-``make release`` and the staleness test in tests/test_notebooks.py read exactly these settings.
+``make release`` and the staleness test in tests/course/test_notebooks.py read exactly these settings.
 """
 
 c = get_config()  # noqa: F821 - injected by traitlets when nbgrader loads this file

@@ -8,7 +8,7 @@ still count.
 
 ``build(dest, course, out_dir)`` writes one learner folder per case under ``dest`` and returns
 the cases, each with the status and score a fair grader gives it. The test suite grades all of
-them in one class run (``tests/test_grader_corpus.py``); ``python -m autograder.corpus DEST``
+them in one class run (``tests/grader/test_grader_corpus.py``); ``python -m autograder.corpus DEST``
 writes them for a look by hand.
 """
 
@@ -18,7 +18,6 @@ import copy
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Callable
 
 import nbformat
 from nbformat.v4 import new_code_cell
@@ -433,7 +432,7 @@ def attack_cases(b: Builder, one, extra, solutions_dir: str) -> list[Case]:
                              "<h1>10 of 10 points</h1>')")))
     add("patched_timeline", "replaces the bench's timeline renderer with one that injects a script and a fake "
         "score into the feedback page", "review", 2.0,
-        in_answer("import sqslab.timeline\nsqslab.timeline.to_html = lambda *a, **k: "
+        in_answer("import sqslab.views.timeline\nsqslab.views.timeline.to_html = lambda *a, **k: "
               "'<script>alert(1)</script><p>10 of 10 points</p>'"), "bench")
     add("leak_hidden_via_frames", "walks the frames up to the hidden test and raises its constants", "review", 2.0,
         one(b.notebook(LEAK_VIA_FRAMES)), "frame")

@@ -54,10 +54,10 @@ PROBE_KEY = "sqslab_grader_probe"
 INDEX_KEY = "sqslab_grader_index"
 #: Grader-side names of things in the bench that change while tests run (not tampering).
 MUTABLE_OK = ("failures",)
-#: Bench modules the hook does not import at setup (tooling no test uses).
-#: Bench modules the hook does not import at setup: views and tooling no test relies on (a view
-#: a notebook imports later is snapshotted when the grader first sees it).
-SKIP_MODULES = ("bench", "speed", "benchprobe", "fidelity_report", "demo", "widgets", "timeline", "views")
+#: Bench packages the hook does not import at setup: the views and the tooling, which no test relies
+#: on (``sqslab.views``, ``sqslab.tools``; a view a notebook imports later is snapshotted when the
+#: grader first sees it).
+SKIP_MODULES = ("views", "tools")
 #: Modules whose functions and classes are snapshotted and restored before each test.
 GUARD_PREFIXES = ("IPython", "ipykernel", "jupyter_client", "zmq", "traitlets", "comm")
 

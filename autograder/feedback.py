@@ -165,7 +165,7 @@ def timeline_html(events: list[dict], title: str) -> str:
         return ""
     try:
         from sqslab.history import Event
-        from sqslab.timeline import to_html
+        from sqslab.views.timeline import to_html
     except Exception:
         return ""
     fields = ("seq", "time", "actor", "kind", "message_id", "key", "detail")

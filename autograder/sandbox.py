@@ -278,7 +278,6 @@ def _etc_files(run_dir: str, uid: int) -> list[str]:
 
 def _kernel_env(uid: int) -> dict[str, str]:
     """The kernel's whole environment: nothing of the grader's (no JPY_PARENT_PID, no tokens)."""
-    home = "/tmp"
     return {
         "PATH": os.path.join(sys.prefix, "bin") + ":/usr/local/bin:/usr/bin:/bin",
         "HOME": "/tmp",

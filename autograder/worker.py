@@ -14,7 +14,6 @@ plain dict, which merges it into the class gradebook.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import shutil

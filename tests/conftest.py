@@ -10,6 +10,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests/support as "support"
 
+# moto's server mode, for the endpoint and fact tests in any folder.
+from support.motoserver import moto_server_elsewhere, threaded_moto_server  # noqa: E402, F401
+
 # The suite runs on moto in this process whatever the shell says: an exported SQSLAB_ENDPOINT (real
 # AWS, with consent) must never turn `make test` into calls on someone's account. The endpoint tests
 # pass their endpoint to the lab explicitly.
@@ -35,8 +38,8 @@ def clock(lab):
 #: The slowest groups of tests, slowest first. pytest-xdist hands groups to workers in collection
 #: order, so starting these first keeps both workers busy to the end instead of leaving one idle
 #: while the other grades a corpus alone.
-_SLOW_FIRST = ("tests/test_grader_corpus.py", "tests/test_corpus.py", "tests/test_browser.py",
-               "tests/test_grader_lessons.py")
+_SLOW_FIRST = ("tests/grader/test_grader_corpus.py", "tests/course/test_corpus.py", "tests/course/test_browser.py",
+               "tests/grader/test_grader_lessons.py")
 
 
 def pytest_collection_modifyitems(items):

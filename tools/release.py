@@ -7,7 +7,7 @@ settings of the repository's nbgrader_config.py, in a scratch copy of the reposi
 normalises every generated notebook (no outputs, no execution counts, no saved widget state, valid and
 unique cell ids, nbformat's sorted-key JSON) and writes course/<assignment>/ only where bytes changed.
 
-Same solutions/ in, same course/ bytes out: tests/test_notebooks.py regenerates into a temporary folder
+Same solutions/ in, same course/ bytes out: tests/course/test_notebooks.py regenerates into a temporary folder
 with :func:`release` and compares with the committed course/.
 
 It also writes the **learner bundle** (``--bundle``, default ``dist/learner``): what to hand learners

@@ -1,0 +1,498 @@
+"""The demo widget: a :class:`~sqslab.views.demo.DemoSession` on screen, for the mouse and the keyboard.
+
+>>> from sqslab.views.demo import DemoSession        # doctest: +SKIP
+>>> from sqslab.views.widgets import DemoView
+>>> demo = DemoSession(version="naive")
+>>> DemoView(demo)                              # the last line of a cell shows it
+
+The view holds no state of its own beyond which message is selected: every button calls one
+method of the session, and after every action (a button, or a call from another cell) it redraws
+itself from the session, which reads the mock's queues, the effect database, the checker and the
+history. The lifecycle timeline is ``sqslab.views.timeline``'s own picture, drawn with the clock's
+"now" line; hovering a message's row shows that message's history (the text version's line),
+and clicking the message's button selects it: its row is highlighted and its story shown.
+
+For every learner:
+
+* **Keyboard.** Every control is a native button, checkbox or drop-down list with a visible label
+  and a tooltip: Tab and Shift+Tab move between them, Enter or Space presses a button or ticks a
+  box, the arrow keys choose in a list. Controls are never disabled and never rebuilt while the
+  view lives, so the keyboard focus stays where it was after an action; a button that does not
+  apply says why in the status line.
+* **Not by colour alone.** A state is a symbol and a word (``◐ in flight, 12 s left``), a count
+  that turned red also says ``✗ TWICE`` or ``✗ LOST``, a lane says ``▶ running`` or ``■ stopped``.
+* **Text.** The picture has alt text, a text version of the whole timeline is one toggle away,
+  and :meth:`DemoSession.text` prints what the widget shows.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import itertools
+from typing import Any
+
+import ipywidgets as w
+
+from ..faults import FAULT_POINTS
+from . import timeline
+from .demo import FAULT_MENU, STATES, VERSIONS, DemoSession, MessageState
+
+__all__ = ["DemoView", "demo_view"]
+
+_RED = "#B00020"
+_GREEN = "#1B6E3A"
+_GREY = "#5F5F5F"
+_PURPLE = "#5A2D82"
+_ORANGE = "#8A4B00"
+_BLUE = "#0B5394"
+
+#: The colour of each state; the symbol and the word (``sqslab.views.demo.STATES``) carry the meaning.
+_STATE_COLOURS = {"visible": _BLUE, "in_flight": _ORANGE, "delayed": _GREY, "deleted": _GREEN,
+                  "dlq": _PURPLE, "gone": _GREY}
+
+_map_ids = itertools.count(1)
+
+
+def _button(description: str, tooltip: str, handler, *, style: str = "", width: str = "auto") -> w.Button:
+    b = w.Button(description=description, tooltip=tooltip, button_style=style,
+                 layout=w.Layout(width=width, min_width="fit-content"))
+    b.on_click(lambda _b: handler())
+    return b
+
+
+class DemoView:
+    """The demo widget for one :class:`~sqslab.views.demo.DemoSession`.
+
+    Parameters
+    ----------
+    session : DemoSession
+        The session the buttons drive.
+    title : str, optional
+        A heading over the widget.
+    picture : bool
+        Draw the lifecycle timeline (turn off for a faster view on a slow machine).
+    dpi : int
+        The timeline's resolution.
+    """
+
+    def __init__(self, session: DemoSession, *, title: str | None = None, picture: bool = True,
+                 dpi: int = 72):
+        self.session = session
+        self.title = title or "Live demo: one queue, its dead-letter queue, and the consumers"
+        self.picture = picture
+        self.dpi = dpi
+        self.selected: str | None = None
+        self.last = "Ready. Use the buttons below, or the keyboard: Tab moves between controls, Enter presses."
+        self._acting = False
+        self._pending = False
+        self._build()
+        session.on_change(self._session_changed)
+        self.refresh()
+
+    # -- building ----------------------------------------------------------------------------------
+    def _build(self) -> None:
+        s = self.session
+        self.header = w.HTML()
+        self.status = w.HTML()
+        self.help = w.HTML(
+            "<small>Keyboard: <kbd>Tab</kbd> / <kbd>Shift</kbd>+<kbd>Tab</kbd> move between controls, "
+            "<kbd>Enter</kbd> or <kbd>Space</kbd> presses a button, the arrow keys choose in a list. "
+            "Hover a message's row in the timeline, or press its button, to see its history.</small>")
+
+        # the producer
+        self.delay = w.Dropdown(options=[("no delay", 0), ("delay 10 s", 10), ("delay 60 s", 60)], value=0,
+                                description="Delay", tooltip="DelaySeconds of the next sends (standard queues)",
+                                layout=w.Layout(width="auto"), style={"description_width": "initial"})
+        self.timeout = w.Checkbox(value=False, description="the first send times out (the producer retries)",
+                                  indent=False, tooltip="inject send_timeout: SQS accepts the message, the "
+                                  "producer hears nothing and sends it again",
+                                  layout=w.Layout(width="auto"))
+        self.dedup = w.Dropdown(options=[("same ID (from the order)", True), ("fresh ID per attempt", False)],
+                                value=True, description="Retry's dedup ID",
+                                tooltip="FIFO: the MessageDeduplicationId a retried send carries",
+                                layout=w.Layout(width="auto"), style={"description_width": "initial"})
+        producer = [
+            w.HTML("<b>Producer</b>", layout=w.Layout(width="6em")),
+            _button("Send an order", "send one new order to the queue", lambda: self._send(1), style="primary"),
+            _button("Send 3 orders", "send three new orders to the queue", lambda: self._send(3)),
+            _button('Send a poison order ("20.00")', "an order whose amount is a decimal string: poison to "
+                    "parser version 1, fine for version 2", lambda: self._send(1, poison=True)),
+            self.timeout,
+        ]
+        producer += [self.dedup] if s.fifo else [self.delay]
+
+        # the clock
+        clock = [w.HTML("<b>Clock</b>", layout=w.Layout(width="6em"))]
+        for seconds in (1, 10, 31):
+            clock.append(_button(f"+{seconds} s", f"let {seconds} simulated seconds pass",
+                                 lambda n=seconds: self._act(s.advance, n)))
+        clock.append(_button("Jump to the next visible message", "move the clock just past the moment the "
+                             "next message in flight or delayed becomes visible",
+                             lambda: self._act(s.advance_to_next)))
+
+        # the lanes
+        self.lane_rows = []
+        for ln in s.lanes:
+            row = _LaneRow(self, ln.number)
+            self.lane_rows.append(row)
+        everyone = [
+            w.HTML("<b>All lanes</b>", layout=w.Layout(width="6em")),
+            _button("Step every running lane", "one step of each running lane, in lane order",
+                    lambda: self._act(s.step_all), style="primary"),
+            _button("Run until the queue is empty", "step the running lanes in turn, moving the clock when "
+                    "nothing is visible", lambda: self._act(s.run)),
+            _button("Use the naive consumer everywhere", VERSIONS["naive"], lambda: self._use_everywhere("naive")),
+            _button("Use the idempotent consumer everywhere", VERSIONS["idempotent"],
+                    lambda: self._use_everywhere("idempotent")),
+        ]
+
+        # the dead-letter queue
+        dlq = [
+            w.HTML("<b>DLQ</b>", layout=w.Layout(width="6em")),
+            _button("Deploy the parser fix (v2)", "from now on an amount like \"20.00\" is parsed, not poison",
+                    lambda: self._act(s.deploy_fix)),
+            _button("Redrive the DLQ", "StartMessageMoveTask: move every message of the dead-letter queue "
+                    "back to the queue", lambda: self._act(s.redrive), style="warning"),
+        ]
+
+        # the messages
+        self.grid = w.GridBox(layout=w.Layout(grid_template_columns="minmax(9em, max-content) 1fr 6em 13em",
+                                              grid_gap="2px 12px", align_items="center"))
+        self._message_buttons: list[w.Button] = []
+        self._message_cells: list[tuple[w.HTML, w.HTML, w.HTML]] = []
+        self._shown: list[str] = []
+        self._grid_header = [w.HTML(f"<b>{h}</b>") for h in
+                             ("Message (press: its history)", "State", "Receives", "Charges of its order")]
+        self.details = w.HTML()
+        self.checker = w.HTML()
+        self.timeline = w.HTML()
+        self.as_text = w.ToggleButton(value=False, description="Show the timeline as text",
+                                      tooltip="the text version of the timeline: every message's lifecycle",
+                                      layout=w.Layout(width="auto"))
+        self.as_text.observe(lambda _c: self.refresh(), names="value")
+        self.timeline_text = w.HTML()
+        self.log = w.HTML()
+
+        line = lambda children: w.HBox(children, layout=w.Layout(flex_flow="row wrap", align_items="center",
+                                                                  grid_gap="4px"))
+        self.widget = w.VBox([
+            self.header, self.status,
+            line(producer), line(clock),
+            w.VBox([r.box for r in self.lane_rows]),
+            line(everyone), line(dlq),
+            w.HTML("<b>Messages</b>"), self.grid, self.details, self.checker,
+            w.HTML("<b>Lifecycle timeline</b>"), self.timeline,
+            self.as_text, self.timeline_text,
+            w.HTML("<b>What happened</b>"), self.log, self.help,
+        ], layout=w.Layout(border="1px solid #bbbbbb", padding="8px", grid_gap="6px"))
+        self.widget.add_class("sqslab-demo")
+
+    # -- actions -------------------------------------------------------------------------------------
+    def _act(self, method, *args: Any, **kw: Any) -> None:
+        self._acting = True  # one redraw per press, however many changes the action makes
+        try:
+            self.last = method(*args, **kw)
+        except Exception as exc:  # noqa: BLE001 - a view reports, it never dies mid-lesson
+            self.last = f"That did not work: {type(exc).__name__}: {exc}"
+        finally:
+            self._acting = False
+        self.refresh()
+
+    def _session_changed(self) -> None:
+        # A change made from a notebook cell (demo.step(1) ...): the view redraws once when the
+        # cell has run, not after every call in it; anywhere else (a script, a test), at once.
+        if self._acting:
+            return
+        self.last = self.session.log[-1].split("  ", 1)[-1] if self.session.log else self.last
+        if _cell_running():
+            if not self._pending:
+                self._pending = True
+                _after_cell(self._redraw_pending)
+        else:
+            self.refresh()
+
+    def _redraw_pending(self) -> None:
+        self._pending = False
+        self.refresh()
+
+    def _send(self, count: int, *, poison: bool = False) -> None:
+        kw: dict[str, Any] = {"poison": poison, "timeout_first": self.timeout.value}
+        if self.session.fifo:
+            kw["same_dedup_id"] = self.dedup.value
+        else:
+            kw["delay"] = self.delay.value
+        self._act(self.session.send, count, **kw)
+
+    def _use_everywhere(self, version: str) -> None:
+        self._act(self.session.use, version)
+
+    def select(self, message: str | None) -> None:
+        """Select a message (its row ident, MessageId or order id); None clears the selection."""
+        if message is not None:
+            for m in self.session.messages():
+                if message in (m.ident, m.message_id, m.key, m.label):
+                    message = m.ident
+                    break
+        self.selected = None if message == self.selected else message
+        self.refresh()
+
+    # -- drawing -------------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Redraw everything from the session (called after every action)."""
+        s = self.session
+        messages = s.messages()
+        c = s.queue_counts()
+        self.header.value = (
+            f"<h3 style='margin:0'>{html.escape(self.title)}</h3>"
+            f"<div>Clock: <b>t = {s.now():g} s</b> &nbsp;·&nbsp; queue <code>{html.escape(s.queue.name)}</code>: "
+            f"{c['visible']} visible, {c['in_flight']} in flight, {c['delayed']} delayed &nbsp;·&nbsp; "
+            f"DLQ: {c['dlq']} &nbsp;·&nbsp; visibility timeout {s.visibility_timeout} s, "
+            f"maxReceiveCount {s.max_receive_count}"
+            + (f", each job takes {s.work_seconds:g} s" if s.work_seconds else "") + "</div>")
+        self.status.value = (f"<div role='status' style='padding:2px 4px;background:#F2F2F2'>"
+                             f"<b>Last:</b> {html.escape(self.last)}</div>")
+        keys = [m.key for m in messages if m.key]
+        for row in self.lane_rows:
+            row.refresh(list(dict.fromkeys(keys)))
+        self._refresh_grid(messages)
+        self._refresh_details(messages)
+        summary = s.summary()
+        colour = _RED if summary.startswith("✗") else _GREEN
+        self.checker.value = (f"<div style='color:{colour};font-weight:bold'>Checker (the grader's): "
+                              f"{html.escape(summary)}</div>")
+        self._refresh_timeline(messages)
+        self.log.value = "<ol style='margin:0;padding-left:1.6em' reversed>" + "".join(
+            f"<li><small>{html.escape(line)}</small></li>" for line in reversed(s.log[-6:])) + "</ol>"
+
+    def _refresh_grid(self, messages: list[MessageState]) -> None:
+        while len(self._message_buttons) < len(messages):
+            i = len(self._message_buttons)
+            b = w.Button(layout=w.Layout(width="auto"))
+            b.on_click(lambda _b, i=i: self.select(self._shown[i] if i < len(self._shown) else None))
+            self._message_buttons.append(b)
+            self._message_cells.append((w.HTML(), w.HTML(), w.HTML()))
+        self._shown = [m.ident for m in messages]
+        for m, b, (state, receives, charges) in zip(messages, self._message_buttons, self._message_cells):
+            chosen = m.ident == self.selected
+            b.description = ("▶ " if chosen else "") + m.label
+            b.button_style = "info" if chosen else ""
+            b.tooltip = m.story
+            symbol, _ = STATES[m.state]
+            state.value = (f"<span style='color:{_STATE_COLOURS[m.state]}'>{symbol}</span> "
+                           f"{html.escape(m.state_words())}")
+            receives.value = f"{m.receives}"
+            charges.value = _charges_html(m)
+        children: list[Any] = list(self._grid_header)
+        for b, cells in zip(self._message_buttons[:len(messages)], self._message_cells):
+            children += [b, *cells]
+        if not messages:
+            children += [w.HTML("<i>no messages yet: send an order</i>")]
+        if list(self.grid.children) != children:
+            self.grid.children = children
+
+    def _refresh_details(self, messages: list[MessageState]) -> None:
+        m = next((m for m in messages if m.ident == self.selected), None)
+        if m is None:
+            self.details.value = ("<small>Press a message's button to see everything that happened to it "
+                                  "and to highlight its row in the timeline.</small>")
+            return
+        lines = "".join(f"<li>{html.escape(part.strip())}</li>" for part in m.story.split(":", 1)[-1].split(";"))
+        self.details.value = (f"<div style='border-left:4px solid {_BLUE};padding-left:6px'>"
+                              f"<b>{html.escape(m.label)}</b>: {html.escape(m.describe().split(': ', 1)[1])}"
+                              f"<ol style='margin:2px 0'>{lines}</ol></div>")
+
+    def _refresh_timeline(self, messages: list[MessageState]) -> None:
+        s = self.session
+        history = s.history
+        text = timeline.text(history)
+        self.timeline_text.value = (f"<pre style='white-space:pre-wrap;font-size:85%'>{html.escape(text)}</pre>"
+                                    if self.as_text.value else "")
+        self.as_text.description = "Hide the timeline as text" if self.as_text.value else "Show the timeline as text"
+        if not self.picture:
+            self.timeline.value = ""
+            return
+        pic = timeline.picture(history, dpi=self.dpi, now=s.now(),
+                               highlight=[self.selected] if self.selected else None)
+        alt = timeline.alt_text(history) + f" The clock shows t={s.now():g} s."
+        if self.selected:
+            label = next((m.label for m in messages if m.ident == self.selected), self.selected)
+            alt += f" The row of {label} is highlighted."
+        stories = {st.ident: st for st in timeline.stories(history)}
+        name = f"sqslab-demo-map-{next(_map_ids)}"
+        areas = "".join(
+            f'<area shape="rect" coords="0,{top},{pic.width},{bottom}" '
+            f'title="{html.escape(stories[ident].text, quote=True)}" '
+            f'alt="{html.escape(stories[ident].text, quote=True)}">'
+            for ident, (top, bottom) in pic.rows.items() if ident in stories)
+        png = base64.b64encode(pic.png).decode("ascii")
+        # Shown at its own size: the image map's coordinates are the PNG's pixels.
+        self.timeline.value = (
+            f'<div style="overflow-x:auto"><img class="sqslab-demo-timeline" src="data:image/png;base64,{png}" '
+            f'alt="{html.escape(alt, quote=True)}" usemap="#{name}" width="{pic.width}" height="{pic.height}" '
+            f'style="max-width:none"><map name="{name}">{areas}</map></div>')
+
+    # -- for tests and notebooks ------------------------------------------------------------------------
+    def controls(self) -> list[w.DOMWidget]:
+        """Every control a person can operate, in the order Tab reaches them."""
+        out: list[w.DOMWidget] = []
+
+        def walk(widget: Any) -> None:
+            if isinstance(widget, (w.Button, w.ToggleButton, w.Dropdown, w.Checkbox)):
+                out.append(widget)
+            for child in getattr(widget, "children", ()):
+                walk(child)
+
+        walk(self.widget)
+        return out
+
+    def button(self, description: str) -> w.Button:
+        """The button whose label is ``description`` (exactly, or without a leading "▶ ")."""
+        for b in self.controls():
+            if isinstance(b, w.Button) and b.description.removeprefix("▶ ") == description:
+                return b
+        raise KeyError(f"no button labelled {description!r}")
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def __repr__(self) -> str:
+        return self.session.text()
+
+
+class _LaneRow:
+    """The controls of one lane: start/stop, step, its consumer version, a crash to arm."""
+
+    def __init__(self, view: DemoView, number: int):
+        self.view = view
+        self.number = number
+        s = view.session
+        ln = s.lane(number)
+        self.words = w.HTML(layout=w.Layout(width="100%"))
+        self.toggle = _button(f"Start lane {number}", f"start or stop lane {number}'s consumer process",
+                              lambda: view._act(s.toggle, number))
+        self.step = _button(f"Step lane {number}", f"one step of lane {number}'s consumer: receive once, "
+                            "handle what came, return", lambda: view._act(s.step, number), style="primary")
+        self.version = w.Dropdown(options=[(name, name) for name in VERSIONS], value=ln.version,
+                                  description=f"Lane {number} runs", tooltip="the consumer's code: " + "; ".join(
+                                      f"{k}: {v}" for k, v in VERSIONS.items()),
+                                  layout=w.Layout(width="auto"), style={"description_width": "initial"})
+        self.version.observe(self._version_changed, names="value")
+        self.point = w.Dropdown(options=[("no crash", "")] + [(p, p) for p in FAULT_MENU], value="",
+                                description="Crash at", tooltip="a fault point of the bench: " + "; ".join(
+                                    f"{p}: {FAULT_POINTS[p].description}" for p in FAULT_MENU),
+                                layout=w.Layout(width="auto"), style={"description_width": "initial"})
+        self.message = w.Dropdown(options=[("any message", "")], value="", description="for",
+                                  tooltip="the order whose handling the fault hits",
+                                  layout=w.Layout(width="auto"), style={"description_width": "initial"})
+        self.arm = _button(f"Arm the crash for lane {number}", f"lane {number}'s consumer meets the chosen "
+                           "fault point (for the chosen message) in its next steps; 'no crash' disarms",
+                           self._arm, style="danger")
+        self.box = w.VBox([self.words, w.HBox([self.toggle, self.step, self.version, self.point, self.message,
+                                               self.arm],
+                                              layout=w.Layout(flex_flow="row wrap", grid_gap="4px"))],
+                          layout=w.Layout(border_left="4px solid #dddddd", padding="0 0 0 6px"))
+
+    def _version_changed(self, change: dict) -> None:
+        if change["new"] != self.view.session.lane(self.number).version:
+            self.view._act(self.view.session.use, change["new"], self.number)
+
+    def _arm(self) -> None:
+        s = self.view.session
+        if not self.point.value:
+            self.view._act(s.cancel_crash, self.number)
+        else:
+            self.view._act(s.crash, self.number, self.point.value, self.message.value or None)
+
+    def refresh(self, keys: list[str]) -> None:
+        s = self.view.session
+        ln = s.lane(self.number)
+        if ln.running:
+            mark, colour = "▶ running", _GREEN
+        elif "died" in ln.last:
+            mark, colour = "✗ died", _RED
+        else:
+            mark, colour = "■ stopped", _GREY
+        words = s.lane_words(ln).split(": ", 1)[1].removeprefix("stopped ")
+        self.words.value = (f"<b>Lane {self.number}</b> <span style='color:{colour};font-weight:bold'>{mark}</span>"
+                            f" — {html.escape(words)}")
+        self.toggle.description = f"Stop lane {self.number}" if ln.running else f"Start lane {self.number}"
+        if self.version.value != ln.version:
+            self.version.value = ln.version
+        options = [("any message", "")] + [(k, k) for k in keys]
+        if list(self.message.options) != options:
+            keep = self.message.value
+            self.message.options = options
+            self.message.value = keep if keep in keys else ""
+
+
+# -- knowing when a notebook cell is running ------------------------------------------------------
+_cell = {"running": False, "after": [], "hooked": False}
+
+
+def _cell_running() -> bool:
+    """True while IPython runs a cell (so the view can wait for its end to redraw)."""
+    _hook_ipython()
+    return _cell["running"]
+
+
+def _after_cell(callback) -> None:
+    _cell["after"].append(callback)
+
+
+def _hook_ipython() -> None:
+    if _cell["hooked"]:
+        return
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - ipywidgets needs IPython
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    _cell["hooked"] = True
+
+    def pre_run_cell(*_: Any) -> None:
+        _cell["running"] = True
+
+    def post_run_cell(*_: Any) -> None:
+        _cell["running"] = False
+        callbacks, _cell["after"] = _cell["after"], []
+        for callback in callbacks:
+            callback()
+
+    shell.events.register("pre_run_cell", pre_run_cell)
+    shell.events.register("post_run_cell", post_run_cell)
+    # The cell that creates the first view is already running when the hooks go in.
+    _cell["running"] = getattr(shell, "execution_count", None) is not None and _in_a_cell(shell)
+
+
+def _in_a_cell(shell: Any) -> bool:
+    import sys
+
+    frame = sys._getframe()
+    while frame is not None:
+        if frame.f_code.co_name in ("run_cell", "run_cell_async", "run_code"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _charges_html(m: MessageState) -> str:
+    if m.verdict == "twice":
+        return (f"<span style='color:{_RED};font-weight:bold'>✗ {m.effects} — TWICE</span>")
+    if m.verdict == "lost":
+        return f"<span style='color:{_RED};font-weight:bold'>✗ {m.effects} — LOST</span>"
+    if m.verdict == "once":
+        return f"<span style='color:{_GREEN}'>✓ 1 — once</span>"
+    if m.verdict == "unkeyed":
+        return f"<span style='color:{_GREY}'>? no order id</span>"
+    return f"<span style='color:{_GREY}'>… 0 — not yet</span>"
+
+
+def demo_view(**session: Any) -> DemoView:
+    """A :class:`DemoView` on a new :class:`~sqslab.views.demo.DemoSession` (``session`` passed on)."""
+    title = session.pop("title", None)
+    return DemoView(DemoSession(**session), title=title)
