@@ -254,6 +254,8 @@ def run(args) -> int:
                                                   "cpu_seconds": max(60, 3 * args.timeout)},
                 # Scratch on tmpfs when there is one: the workers' private gradebooks and notebooks
                 # are thrown away, so their fsyncs need not reach a disk.
+                # The bench's switches the kernels inherit (a re-run with them changed grades again).
+                "bench_switches": {k: os.environ[k] for k in sandbox.BENCH_SWITCHES if k in os.environ},
                 "tmp_root": "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None}
     settings_key = hashlib.sha256(json.dumps(
         [grader_version(), course.source_key, {k: v for k, v in settings.items() if k != "tmp_root"}],

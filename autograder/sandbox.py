@@ -276,6 +276,10 @@ def _etc_files(run_dir: str, uid: int) -> list[str]:
     return args
 
 
+#: Environment variables of the bench a graded kernel inherits from the grader.
+BENCH_SWITCHES = ("SQSLAB_SAMPLE_SHORT_POLLS",)
+
+
 def _kernel_env(uid: int) -> dict[str, str]:
     """The kernel's whole environment: nothing of the grader's (no JPY_PARENT_PID, no tokens)."""
     return {
@@ -292,6 +296,9 @@ def _kernel_env(uid: int) -> dict[str, str]:
         "JUPYTER_DATA_DIR": "/tmp/.local/share/jupyter",
         "NBGRADER_EXECUTION": os.environ.get("NBGRADER_EXECUTION", "autograde"),
         "SQSLAB_GRADING": "1",
+        # The bench's own switches, as the grader was started with them, so a graded run behaves
+        # as the learner's (never SQSLAB_ENDPOINT: a graded kernel has no network).
+        **{k: os.environ[k] for k in BENCH_SWITCHES if k in os.environ},
     }
 
 

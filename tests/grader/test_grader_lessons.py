@@ -7,9 +7,9 @@
   hidden test.
 * A class run of every lesson's right answers (the corpora of ``tests/corpus``): each gets full
   marks, and none is flagged (status ``ok``, never ``review``). In the same run, lesson 1's
-  "learner's objects are the tests' objects" trick (the ``my_consumer`` cell edited so the bench
-  stops injecting faults) earns exactly what the honest delete-first consumer earns: the points come
-  from the clean run, which runs the release's own cells.
+  "switch the bench's faults off" trick, tried from a cell the tests never call (left out of the
+  clean run, which decides the points) and from the answer cell (the bench fails a run whose
+  injection was switched off), earns no more than the honest delete-first consumer, and is flagged.
 """
 
 from __future__ import annotations
@@ -107,8 +107,8 @@ def test_the_learner_bundle_has_the_course_the_bench_and_the_self_check_but_no_a
     # ...and no reference answer: no file holds half or more of a solution's lines. The bench itself
     # shares two answers' code today (its capstone helpers redrive as lesson 5's answer does; its
     # lab parses order ids as lesson 2's idempotency_key does); they are known and listed here.
-    known = {("05_dlq_redrive:redrive", "src/sqslab/capstone.py"), ("02_idempotent_consumer:idempotency_key",
-                                                                     "src/sqslab/lab.py")}
+    known = {("05_dlq_redrive:redrive", "src/sqslab/lessons/capstone.py"),
+             ("02_idempotent_consumer:idempotency_key", "src/sqslab/lab.py")}
     for answer, lines in answers:
         for rel, text in texts.items():
             share = sum(1 for line in lines if line in text) / len(lines)
@@ -139,56 +139,75 @@ def test_self_check_from_the_bundle_says_what_to_do_and_exits_zero_unless_strict
 
 # -- a class of right answers, and lesson 1's trick -------------------------------------------------------
 
-def _right_answer_class(dest: Path) -> dict[tuple[str, str], str]:
-    """learner/assignment folders of every lesson's right answers; returns (learner, assignment) -> case."""
-    from support.nbgrading import build_submission, load_corpus
+def _write_submission(course, assignment: str, folder: Path, code: dict[str, str]) -> None:
+    """Every notebook of ``assignment`` (a split lesson has several), its solution cells from ``code``."""
+    from support.nbgrading import build_submission
 
-    course = build_course(SOLUTIONS, str(dest / "build"))
+    folder.mkdir(parents=True)
+    for nbinfo in next(a for a in course.assignments if a.name == assignment).notebooks:
+        release = nbformat.read(os.path.join(course.release_dir, assignment, nbinfo.name + ".ipynb"), as_version=4)
+        own = {gid: text for gid, text in code.items()
+               if any(c.metadata.get("nbgrader", {}).get("grade_id") == gid
+                      and c.metadata.get("nbgrader", {}).get("solution") for c in release.cells)}
+        nbformat.write(nbformat.from_dict(build_submission(release, own)), str(folder / (nbinfo.name + ".ipynb")))
+
+
+def _right_answer_class(dest: Path, course) -> dict[tuple[str, str], str]:
+    """learner/assignment folders of every lesson's right answers; returns (learner, assignment) -> case."""
+    from support.nbgrading import load_corpus
+
     made = {}
     for a in course.assignments:
-        release = nbformat.read(os.path.join(course.release_dir, a.name, a.name + ".ipynb"), as_version=4)
         for case in load_corpus(a.name):
             if case.expect != "full":
                 continue
-            learner = case.name
-            folder = dest / "subs" / learner / a.name
-            folder.mkdir(parents=True)
-            nbformat.write(nbformat.from_dict(build_submission(release, case.code)), str(folder / (a.name + ".ipynb")))
-            made[(learner, a.name)] = case.name
+            _write_submission(course, a.name, dest / "subs" / case.name / a.name, case.code)
+            made[(case.name, a.name)] = case.name
     return made
 
 
-def _lesson_one_trick(release, source, wrong: str):
-    """Lesson 1 with a wrong consume_once, its my_consumer cell edited to switch the bench's faults off."""
-    nb = solved_copy(release, source)
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = wrong
-    honest = nbformat.from_dict(nbformat.reads(nbformat.writes(nb), as_version=4))
-    for cell in nb.cells:
-        if cell.cell_type == "code" and cell.source.startswith("def my_consumer(process):"):
-            cell.source = cell.source.replace(
-                "def my_consumer(process):\n",
-                "def my_consumer(process):\n"
-                "    if getattr(process, 'lab', None) is not None:\n"
-                "        process.lab.faults.enabled = False  # the bench injects nothing more\n", 1)
-            break
-    else:
-        pytest.skip("lesson 1 has no my_consumer cell any more")
-    return honest, nb
+# Lesson 1's tests call consume_once through their own wrapper, never a cell of the learner's, and a
+# consumer's Process carries no lab: the trick of switching the bench's faults off now needs a way
+# in. Two are tried, each on the honest delete-first consumer: a cell the tests never call (the
+# my_consumer demo cell) that switches injection off for every fault plan, which the clean run
+# leaves out; and the answer cell itself, reaching the lab of the running test through the bench's
+# private registry, which the bench sees (a run whose injection was switched off fails).
+TRICK_IN_DEMO_CELL = (
+    "import sqslab.faults as _faults\n"
+    "_faults.FaultPlan.hit = lambda self, *a, **k: None   # the bench injects nothing more\n"
+    "_faults.FaultPlan.wants = lambda self, *a, **k: False\n")
+TRICK_IN_ANSWER = (
+    "import sqslab.scenario as _scenario\n"
+    "def _no_faults():\n"
+    "    for _lab in list(_scenario._labs.values()):\n"
+    "        if _lab.faults.armed:\n"
+    "            _lab.faults.enabled = False   # the bench injects nothing more\n")
+
+
+def _lesson_one_tricks(course, wrong: dict[str, str], dest: Path) -> None:
+    """honest_delete_first, trick_demo_cell and trick_in_answer: lesson 1 with the same wrong consume_once."""
+    _write_submission(course, LESSON, dest / "honest_delete_first" / LESSON, wrong)
+    _write_submission(course, LESSON, dest / "trick_demo_cell" / LESSON, wrong)
+    path = dest / "trick_demo_cell" / LESSON / (LESSON + ".ipynb")
+    nb = nbformat.read(str(path), as_version=4)
+    demo = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("def my_consumer(p")]
+    assert demo, "lesson 1 has no my_consumer demo cell any more: re-anchor the trick"
+    demo[0].source = TRICK_IN_DEMO_CELL + demo[0].source
+    nbformat.write(nb, str(path))
+    answer = wrong["consume_once"].replace("    for m in messages:\n", "    _no_faults()\n    for m in messages:\n", 1)
+    assert answer != wrong["consume_once"], "the wrong answer changed shape: re-anchor the trick"
+    _write_submission(course, LESSON, dest / "trick_in_answer" / LESSON, {**wrong, "consume_once": TRICK_IN_ANSWER + answer})
 
 
 @pytest.fixture(scope="module")
-def class_run(tmp_path_factory, lesson):
+def class_run(tmp_path_factory):
+    from support.nbgrading import load_corpus
+
     dest = tmp_path_factory.mktemp("right-answers")
-    made = _right_answer_class(dest)
-    wrong = (Path(REPO) / "tests" / "corpus" / LESSON / "wrong_delete_before_processing.py").read_text()
-    source = nbformat.read(os.path.join(lesson["course"].source_dir, LESSON, LESSON + ".ipynb"), as_version=4)
-    honest, trick = _lesson_one_trick(lesson["release"], source, wrong)
-    for learner, nb in (("honest_delete_first", honest), ("trick_my_consumer", trick)):
-        folder = dest / "subs" / learner / LESSON
-        folder.mkdir(parents=True)
-        nbformat.write(nb, str(folder / (LESSON + ".ipynb")))
+    course = build_course(SOLUTIONS, str(dest / "build"))
+    made = _right_answer_class(dest, course)
+    wrong = next(c for c in load_corpus(LESSON) if c.name == "wrong_delete_before_processing").code
+    _lesson_one_tricks(course, wrong, dest / "subs")
     out = dest / "out"
     done = subprocess.run([sys.executable, GRADE, "--submissions", str(dest / "subs"), "--out", str(out),
                            "--course-cache", str(dest / "build"), "--no-progress", "--jobs", "2"],
@@ -207,18 +226,11 @@ def test_no_right_answer_of_any_lesson_is_flagged_and_each_gets_full_marks(class
         assert row["score"] == row["max_score"], f"{key}: {row['score']} of {row['max_score']}: {row['reason']}"
 
 
-def test_editing_a_cell_the_tests_call_earns_nothing_the_honest_code_would_not(class_run):
-    import json
-
-    from sqslab.scenario import Process
-
+def test_switching_the_benchs_faults_off_earns_nothing_the_honest_code_would_not(class_run):
     honest = class_run["rows"][("honest_delete_first", LESSON)]
-    trick = class_run["rows"][("trick_my_consumer", LESSON)]
-    assert float(honest["score"]) < float(honest["max_score"])
-    assert trick["score"] == honest["score"], (trick, honest)
-    if "lab" in getattr(Process, "__dataclass_fields__", {}):
-        # While a consumer still gets the lab, the trick works in the learner's own run: the tests it
-        # fooled there are the ones the feedback says passed only outside the clean run.
-        with open(class_run["out"] / ".grader" / "results" / "trick_my_consumer" / f"{LESSON}.json") as f:
-            cells = json.load(f)["notebooks"][0]["cells"]
-        assert any(c.get("clean_only") for c in cells), cells
+    assert honest["status"] == "ok" and float(honest["score"]) < float(honest["max_score"]), honest
+    for trick in ("trick_demo_cell", "trick_in_answer"):
+        row = class_run["rows"][(trick, LESSON)]
+        assert float(row["score"]) <= float(honest["score"]), (trick, row, honest)
+        # The bench was changed (a cell the tests never call) or reached into (the answer): never a plain ok.
+        assert row["status"] in ("tampered", "review"), (trick, row)
