@@ -168,7 +168,15 @@ def summarize(assignment, notebooks: list[dict], sandboxed: bool = True) -> dict
         return {"score": 0.0, "max_score": max_score, "status": "missing", "reason": statuses[0][1]}
     best = min(statuses, key=lambda s: _PRIORITY.index(s[0]))
     reason = best[1]
-    if len(notebooks) > 1:
+    if len(notebooks) > 1 and all(r.startswith("Graded: ") for _, r in statuses):
+        # Every notebook of a split lesson graded plainly: one tally for the lesson, not the first's.
+        tests = [c for nb in notebooks for c in nb.get("cells", [])
+                 if not (nb.get("self_check") and c.get("all_hidden"))]
+        passed = sum(1 for c in tests if c.get("passed"))
+        mine = "you can check " if any(nb.get("self_check") for nb in notebooks) else ""
+        reason = _sentence([f"Graded: {passed} of the {_plural(len(tests), 'behaviour')} {mine}of its "
+                            f"{len(notebooks)} notebooks passed"])
+    elif len(notebooks) > 1:
         name = notebooks[statuses.index(best)]["name"]
         reason = f"{name}.ipynb: {reason}"
     return {"score": round(score, 6), "max_score": max_score, "status": best[0], "reason": reason}

@@ -187,6 +187,18 @@ def test_tampering_outranks_a_timeout():
     assert status == "tampered" and "faults off" in reason
 
 
+def test_a_split_lesson_graded_plainly_counts_the_behaviours_of_all_its_notebooks():
+    from types import SimpleNamespace
+
+    first, second = _entry(), _entry()
+    first["name"], second["name"] = "lesson", "lesson_b"
+    row = results.summarize(SimpleNamespace(max_score=4.0), [first, second])
+    assert row["status"] == "ok" and row["reason"] == "Graded: 2 of the 4 behaviours of its 2 notebooks passed.", row
+    second["run"]["tampering"] = ["sqslab.scenario.check was replaced"]
+    row = results.summarize(SimpleNamespace(max_score=4.0), [first, second])
+    assert row["status"] == "tampered" and row["reason"].startswith("lesson_b.ipynb: "), row
+
+
 def test_a_plain_run_is_ok_with_the_count_of_behaviours():
     assert results.notebook_status(_entry()) == ("ok", "Graded: 1 of 2 behaviours passed.")
 
