@@ -56,6 +56,9 @@ _LABELS = (("FAILED: expected ", "Expected"), ("Seen: ", "Seen"), ("Also: ", "Al
 _RAISED = re.compile(r"^Raised by your code(?: \([^)]*\))?: (.*)$")
 
 
+_INJECTED = re.compile(r"\(injected\b[^()]*\)")
+
+
 def parse_explanation(text: str) -> dict:
     """The bench's explanation, in parts: note, expected, seen (list), raised, injected_raised, injected, why, story.
 
@@ -75,7 +78,9 @@ def parse_explanation(text: str) -> dict:
         if m:
             for item in _split_items(m.group(1).rstrip(".")):
                 # The bench's own injected error that the code let through is not the learner's error.
-                (parts["unhandled"] if "injected" in item.lower() else parts["raised"]).append(item)
+                # The bench marks its errors' messages "(injected ...)"; a learner's message that
+                # merely says "injected" somewhere (a dump of the bench's text) stays the learner's.
+                (parts["unhandled"] if _INJECTED.search(item) else parts["raised"]).append(item)
             i += 1
             continue
         if stripped.startswith("What happened to ") and stripped.endswith(":"):

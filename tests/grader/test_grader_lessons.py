@@ -106,9 +106,10 @@ def test_the_learner_bundle_has_the_course_the_bench_and_the_self_check_but_no_a
         assert not leaked, f"{rel} holds hidden tests: {leaked[:2]}"
     # ...and no reference answer: no file holds half or more of a solution's lines. The bench itself
     # shares two answers' code today (its capstone helpers redrive as lesson 5's answer does; its
-    # lab parses order ids as lesson 2's idempotency_key does); they are known and listed here.
+    # lessons/idempotency.py parses order ids as lesson 2's idempotency_key does); they are known
+    # and listed here.
     known = {("05_dlq_redrive:redrive", "src/sqslab/lessons/capstone.py"),
-             ("02_idempotent_consumer:idempotency_key", "src/sqslab/lab.py")}
+             ("02_idempotent_consumer:idempotency_key", "src/sqslab/lessons/idempotency.py")}
     for answer, lines in answers:
         for rel, text in texts.items():
             share = sum(1 for line in lines if line in text) / len(lines)

@@ -572,6 +572,9 @@ def test_the_benchs_explanation_is_split_into_expected_seen_injected_why():
     assert p["raised"] == ["KeyError: 'x' at line 9 of consume() (1 time)"]
     assert p["injected"].startswith("consumer-1 hit") and p["why"] == "Delete only after the work."
     assert p["story"] == ["t=0.000s producer send order-1"]
+    # A learner's own error that only mentions the word (a dump of the bench's text) stays the learner's.
+    own = text.replace("EffectFailed: payment (injected transient error)", "AssertionError: the injected crash")
+    assert parse_explanation(own)["unhandled"] == []
 
 
 def test_an_exercise_not_written_yet_is_one_line_not_an_explanation_per_test():
