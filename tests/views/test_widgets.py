@@ -14,6 +14,8 @@ import ipywidgets as w
 import pytest
 
 from sqslab.views.demo import DemoSession
+from sqslab.views.timeline.style import contrast
+from sqslab.views.widget_look import BUTTONS, COLOURS, CSS
 from sqslab.views.widgets import DemoView
 
 
@@ -95,7 +97,8 @@ def test_a_count_that_turns_red_also_says_twice_and_shows_a_cross(view):
     view.button("Step lane 1").click()
     charges = [c for c in view.grid.children if isinstance(c, w.HTML) and "TWICE" in c.value]
     assert len(charges) == 1
-    assert "color:#B00020" in charges[0].value and "✗ 2 — TWICE" in charges[0].value
+    assert "class='sq-red'" in charges[0].value and "✗ 2 — TWICE" in charges[0].value
+    assert ".sqslab-demo .sq-red{color:#B00020}" in CSS
     assert grid_rows(view)["order-1"][2] == "✓ 1 — once"   # one bad order, not all
     assert "✗ order-2's effect happened 2 times" in html.unescape(view.checker.value)
 
@@ -205,3 +208,49 @@ def test_redrive_button_brings_a_dead_lettered_order_back(lab):
         assert grid_rows(view)["order-1"][0] == "● visible"
         view.button("Step lane 1").click()
         assert grid_rows(view)["order-1"] == ("✓ deleted", "1", "✓ 1 — once")
+
+
+def test_a_crash_list_shows_the_armed_crash_and_goes_back_to_no_crash_once_it_fired(view):
+    view.button("Send 3 orders").click()
+    view.button("Start lane 1").click()
+    arm(view, 1, "effect_committed", "order-2")
+    row = view.lane_rows[0]
+    assert (row.point.value, row.message.value) == ("effect_committed", "order-2")
+    assert "will die right after the charge of order-2 is committed" in view.last   # not yet happened
+    view.button("Step lane 1").click()                                  # it fires
+    assert (row.point.value, row.message.value) == ("", "")
+    assert "armed" not in row.words.value and "✗ died" in row.words.value
+
+
+def test_a_crash_chosen_but_not_armed_yet_survives_a_redraw(view):
+    view.button("Send an order").click()
+    row = view.lane_rows[0]
+    row.point.value = "before_delete"
+    view.button("+1 s").click()
+    assert row.point.value == "before_delete"
+
+
+def test_the_timeline_comes_light_and_dark_sized_for_its_column(view):
+    view.button("Send an order").click()
+    value = view.timeline.value
+    assert 'class="sqslab-on-light sqslab-demo-timeline"' in value and 'class="sqslab-on-dark sqslab-demo-timeline"' in value
+    sizes = {int(x) for x in re.findall(r'<img[^>]*width="(\d+)"', value)}
+    assert sizes == {480}
+    assert min(float(x) for x in re.findall(r'data-sqslab-min-text-px="([\d.]+)"', value)) >= 13
+
+
+def test_every_colour_of_the_widget_reads_on_its_theme_background():
+    for light, dark in COLOURS.values():
+        assert contrast(light, "#FFFFFF") >= 4.5 and contrast(dark, "#111111") >= 4.5
+        assert f"{light}" in CSS and f"{dark}" in CSS
+    for background in BUTTONS.values():
+        assert contrast("#FFFFFF", background) >= 4.5
+    assert "body[data-jp-theme-light='false'] .sqslab-demo .sq-red{color:" in CSS
+    assert "var(--jp-layout-color2" in CSS and "var(--jp-content-font-color1" in CSS   # the "Last:" bar
+
+
+def test_the_seldom_used_controls_fold_away_and_come_back(view):
+    assert view.more.layout.display == "none"
+    view.more_toggle.value = True
+    assert view.more.layout.display == "flex" and view.more_toggle.description == "Fewer controls"
+    assert view.timeout in [c for box in view.more.children for c in box.children]

@@ -64,13 +64,13 @@ def min_text_px(fig: Figure) -> float:
 
 def figure_html(variants: Iterable[tuple[str, bytes]], *, width: float, height: float, alt: str,
                 min_text: float, density: float = 1.0, classes: str = "", caption: str = "",
-                img_attrs: str = "") -> str:
+                img_attrs: str = "", img_class: str = "") -> str:
     """A ``<figure>`` with one ``<img>`` per theme (``[("light", png), ("dark", png)]``).
 
     ``width`` and ``height`` are CSS px at the natural size; ``density`` is image px per CSS px
     (a PNG rendered at 200 dpi has density 2, and still shows at ``width`` CSS px). ``alt`` is
     given to every variant (only one is ever displayed); ``caption`` is HTML put in a
-    ``<figcaption>``.
+    ``<figcaption>``; ``img_class`` and ``img_attrs`` go on every ``<img>``.
     """
     images = []
     for theme, png in variants:
@@ -78,8 +78,9 @@ def figure_html(variants: Iterable[tuple[str, bytes]], *, width: float, height: 
         src = f'src="data:image/png;base64,{data}"'
         if density != 1:
             src += f' srcset="data:image/png;base64,{data} {density:g}x"'
+        names = " ".join(filter(None, [f"sqslab-on-{theme}", img_class]))
         images.append(
-            f'<img class="sqslab-on-{theme}" {src} alt="{html.escape(alt, quote=True)}" '
+            f'<img class="{names}" {src} alt="{html.escape(alt, quote=True)}" '
             f'width="{round(width)}" height="{round(height)}" data-sqslab-min-text-px="{min_text:g}" '
             f'style="max-width:100%;height:auto"{(" " + img_attrs) if img_attrs else ""}>')
     cap = f"<figcaption>{caption}</figcaption>" if caption else ""

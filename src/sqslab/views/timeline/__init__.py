@@ -113,12 +113,13 @@ class Picture:
     min_text_px: float = 0.0
     density: float = 1.0
 
-    def html(self, alt: str, *, caption: str = "", classes: str = "", img_attrs: str = "") -> str:
+    def html(self, alt: str, *, caption: str = "", classes: str = "", img_attrs: str = "",
+             img_class: str = "") -> str:
         """A ``<figure>`` holding both variants (see :mod:`sqslab.views.figures`)."""
         variants = [("light", self.png)] + ([("dark", self.dark)] if self.dark else [])
         return figure_html(variants, width=self.width / self.density, height=self.height / self.density,
                            alt=alt, min_text=self.min_text_px, density=self.density, caption=caption,
-                           classes=classes, img_attrs=img_attrs)
+                           classes=classes, img_attrs=img_attrs, img_class=img_class)
 
 
 def picture(history: History | Iterable[Event], *, dpi: float = 100, dark: bool = False,

@@ -1,0 +1,88 @@
+"""How the demo widget looks: one style sheet for the laptop and the room, light and dark.
+
+Type follows JupyterLab's content font size (14 px; 17 px in presentation mode and in the demo
+layout ``make demo`` opens), so the widget grows with the room's settings and the buttons grow
+with their text. Two columns, the controls beside the messages and the timeline, so all three are
+on one screen of a 1024 x 576 room; on a narrow output area the columns stack. Colours come in a
+light and a dark set (JupyterLab marks its theme with ``data-jp-theme-light`` on the body), each
+with a contrast of at least 4.5:1 on its background, and a meaning is never told by colour alone
+(a symbol and a word go with it).
+"""
+
+from __future__ import annotations
+
+import html
+
+from .demo import STATES, MessageState
+
+__all__ = ["CSS", "colour", "state_html", "charges_html"]
+
+#: Text colours: (on a light background, on a dark one).
+COLOURS = {
+    "red": ("#B00020", "#FF8A80"), "green": ("#1B6E3A", "#7CDB9C"), "grey": ("#5F5F5F", "#B8B8B8"),
+    "orange": ("#8A4B00", "#FFB74D"), "purple": ("#5A2D82", "#D1A6F0"), "blue": ("#0B5394", "#8CB8FF"),
+}
+#: The colour of each state; the symbol and the word (``sqslab.views.demo.STATES``) carry the meaning.
+STATE_COLOURS = {"visible": "blue", "in_flight": "orange", "delayed": "grey", "deleted": "green",
+                 "dlq": "purple", "gone": "grey"}
+#: Button backgrounds under white text (ipywidgets' own are below 4.5:1).
+BUTTONS = {"primary": "#0B5394", "info": "#0B5394", "danger": "#B00020", "warning": "#8A4B00", "success": "#1B6E3A"}
+
+
+def _css() -> str:
+    dark = "body[data-jp-theme-light='false'] "
+    rules = [
+        ".sqslab-demo{container-type:inline-size;font-size:var(--jp-content-font-size1,14px);"
+        "line-height:1.35;color:var(--jp-content-font-color1,#1f1f1f);"
+        "--jp-widgets-font-size:var(--jp-content-font-size1,14px);"
+        "--jp-widgets-inline-height:calc(var(--jp-content-font-size1,14px) * 2);"
+        "--jp-widgets-inline-label-width:auto}",
+        ".sqslab-demo .widget-html-content,.sqslab-demo .widget-label,.sqslab-demo .widget-dropdown select,"
+        ".sqslab-demo .widget-checkbox label,.sqslab-demo .jupyter-button{font-size:var(--jp-content-font-size1,14px)}",
+        ".sqslab-demo .widget-html-content{line-height:1.35}",
+        ".sqslab-demo h3{margin:0;font-size:1.2em;display:inline}",
+        ".sqslab-demo .sqslab-head{margin:0}",
+        ".sqslab-demo .sqslab-status{background:var(--jp-layout-color2,#eeeeee);"
+        "color:var(--jp-content-font-color1,#1f1f1f);padding:2px 6px;border-radius:3px}",
+        ".sqslab-demo .sqslab-columns{display:grid!important;grid-template-columns:minmax(0,24em) minmax(0,1fr);"
+        "gap:4px 14px;align-items:start;width:100%}",
+        "@container (max-width: 42em){.sqslab-demo .sqslab-columns{grid-template-columns:minmax(0,1fr)}}",
+        ".sqslab-demo .sqslab-group{border-left:3px solid var(--jp-border-color2,#dddddd);padding-left:6px}",
+        ".sqslab-demo .sqslab-timeline-box img{max-width:100%;height:auto}",
+        ".sqslab-demo kbd{font-size:.9em}",
+    ]
+    for name, (light, on_dark) in COLOURS.items():
+        rules.append(f".sqslab-demo .sq-{name}{{color:{light}}}")
+        rules.append(f"{dark}.sqslab-demo .sq-{name}{{color:{on_dark}}}")
+    for style, background in BUTTONS.items():
+        rules.append(f".sqslab-demo .jupyter-button.mod-{style}{{background-color:{background};color:#ffffff}}")
+    return "<style>" + "".join(rules) + "</style>"
+
+
+#: The widget's style sheet, put in the widget once (the same rules in every view on a page).
+CSS = _css()
+
+
+def colour(name: str, text: str, *, bold: bool = False) -> str:
+    """``text`` (escaped) in a theme-aware colour class."""
+    weight = " style='font-weight:bold'" if bold else ""
+    return f"<span class='sq-{name}'{weight}>{html.escape(text)}</span>"
+
+
+def state_html(m: MessageState) -> str:
+    """A message's state as its symbol, coloured, and its words."""
+    symbol, _ = STATES[m.state]
+    return f"<span class='sq-{STATE_COLOURS[m.state]}'>{symbol}</span> {html.escape(m.state_words())}"
+
+
+def charges_html(m: MessageState) -> str:
+    """The charge count of a message's order: a cross and a word where the checker would fail it."""
+    if m.verdict == "twice":
+        return colour("red", f"✗ {m.effects} — TWICE", bold=True)
+    if m.verdict == "lost":
+        return colour("red", f"✗ {m.effects} — LOST", bold=True)
+    if m.verdict == "once":
+        return colour("green", "✓ 1 — once")
+    if m.verdict == "unkeyed":
+        return colour("grey", "? no order id")
+    return colour("grey", "… 0 — not yet")
