@@ -1,9 +1,8 @@
 """How the demo widget looks: one style sheet for the laptop and the room, light and dark.
 
-Type follows JupyterLab's content font size (14 px; 17 px in presentation mode and in the demo
-layout ``make demo`` opens), so the widget grows with the room's settings and the buttons grow
-with their text. Two columns, the controls beside the messages and the timeline, so all three are
-on one screen of a 1024 x 576 room; on a narrow output area the columns stack. Colours come in a
+Text is 14 CSS px (17.5 device px in a room at 125% zoom) and the timeline's at least 13 px; two
+columns, the controls beside the messages and the timeline, so all three are on one screen of a
+1024 x 576 room with JupyterLab's simple interface; on a narrow output area the columns stack. Colours come in a
 light and a dark set (JupyterLab marks its theme with ``data-jp-theme-light`` on the body), each
 with a contrast of at least 4.5:1 on its background, and a meaning is never told by colour alone
 (a symbol and a word go with it).
@@ -32,21 +31,24 @@ BUTTONS = {"primary": "#0B5394", "info": "#0B5394", "danger": "#B00020", "warnin
 def _css() -> str:
     dark = "body[data-jp-theme-light='false'] "
     rules = [
-        ".sqslab-demo{container-type:inline-size;font-size:var(--jp-content-font-size1,14px);"
+        ".sqslab-demo{container-type:inline-size;font-size:14px;"
         "line-height:1.35;color:var(--jp-content-font-color1,#1f1f1f);"
-        "--jp-widgets-font-size:var(--jp-content-font-size1,14px);"
-        "--jp-widgets-inline-height:calc(var(--jp-content-font-size1,14px) * 2);"
-        "--jp-widgets-inline-label-width:auto}",
+        "--jp-widgets-font-size:14px;--jp-widgets-inline-height:28px;--jp-widgets-inline-label-width:auto}",
         ".sqslab-demo .widget-html-content,.sqslab-demo .widget-label,.sqslab-demo .widget-dropdown select,"
-        ".sqslab-demo .widget-checkbox label,.sqslab-demo .jupyter-button{font-size:var(--jp-content-font-size1,14px)}",
+        ".sqslab-demo .widget-checkbox label,.sqslab-demo .jupyter-button{font-size:14px}",
         ".sqslab-demo .widget-html-content{line-height:1.35}",
         ".sqslab-demo h3{margin:0;font-size:1.2em;display:inline}",
         ".sqslab-demo .sqslab-head{margin:0}",
         ".sqslab-demo .sqslab-status{background:var(--jp-layout-color2,#eeeeee);"
-        "color:var(--jp-content-font-color1,#1f1f1f);padding:2px 6px;border-radius:3px}",
-        ".sqslab-demo .sqslab-columns{display:grid!important;grid-template-columns:minmax(0,24em) minmax(0,1fr);"
-        "gap:4px 14px;align-items:start;width:100%}",
-        "@container (max-width: 42em){.sqslab-demo .sqslab-columns{grid-template-columns:minmax(0,1fr)}}",
+        "color:var(--jp-content-font-color1,#1f1f1f);padding:2px 6px;border-radius:3px;"
+        "white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:100%}",
+        ".sqslab-demo .sqslab-status-box{overflow:hidden;width:100%;min-width:0}",
+        ".sqslab-demo .sqslab-status-box .widget-html-content{min-width:0;overflow:hidden}",
+        ".sqslab-demo .sqslab-lane-words .widget-html-content{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}",
+        ".sqslab-demo .widget-dropdown select{padding-right:1.6em}",
+        ".sqslab-demo .sqslab-columns{display:grid!important;grid-template-columns:minmax(0,400px) minmax(0,1fr);"
+        "gap:4px 12px;align-items:start;width:100%}",
+        "@container (max-width: 760px){.sqslab-demo .sqslab-columns{grid-template-columns:minmax(0,1fr)}}",
         ".sqslab-demo .sqslab-group{border-left:3px solid var(--jp-border-color2,#dddddd);padding-left:6px}",
         ".sqslab-demo .sqslab-timeline-box img{max-width:100%;height:auto}",
         ".sqslab-demo kbd{font-size:.9em}",
@@ -72,7 +74,8 @@ def colour(name: str, text: str, *, bold: bool = False) -> str:
 def state_html(m: MessageState) -> str:
     """A message's state as its symbol, coloured, and its words."""
     symbol, _ = STATES[m.state]
-    return f"<span class='sq-{STATE_COLOURS[m.state]}'>{symbol}</span> {html.escape(m.state_words())}"
+    return (f"<span class='sq-{STATE_COLOURS[m.state]}' title='{html.escape(m.state_words(), quote=True)}'>"
+            f"{symbol}</span> {html.escape(m.state_words(short=True))}")
 
 
 def charges_html(m: MessageState) -> str:

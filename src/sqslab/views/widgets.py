@@ -50,8 +50,8 @@ __all__ = ["DemoView", "demo_view"]
 
 #: The timeline's size in the widget: it shares the width with the controls, and its text is a
 #: tenth larger than in a notebook (14 px or more), for the back of a room.
-PICTURE_WIDTH = 480
-PICTURE_SCALE = 1.15
+PICTURE_WIDTH = 420
+PICTURE_SCALE = 1.1
 
 _map_ids = itertools.count(1)
 
@@ -107,7 +107,8 @@ class DemoView:
     def _build(self) -> None:
         s = self.session
         self.header = w.HTML()
-        self.status = w.HTML()
+        self.status = w.HTML(layout=w.Layout(width="100%"))
+        self.status.add_class("sqslab-status-box")
         self.help = w.HTML(
             "<small>Keyboard: <kbd>Tab</kbd> / <kbd>Shift</kbd>+<kbd>Tab</kbd> move between controls, "
             "<kbd>Enter</kbd> or <kbd>Space</kbd> presses a button, the arrow keys choose in a list. "
@@ -126,36 +127,35 @@ class DemoView:
                                 tooltip="FIFO: the MessageDeduplicationId a retried send carries",
                                 layout=w.Layout(width="auto"), style={"description_width": "initial"})
         producer = [
-            w.HTML("<b>Producer</b>"),
-            _button("Send an order", "send one new order to the queue", lambda: self._send(1), style="primary"),
-            _button("Send 3 orders", "send three new orders to the queue", lambda: self._send(3)),
-            _button('Send a poison order ("20.00")', "an order whose amount is a decimal string: poison to "
+            _button("Send an order", "the producer sends one new order to the queue", lambda: self._send(1),
+                    style="primary"),
+            _button("Send 3 orders", "the producer sends three new orders to the queue", lambda: self._send(3)),
+            _button('Poison ("20.00")', "the producer sends an order whose amount is a decimal string: poison to "
                     "parser version 1, fine for version 2", lambda: self._send(1, poison=True)),
         ]
 
         # the clock
-        clock = [w.HTML("<b>Clock</b>")]
+        clock = []
         for seconds in (1, 10, 31):
             clock.append(_button(f"+{seconds} s", f"let {seconds} simulated seconds pass",
                                  lambda n=seconds: self._act(s.advance, n)))
-        clock.append(_button("Jump to the next visible message", "move the clock just past the moment the "
+        clock.append(_button("Next visible", "move the clock just past the moment the "
                              "next message in flight or delayed becomes visible",
                              lambda: self._act(s.advance_to_next)))
 
         # the lanes
         self.lane_rows = [_LaneRow(self, ln.number) for ln in s.lanes]
         everyone = [
-            w.HTML("<b>All lanes</b>"),
             _button("Step every running lane", "one step of each running lane, in lane order",
                     lambda: self._act(s.step_all), style="primary"),
-            _button("Run until the queue is empty", "step the running lanes in turn, moving the clock when "
-                    "nothing is visible", lambda: self._act(s.run)),
+            _button("Run until empty", "step the running lanes in turn, moving the clock when nothing is "
+                    "visible, until the queue is empty", lambda: self._act(s.run)),
         ]
 
         # the dead-letter queue
         dlq = [
-            w.HTML("<b>DLQ</b>"),
-            _button("Deploy the parser fix (v2)", "from now on an amount like \"20.00\" is parsed, not poison",
+            _button("Deploy parser v2", "deploy the parser fix (version 2): from now on an amount like \"20.00\" "
+                    "is parsed, not poison",
                     lambda: self._act(s.deploy_fix)),
             _button("Redrive the DLQ", "StartMessageMoveTask: move every message of the dead-letter queue "
                     "back to the queue", lambda: self._act(s.redrive), style="warning"),
@@ -163,6 +163,7 @@ class DemoView:
 
         # what a demo seldom needs, folded away
         more = [self.timeout, self.dedup if s.fifo else self.delay,
+                *[r.version for r in self.lane_rows],
                 _button("Use the naive consumer everywhere", VERSIONS["naive"], lambda: self._use_everywhere("naive")),
                 _button("Use the idempotent consumer everywhere", VERSIONS["idempotent"],
                         lambda: self._use_everywhere("idempotent"))]
@@ -192,7 +193,7 @@ class DemoView:
 
         controls = w.VBox([_line(producer, "sqslab-group"), _line(clock, "sqslab-group"),
                            *[r.box for r in self.lane_rows], _line(everyone, "sqslab-group"),
-                           _line(dlq, "sqslab-group"), _line([self.more_toggle]), self.more],
+                           _line(dlq + [self.more_toggle], "sqslab-group"), self.more],
                           layout=w.Layout(grid_gap="4px"))
         controls.add_class("sqslab-controls")
         view = w.VBox([self.grid, self.checker, self.timeline], layout=w.Layout(grid_gap="4px"))
@@ -265,23 +266,23 @@ class DemoView:
         s = self.session
         messages = s.messages()
         c = s.queue_counts()
+        settings = (f"visibility timeout {s.visibility_timeout} s, maxReceiveCount {s.max_receive_count}"
+                    + (f", each job takes {s.work_seconds:g} s" if s.work_seconds else ""))
         self.header.value = (
-            f"<div class='sqslab-head'><h3>{html.escape(self.title)}</h3></div>"
-            f"<div>Clock: <b>t = {s.now():g} s</b> &nbsp;·&nbsp; queue <code>{html.escape(s.queue.name)}</code>: "
-            f"{c['visible']} visible, {c['in_flight']} in flight, {c['delayed']} delayed &nbsp;·&nbsp; "
-            f"DLQ: {c['dlq']} &nbsp;·&nbsp; visibility timeout {s.visibility_timeout} s, "
-            f"maxReceiveCount {s.max_receive_count}"
-            + (f", each job takes {s.work_seconds:g} s" if s.work_seconds else "") + "</div>")
-        self.status.value = (f"<div role='status' class='sqslab-status'>"
+            f"<div class='sqslab-head' title='queue {html.escape(s.queue.name, quote=True)}: "
+            f"{html.escape(settings, quote=True)}'><h3>{html.escape(self.title)}</h3> · "
+            f"<b>t = {s.now():g} s</b> · queue: {c['visible']} visible, {c['in_flight']} in flight, "
+            f"{c['delayed']} delayed · DLQ: {c['dlq']}</div>")
+        self.status.value = (f"<div role='status' class='sqslab-status' title='{html.escape(self.last, quote=True)}'>"
                              f"<b>Last:</b> {html.escape(self.last)}</div>")
         keys = list(dict.fromkeys(m.key for m in messages if m.key))
         for row in self.lane_rows:
             row.refresh(keys)
         self._refresh_grid(messages)
         self._refresh_details(messages)
-        summary = s.summary()
+        summary = s.summary(short=True)
         self.checker.value = ("<div>" + colour("red" if summary.startswith("✗") else "green",
-                                               f"Checker (the grader's): {summary}", bold=True) + "</div>")
+                                               f"Checker: {summary}", bold=True) + "</div>")
         self._refresh_timeline(messages)
         self.log.value = "<ol style='margin:0;padding-left:1.6em' reversed>" + "".join(
             f"<li><small>{html.escape(line)}</small></li>" for line in reversed(s.log[-6:])) + "</ol>"
@@ -331,7 +332,7 @@ class DemoView:
         if not self.picture:
             self.timeline.value = ""
             return
-        pic = timeline.picture(history, dpi=self.dpi, dark=True, width=self.width, scale=self.scale, now=s.now(),
+        pic = timeline.picture(history, dpi=self.dpi, dark=True, width=self.width, scale=self.scale, now=s.now(), compact=True,
                                highlight=[self.selected] if self.selected else None)
         alt = timeline.alt_text(history) + f" The clock shows t={s.now():g} s."
         if self.selected:
@@ -393,23 +394,24 @@ class _LaneRow:
         self.step = _button(f"Step lane {number}", f"one step of lane {number}'s consumer: receive once, "
                             "handle what came, return", lambda: view._act(s.step, number), style="primary")
         self.version = w.Dropdown(options=[(name, name) for name in VERSIONS], value=ln.version,
-                                  description="runs", tooltip="the consumer's code: " + "; ".join(
+                                  description=f"Lane {number} runs", tooltip="the consumer's code: " + "; ".join(
                                       f"{k}: {v}" for k, v in VERSIONS.items()),
                                   layout=w.Layout(width="auto"), style={"description_width": "initial"})
         self.version.observe(self._version_changed, names="value")
         self.point = w.Dropdown(options=[("no crash", "")] + [(p, p) for p in FAULT_MENU], value="",
-                                description="Crash at", tooltip="a fault point of the bench: " + "; ".join(
+                                description="Crash", tooltip="a fault point of the bench: " + "; ".join(
                                     f"{p}: {FAULT_POINTS[p].description}" for p in FAULT_MENU),
                                 layout=w.Layout(width="auto"), style={"description_width": "initial"})
         self.message = w.Dropdown(options=[("any message", "")], value="", description="for",
                                   tooltip="the order whose handling the fault hits",
                                   layout=w.Layout(width="auto"), style={"description_width": "initial"})
-        self.arm = _button(f"Arm the crash for lane {number}", f"lane {number}'s consumer meets the chosen "
+        self.arm = _button(f"Arm lane {number}'s crash", f"lane {number}'s consumer meets the chosen "
                            "fault point (for the chosen message) in its next steps; 'no crash' disarms",
                            self._arm, style="danger")
         self._shown_crash: tuple[str, int | None] | None = None
-        self.box = w.VBox([self.words, _line([self.toggle, self.step, self.version]),
-                           _line([self.point, self.message, self.arm])], layout=w.Layout(grid_gap="2px"))
+        self.words.add_class("sqslab-lane-words")
+        self.box = w.VBox([self.words, _line([self.toggle, self.step, self.arm]), _line([self.point, self.message])],
+                          layout=w.Layout(grid_gap="2px"))
         self.box.add_class("sqslab-group")
 
     def _version_changed(self, change: dict) -> None:

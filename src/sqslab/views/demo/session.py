@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any, Callable
 
 from ...check import Verdict, check
@@ -563,12 +564,17 @@ class DemoSession:
         counts["dlq"] = len(self._snapshot(self.dlq)["messages"])
         return counts
 
-    def summary(self) -> str:
-        """One sentence: is anything charged twice or lost so far (the checker's words)?"""
+    def summary(self, short: bool = False) -> str:
+        """One sentence: is anything charged twice or lost so far (the checker's words)?
+
+        ``short`` leaves out the queue's counts (a view that shows them already)."""
         verdict = self.verdict()
         bad = [p for p in verdict.problems if p.kind in ("duplicate", "lost")]
         if bad:
-            return "✗ " + "; ".join(p.summary for p in bad)
+            said = [re.sub(r" \(expected [^)]*\)$", "", p.summary) if short else p.summary for p in bad]
+            return "✗ " + "; ".join(said)
+        if short:
+            return "✓ so far: no order charged twice, none lost"
         c = self.queue_counts()
         waiting = c["visible"] + c["in_flight"] + c["delayed"]
         return (f"✓ so far: no order charged twice, none lost ({waiting} message(s) in the queue, "

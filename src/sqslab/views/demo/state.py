@@ -115,10 +115,13 @@ class MessageState:
         """True when the checker would fail this message: charged twice, or lost."""
         return self.verdict in ("twice", "lost")
 
-    def state_words(self) -> str:
-        """The state in words, e.g. ``"in flight, held by consumer-1, 12 s left"``."""
+    def state_words(self, short: bool = False) -> str:
+        """The state in words, e.g. ``"in flight, held by consumer-1, 12 s left"`` (``short``:
+        ``"in flight, 12 s left"``, for a table cell; the timeline shows who holds it)."""
         words = STATES[self.state][1]
         if self.state == "in_flight":
+            if short:
+                return f"{words}, {seconds_words(self.seconds_left)} left"
             holder = f", held by {self.holder}" if self.holder else ""
             return f"{words}{holder}, {seconds_words(self.seconds_left)} left"
         if self.state == "delayed":

@@ -136,12 +136,13 @@ def picture(history: History | Iterable[Event], *, dpi: float = 100, dark: bool 
     dark : bool
         Draw the dark variant too (one layout, painted twice).
     **kw
-        Passed to :func:`draw` (``title``, ``messages``, ``highlight``, ``now``, ``width``, ``scale``).
+        Passed to :func:`draw` (``title``, ``messages``, ``highlight``, ``now``, ``width``, ``scale``),
+        and ``compact=True`` for a live view short of room (shorter rows and legend words).
     """
     kw.pop("theme", None)
     model = build(history, kw.pop("messages", None))
     p = plan(model, width=kw.get("width"), scale=kw.get("scale", 1.0), title=kw.get("title"),
-                   highlight=kw.get("highlight"), now=kw.get("now"))
+             highlight=kw.get("highlight"), now=kw.get("now"), compact=kw.get("compact", False))
     light = paint(p, "light")
     smallest = min_text_px(light)
     png, width, height = png_of(light, dpi)

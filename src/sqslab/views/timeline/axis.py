@@ -142,14 +142,20 @@ def fit(model: Model, width: float, *, column: float, column_min: float, break_w
             return c * 0.45                     # an instant and a bare time
         return 3.0
 
+    # Columns narrow (down to ``column_min``) until the minimum gaps fit, and until time passing
+    # gets a fair share of the width when a second or more passes: a 30 s lease must not look
+    # like nothing beside an instant spread over ten columns.
+    passing = sum(1 for g in gaps if g >= 1.0)
     c = column
     while True:
         fixed = pad + right + sum(max(s.columns - 1, 0) * c for s in stops)
         room = width - fixed
-        if sum(minimum(i, c) for i in range(len(gaps))) <= room or c <= column_min:
+        fits = sum(minimum(i, c) for i in range(len(gaps))) <= room
+        fair = not passing or room >= 0.4 * (width - pad - right)
+        if (fits and fair) or c <= column_min:
             break
         c = max(column_min, c - 1.0)
-    broken = _choose_breaks(gaps, [minimum(i, c) for i in range(len(gaps))], room, break_width)
+    broken = _choose_breaks(stops, gaps, [minimum(i, c) for i in range(len(gaps))], room, break_width)
     scale = _solve(gaps, [minimum(i, c) for i in range(len(gaps))], broken, room - len(broken) * break_width)
 
     x = pad
@@ -193,27 +199,33 @@ def _solve(gaps: list[float], minima: list[float], broken: set[int], room: float
     return lo
 
 
-def _choose_breaks(gaps: list[float], minima: list[float], room: float, break_width: float) -> set[int]:
+def _choose_breaks(stops: list[Stop], gaps: list[float], minima: list[float], room: float,
+                   break_width: float) -> set[int]:
     """Leave out the idle stretches that would squeeze the rest of the run.
 
-    The longest remaining gap is left out when the other gaps of a second or more would get
-    fewer than 30 px each at a linear scale, and it is at least three times as long as any of
-    them: a run of regular 15 s heartbeats stays linear, a lone 30 s wait stays linear, and a
-    two-hour wait before a redrive is left out.
+    Waits are measured between instants with events (a lease that runs out in between is part
+    of the wait). The longest wait is cut, at its longest stretch, when it lasts a minute or more,
+    at least three times as long as any other wait of a second or more, and those others would
+    get fewer than 30 px each at a linear scale: a run of regular 15 s heartbeats stays linear, a
+    lone 30 s lease stays whole, and a two-hour wait before a redrive is left out.
     """
+    busy = [i for i, s in enumerate(stops) if s.columns]
+    waits = [(stops[b].time - stops[a].time, a, b) for a, b in zip(busy, busy[1:])]
     broken: set[int] = set()
-    while True:
-        rest = [i for i in range(len(gaps)) if i not in broken]
-        if not rest:
-            return broken
-        longest = max(rest, key=lambda i: gaps[i])
-        others = [gaps[i] for i in rest if i != longest and gaps[i] >= 1.0]
-        if not others or gaps[longest] < 3 * max(others) or room - (len(broken) + 1) * break_width <= 0:
+    open_waits = list(waits)
+    while open_waits:
+        longest = max(open_waits, key=lambda w: w[0])
+        others = [w[0] for w in open_waits if w is not longest and w[0] >= 1.0]
+        if longest[0] < 60 or not others or longest[0] < 3 * max(others) \
+                or room - (len(broken) + 1) * break_width <= 0:
             return broken
         scale = _solve(gaps, minima, broken, room - len(broken) * break_width)
         if min(others) * scale >= 30.0:
             return broken
-        broken.add(longest)
+        _, a, b = longest
+        broken.add(max(range(a, b), key=lambda i: gaps[i]))
+        open_waits.remove(longest)
+    return broken
 
 
 def ticks(axis: Axis, label, width_of, gap: float) -> list[tuple[float, str, str]]:

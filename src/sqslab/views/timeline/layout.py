@@ -119,18 +119,19 @@ class Plan:
 # -- the plan ------------------------------------------------------------------------------------
 def plan(model: Model, *, width: float | None = None, scale: float = 1.0, title: str | None = None,
          highlight: Iterable[str | int] | str | int | None = None, now: float | None = None,
-         height: float | None = None) -> Plan:
+         height: float | None = None, compact: bool = False) -> Plan:
     """Lay out the picture of ``model`` for ``width`` px at ``scale`` (1 on a laptop).
 
     ``height`` fixes the height (drawing into a given Axes); otherwise the picture is as tall as
     its rows and legend need. When even the narrowest columns do not fit ``width``, the picture
-    is made wider rather than crowded (its width says so).
+    is made wider rather than crowded (its width says so). ``compact`` saves height for a live
+    view that shares the screen (the demo): lower rows, a legend of short words, no caption.
     """
     m = Measure()
     k = scale
     small, big = style.SMALL * k, style.LABEL * k
     width = float(width or DEFAULT_WIDTH)
-    pad = 10 * k
+    pad = (6 if compact else 10) * k
     if isinstance(highlight, (str, int)):
         highlight = [highlight]
     marked = set(highlight or ())
@@ -155,7 +156,8 @@ def plan(model: Model, *, width: float | None = None, scale: float = 1.0, title:
         y += 4 * k
     top_strip = small * 1.75 + 5 * k         # "now", the lengths of breaks, above the first row's words
     p.plot_top = y + top_strip
-    p.row_h = row_h = max(style.ROW_MIN * k, min(style.ROW * k, style.ROW * k * (1.15 - 0.015 * n)))
+    row = style.ROW_COMPACT if compact else style.ROW
+    p.row_h = row_h = max(style.ROW_MIN * k, min(row * k, row * k * (1.15 - 0.015 * n)))
     p.x0 = x0
     ys = [p.plot_top + row_h * (i + 0.5) for i in range(n)]
     p.rows = list(zip(model.rows, ys))
@@ -213,11 +215,12 @@ def plan(model: Model, *, width: float | None = None, scale: float = 1.0, title:
         p.labels.append(Label(x + (4 * k if right else -4 * k), p.plot_top - 8 * k, words,
                               "left" if right else "right", "bottom", small, "ink", bold=True, gid="now-label"))
     y = p.axis_y + 8 * k + small * 1.35
-    p.labels.append(Label(X(0), y, "simulated time", "left", "top", small, "muted", gid="caption"))
-    y += small * 1.6
+    if not compact:
+        p.labels.append(Label(X(0), y, "simulated time", "left", "top", small, "muted", gid="caption"))
+        y += small * 1.6
 
-    entries = _legend_entries(p, model, axis, marked)
-    y = _plan_legend(p, entries, m, small, y + 4 * k, pad)
+    entries = _legend_entries(p, model, axis, marked, compact)
+    y = _plan_legend(p, entries, m, small, y + 4 * k, pad, flow=compact)
     p.height = float(height) if height else y + pad
     return p
 
@@ -439,7 +442,36 @@ def _plan_marks(p: Plan, model: Model, axis: Axis, rows_y: dict[str, float], X, 
                        gid=word.lower())
 
 
-def _legend_entries(p: Plan, model: Model, axis: Axis, marked: set) -> list[tuple[tuple, str]]:
+#: The legend's words when a view is short of room (``compact``): the same marks, fewer words.
+SHORT = {
+    "holds it (invisible to others)": "holds it", "holds it (within one instant)": "holds it",
+    "thin: held within one instant": "thin: one instant", "works on after its lease ran out": "works on, lease gone",
+    "holder gone: hidden until the lease runs out": "holder gone, hidden", "stored in the queue": "in the queue",
+    "stored in the DLQ": "in the DLQ", "effect (the charge)": "charged", "effect again: duplicate!": "charged again!",
+    "the work failed (an error)": "work failed", "injected fault (not fatal)": "injected fault",
+    "crash (the process died)": "crash", "handed back (visible at once)": "handed back",
+    "sent again, deduplicated": "sent again, dropped", "delete not applied": "delete ignored",
+    "redriven from the DLQ": "redriven", "one instant: its events in order": "one instant, in order",
+    "idle time left out (its length above)": "time left out", "the message in question": "selected",
+    "now (the clock)": "now",
+}
+
+
+def _legend_entries(p: Plan, model: Model, axis: Axis, marked: set, compact: bool = False) -> list[tuple[tuple, str]]:
+    out = _legend_words(p, model, marked)
+    if not compact:
+        return out
+    short = []
+    for key, words in out:
+        for long, brief in SHORT.items():
+            if words.endswith(long):
+                words = words[: len(words) - len(long)] + brief
+                break
+        short.append((key, words))
+    return short
+
+
+def _legend_words(p: Plan, model: Model, marked: set) -> list[tuple[tuple, str]]:
     out: list[tuple[tuple, str]] = []
     thick, thin = {i for *_, i in p.thick}, {i for *_, i in p.thin}
     for i, actor in enumerate(model.consumers):
@@ -473,24 +505,37 @@ def _legend_entries(p: Plan, model: Model, axis: Axis, marked: set) -> list[tupl
 
 
 def _plan_legend(p: Plan, entries: list[tuple[tuple, str]], m: Measure, small: float, top: float,
-                 pad: float) -> float:
+                 pad: float, flow: bool = False) -> float:
+    """The legend under the picture: in columns when they fit (easier to scan), else (or when
+    ``flow``: a live view's picture must fit a screen) flowing line by line like words."""
     if not entries:
         return top
     k = p.scale
     handle, gap, spacing = 30 * k, 6 * k, 18 * k
     widths = [handle + gap + m.width(words, small) for _, words in entries]
     avail = p.width - 2 * pad
-    for ncols in range(min(4, len(entries)), 0, -1):
+    line = small * 1.65
+    cols: list[float] = []
+    for ncols in range(0 if flow else min(5, len(entries)), 1, -1):
         nrows = -(-len(entries) // ncols)
         cols = [max(widths[c * nrows:(c + 1) * nrows]) for c in range(ncols) if widths[c * nrows:(c + 1) * nrows]]
-        if sum(cols) + spacing * (len(cols) - 1) <= avail or ncols == 1:
+        if sum(cols) + spacing * (len(cols) - 1) <= avail:
             break
-    line = small * 1.65
-    x = pad + max(0.0, (avail - sum(cols) - spacing * (len(cols) - 1)) / 2)
-    for c, cw in enumerate(cols):
-        for r, (key, words) in enumerate(entries[c * nrows:(c + 1) * nrows]):
-            y = top + r * line + line / 2
-            p.legend.append((key, words, x, y))
-            p.labels.append(Label(x + handle + gap, y, words, "left", "center", small, "ink", gid="legend"))
-        x += cw + spacing
-    return top + nrows * line
+        cols = []
+    if cols:
+        x = pad + max(0.0, (avail - sum(cols) - spacing * (len(cols) - 1)) / 2)
+        for c, cw in enumerate(cols):
+            for r, (key, words) in enumerate(entries[c * nrows:(c + 1) * nrows]):
+                y = top + r * line + line / 2
+                p.legend.append((key, words, x, y))
+                p.labels.append(Label(x + handle + gap, y, words, "left", "center", small, "ink", gid="legend"))
+            x += cw + spacing
+        return top + nrows * line
+    x, y = pad, top + line / 2
+    for (key, words), wd in zip(entries, widths):
+        if x > pad and x + wd > pad + avail:
+            x, y = pad, y + line
+        p.legend.append((key, words, x, y))
+        p.labels.append(Label(x + handle + gap, y, words, "left", "center", small, "ink", gid="legend"))
+        x += wd + spacing
+    return y + line / 2

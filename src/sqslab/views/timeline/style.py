@@ -27,6 +27,7 @@ COLUMN = 24.0         # between two events of one instant
 COLUMN_MIN = 15.0     # ... when the run is crowded
 BREAK = 30.0          # the width of a gap of time left out
 ROW = 36.0            # one message's row
+ROW_COMPACT = 28.0    # ... in a live view short of room (the demo)
 ROW_MIN = 24.0
 
 _HATCHES = ("//", "\\\\", "..", "xx", "||", "--", "++", "oo", "**", "OO")
