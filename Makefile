@@ -126,9 +126,10 @@ demo: setup ## The live demos in a presentation layout (demos/ copied once into 
 	@# A copy, as for make lab: running a demo saves outputs, and demos/ stays stored without them.
 	"$(PY)" tools/workcopy.py --course demos --work demo-work
 	@# The presentation layout (tools/jupyter-config/demo): the simple interface with the first demo
-	@# open, no header, file browser or status bar, and presentation-size text; a workspace of the
-	@# demos' own, so the instructor's usual layout is left alone. Seeded once: a layout changed in
-	@# class is kept; delete demo-work/.workspaces to get the presentation layout back.
+	@# open, no header, file browser or status bar (the demo widget makes its notebook's text the size
+	@# of presentation mode); a workspace of the demos' own, so the instructor's usual layout is left
+	@# alone. Seeded once: a layout changed in class is kept; delete demo-work/.workspaces to get the
+	@# presentation layout back.
 	@if [ ! -d demo-work/.workspaces ]; then mkdir -p demo-work/.workspaces && \
 	  "$(PY)" -m jupyter lab workspaces import --LabWorkspaceImportApp.workspaces_dir=demo-work/.workspaces \
 	    tools/jupyter-config/demo/workspace.json >/dev/null; fi

@@ -106,8 +106,9 @@ def test_the_presentation_layout_is_the_simple_interface_with_large_text_and_not
     settings = json.loads((REPO / "tools" / "jupyter-config" / "demo" / "overrides.json").read_text())
     assert settings["@jupyterlab/application-extension:shell"]["startMode"] == "single"
     assert settings["@jupyterlab/statusbar-extension:plugin"]["visible"] is False
-    # The font sizes JupyterLab's own presentation mode uses.
-    assert settings["@jupyterlab/apputils-extension:themes"]["overrides"]["content-font-size1"] == "17px"
+    # The font sizes of JupyterLab's own presentation mode, set by the demo widget's style sheet.
+    from sqslab.views.widget_look import CSS
+    assert ".jp-Notebook:has(.sqslab-demo){--jp-content-font-size1:var(--jp-content-presentation-font-size1)" in CSS
     layout = json.loads((REPO / "tools" / "jupyter-config" / "demo" / "workspace.json").read_text())
     restorer = layout["data"]["layout-restorer:data"]
     assert restorer["left"]["collapsed"] and restorer["top"]["simpleVisibility"] is False

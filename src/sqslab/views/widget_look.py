@@ -31,13 +31,18 @@ BUTTONS = {"primary": "#0B5394", "info": "#0B5394", "danger": "#B00020", "warnin
 def _css() -> str:
     dark = "body[data-jp-theme-light='false'] "
     rules = [
+        # A notebook that shows a demo is shown to a room: its prose and code at the sizes of
+        # JupyterLab's presentation mode (without that mode's wider prompts, which would take
+        # width from the widget).
+        ".jp-Notebook:has(.sqslab-demo){--jp-content-font-size1:var(--jp-content-presentation-font-size1);"
+        "--jp-code-font-size:var(--jp-code-presentation-font-size)}",
         ".sqslab-demo{container-type:inline-size;font-size:14px;"
         "line-height:1.35;color:var(--jp-content-font-color1,#1f1f1f);"
         "--jp-widgets-font-size:14px;--jp-widgets-inline-height:28px;--jp-widgets-inline-label-width:auto}",
         ".sqslab-demo .widget-html-content,.sqslab-demo .widget-label,.sqslab-demo .widget-dropdown select,"
         ".sqslab-demo .widget-checkbox label,.sqslab-demo .jupyter-button{font-size:14px}",
         ".sqslab-demo .widget-html-content{line-height:1.35}",
-        ".sqslab-demo h3{margin:0;font-size:1.2em;display:inline}",
+        ".sqslab-demo h2{margin:0;font-size:1.2em;display:inline}",
         ".sqslab-demo .sqslab-head{margin:0}",
         ".sqslab-demo .sqslab-status{background:var(--jp-layout-color2,#eeeeee);"
         "color:var(--jp-content-font-color1,#1f1f1f);padding:2px 6px;border-radius:3px;"
@@ -51,6 +56,7 @@ def _css() -> str:
         "@container (max-width: 760px){.sqslab-demo .sqslab-columns{grid-template-columns:minmax(0,1fr)}}",
         ".sqslab-demo .sqslab-group{border-left:3px solid var(--jp-border-color2,#dddddd);padding-left:6px}",
         ".sqslab-demo .sqslab-timeline-box img{max-width:100%;height:auto}",
+        ".sqslab-demo .sqslab-view .jupyter-button{height:26px}",
         ".sqslab-demo kbd{font-size:.9em}",
     ]
     for name, (light, on_dark) in COLOURS.items():

@@ -270,7 +270,7 @@ class DemoView:
                     + (f", each job takes {s.work_seconds:g} s" if s.work_seconds else ""))
         self.header.value = (
             f"<div class='sqslab-head' title='queue {html.escape(s.queue.name, quote=True)}: "
-            f"{html.escape(settings, quote=True)}'><h3>{html.escape(self.title)}</h3> · "
+            f"{html.escape(settings, quote=True)}'><h2>{html.escape(self.title)}</h2> · "
             f"<b>t = {s.now():g} s</b> · queue: {c['visible']} visible, {c['in_flight']} in flight, "
             f"{c['delayed']} delayed · DLQ: {c['dlq']}</div>")
         self.status.value = (f"<div role='status' class='sqslab-status' title='{html.escape(self.last, quote=True)}'>"
@@ -332,8 +332,17 @@ class DemoView:
         if not self.picture:
             self.timeline.value = ""
             return
-        pic = timeline.picture(history, dpi=self.dpi, dark=True, width=self.width, scale=self.scale, now=s.now(), compact=True,
-                               highlight=[self.selected] if self.selected else None)
+        # The picture and its key apart, so the picture fits beside the controls in a room; a run
+        # too crowded for the text a tenth larger gets the laptop's size (12 px) rather than a
+        # picture shown shrunk.
+        kw = dict(dpi=self.dpi, dark=True, width=self.width, now=s.now(), compact=True,
+                  highlight=[self.selected] if self.selected else None)
+        scale = self.scale
+        pic = timeline.picture(history, scale=scale, part="plot", **kw)
+        if pic.width > self.width and scale > 1.0:
+            scale = 1.0
+            pic = timeline.picture(history, scale=scale, part="plot", **kw)
+        key = timeline.picture(history, scale=scale, part="legend", key_width=self.width, **kw)
         alt = timeline.alt_text(history) + f" The clock shows t={s.now():g} s."
         if self.selected:
             label = next((m.label for m in messages if m.ident == self.selected), self.selected)
@@ -347,8 +356,10 @@ class DemoView:
             for ident, (top, bottom) in pic.rows.items() if ident in stories)
         # The image map's coordinates are the PNG's pixels: the picture is made to fit its column,
         # so it is shown at (or very near) its own size.
+        key_alt = "Key to the timeline: " + "; ".join(key.legend) + "."
         self.timeline.value = (pic.html(alt, img_class="sqslab-demo-timeline", img_attrs=f'usemap="#{name}"')
-                               + f'<map name="{name}">{areas}</map>')
+                               + f'<map name="{name}">{areas}</map>'
+                               + key.html(key_alt, img_class="sqslab-demo-key"))
 
     # -- for tests and notebooks ------------------------------------------------------------------------
     def controls(self) -> list[w.DOMWidget]:

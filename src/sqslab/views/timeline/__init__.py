@@ -103,6 +103,8 @@ class Picture:
         Its smallest text, in CSS px at its natural size (``width / density`` CSS px wide).
     density : float
         Image pixels per CSS pixel (``dpi / 100``).
+    legend : tuple of str
+        The words of its legend (of the picture's key, when drawn apart), in order.
     """
 
     png: bytes
@@ -112,6 +114,7 @@ class Picture:
     dark: bytes | None = None
     min_text_px: float = 0.0
     density: float = 1.0
+    legend: tuple[str, ...] = ()
 
     def html(self, alt: str, *, caption: str = "", classes: str = "", img_attrs: str = "",
              img_class: str = "") -> str:
@@ -137,12 +140,14 @@ def picture(history: History | Iterable[Event], *, dpi: float = 100, dark: bool 
         Draw the dark variant too (one layout, painted twice).
     **kw
         Passed to :func:`draw` (``title``, ``messages``, ``highlight``, ``now``, ``width``, ``scale``),
-        and ``compact=True`` for a live view short of room (shorter rows and legend words).
+        ``compact=True`` for a live view short of room (shorter rows and legend words), and
+        ``part="plot"`` / ``part="legend"`` (with ``key_width``) for the picture and its key apart.
     """
     kw.pop("theme", None)
     model = build(history, kw.pop("messages", None))
     p = plan(model, width=kw.get("width"), scale=kw.get("scale", 1.0), title=kw.get("title"),
-             highlight=kw.get("highlight"), now=kw.get("now"), compact=kw.get("compact", False))
+             highlight=kw.get("highlight"), now=kw.get("now"), compact=kw.get("compact", False),
+             part=kw.get("part", "all"), key_width=kw.get("key_width"))
     light = paint(p, "light")
     smallest = min_text_px(light)
     png, width, height = png_of(light, dpi)
@@ -152,7 +157,7 @@ def picture(history: History | Iterable[Event], *, dpi: float = 100, dark: bool 
     for r, yc in p.rows:
         top, bottom = (yc - p.row_h / 2) * density, (yc + p.row_h / 2) * density
         rows[r.ident] = (max(0, int(round(top))), min(height, int(round(bottom))))
-    return Picture(png, width, height, rows, other, smallest, density)
+    return Picture(png, width, height, rows, other, smallest, density, tuple(words for _, words in p.entries))
 
 
 def to_png(history: History | Iterable[Event], path: str | None = None, *, dpi: float = 100,

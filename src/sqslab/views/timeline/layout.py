@@ -107,6 +107,7 @@ class Plan:
     breaks: list[tuple[float, float, str]] = field(default_factory=list)
     now: tuple[float, str] | None = None
     legend: list[tuple[tuple, str, float, float]] = field(default_factory=list)
+    entries: list[tuple[tuple, str]] = field(default_factory=list)   # the legend's, before layout
     consumers: list[str] = field(default_factory=list)
     empty: bool = False
 
@@ -119,13 +120,16 @@ class Plan:
 # -- the plan ------------------------------------------------------------------------------------
 def plan(model: Model, *, width: float | None = None, scale: float = 1.0, title: str | None = None,
          highlight: Iterable[str | int] | str | int | None = None, now: float | None = None,
-         height: float | None = None, compact: bool = False) -> Plan:
+         height: float | None = None, compact: bool = False, part: str = "all",
+         key_width: float | None = None) -> Plan:
     """Lay out the picture of ``model`` for ``width`` px at ``scale`` (1 on a laptop).
 
     ``height`` fixes the height (drawing into a given Axes); otherwise the picture is as tall as
     its rows and legend need. When even the narrowest columns do not fit ``width``, the picture
     is made wider rather than crowded (its width says so). ``compact`` saves height for a live
     view that shares the screen (the demo): lower rows, a legend of short words, no caption.
+    ``part`` is ``"all"``, ``"plot"`` (the picture without its legend) or ``"legend"`` (the legend
+    alone, ``key_width`` px wide): a view short of height puts the key beside the picture.
     """
     m = Measure()
     k = scale
@@ -137,14 +141,18 @@ def plan(model: Model, *, width: float | None = None, scale: float = 1.0, title:
     marked = set(highlight or ())
 
     n = len(model.rows)
-    flags = [_flag(r) for r in model.rows]
-    label_w = max([m.width(r.label + f, big, bold=bool(f)) for r, f in zip(model.rows, flags)] + [40 * k])
+    # A live view short of room says "2x!" beside the mark only (its table says TWICE); the row's
+    # label is still red and bold.
+    flags = [_flag(r) if not compact else "" for r in model.rows]
+    alarm = [bool(_flag(r)) for r in model.rows]
+    label_w = max([m.width(r.label + f, big, bold=a) for r, f, a in zip(model.rows, flags, alarm)] + [40 * k])
     label_w = min(label_w, width * 0.4)
     x0 = pad + label_w + 10 * k
     plot_w = width - x0 - pad
-    axis = fit(model, plot_w, column=style.COLUMN * k, column_min=style.COLUMN_MIN * k,
-               break_width=style.BREAK * k, extra=() if now is None else (now,), pad=14 * k,
-               right=_right_room(model, m, small))
+    axis = fit(model, plot_w, column=style.COLUMN * k,
+               column_min=(style.COLUMN_MIN_COMPACT if compact else style.COLUMN_MIN) * k,
+               break_width=style.BREAK * k, extra=() if now is None else (now,), pad=(10 if compact else 14) * k,
+               right=_right_room(model, m, small) * (0.5 if compact else 1.0))
     width = max(width, x0 + axis.width + pad)
     p = Plan(width, 0.0, k, consumers=list(model.consumers))
 
@@ -169,9 +177,8 @@ def plan(model: Model, *, width: float | None = None, scale: float = 1.0, title:
             p.highlighted.append(band)
         elif i % 2:
             p.stripes.append(band)
-        f = flags[i]
-        p.labels.append(Label(x0 - 10 * k, yc, r.label + f, "right", "center", big,
-                              "red" if f else "ink", bold=bool(f), gid=f"row:{r.ident}"))
+        p.labels.append(Label(x0 - 10 * k, yc, r.label + flags[i], "right", "center", big,
+                              "red" if alarm[i] else "ink", bold=alarm[i], gid=f"row:{r.ident}"))
 
     X = lambda px: x0 + px  # noqa: E731 - plot px to figure px
     for s in axis.stops:
@@ -219,9 +226,11 @@ def plan(model: Model, *, width: float | None = None, scale: float = 1.0, title:
         p.labels.append(Label(X(0), y, "simulated time", "left", "top", small, "muted", gid="caption"))
         y += small * 1.6
 
-    entries = _legend_entries(p, model, axis, marked, compact)
-    y = _plan_legend(p, entries, m, small, y + 4 * k, pad, flow=compact)
+    p.entries = _legend_entries(p, model, axis, marked, compact)
+    y = y if part == "plot" else _plan_legend(p, p.entries, m, small, y + 4 * k, pad, flow=compact)
     p.height = float(height) if height else y + pad
+    if part == "legend":
+        return key_plan(p, width if key_width is None else key_width, flow=compact)
     return p
 
 
@@ -539,3 +548,13 @@ def _plan_legend(p: Plan, entries: list[tuple[tuple, str]], m: Measure, small: f
         p.labels.append(Label(x + handle + gap, y, words, "left", "center", small, "ink", gid="legend"))
         x += wd + spacing
     return y + line / 2
+
+
+def key_plan(p: Plan, width: float, flow: bool = False) -> Plan:
+    """The legend of plan ``p`` alone, laid out over ``width`` px: a picture's key, shown apart."""
+    m = Measure()
+    k = p.scale
+    pad = 6 * k
+    key = Plan(width, 0.0, k, consumers=p.consumers, entries=p.entries)
+    key.height = _plan_legend(key, p.entries, m, style.SMALL * k, pad, pad, flow=flow) + pad
+    return key
