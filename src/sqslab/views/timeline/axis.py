@@ -136,9 +136,9 @@ def fit(model: Model, width: float, *, column: float, column_min: float, break_w
 
     def minimum(i: int, c: float) -> float:
         a, b = stops[i], stops[i + 1]
-        if a.columns > 1 or b.columns > 1:
-            return c                            # a spread instant: a column apart from the next
         if a.columns and b.columns:
+            if a.columns > 1 or b.columns > 1:
+                return c                        # a spread instant: a column apart from the next
             return c * 0.5                      # two single events (heartbeats): half a column
         if a.columns or b.columns:
             return c * 0.45                     # an instant and a bare time
