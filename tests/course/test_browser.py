@@ -310,45 +310,57 @@ def wait_for_theme(page, theme: str) -> None:
                            arg="true" if theme == "light" else "false", timeout=30_000)
 
 
-#: One figure output as shown: the variant on display, its natural and shown widths, its smallest text.
+#: The figures of one output as shown: per figure (a ``<figure>`` of the bench, or a loose ``<img>``), the
+#: variants on display, with their natural and shown widths and smallest text. The demo widget's output
+#: holds two figures (the timeline and its key, apart so the picture fits beside the controls).
 MEASURE_JS = """(output) => {
-  const shown = [...output.querySelectorAll('img')].filter(i => getComputedStyle(i).display !== 'none');
-  return shown.map(i => ({natural: i.naturalWidth, width: i.getBoundingClientRect().width,
-                          min: parseFloat(i.dataset.sqslabMinTextPx || 'NaN'), variant: i.className,
-                          alt: i.getAttribute('alt') || ''}));
+  const figures = output.matches('figure.sqslab-figure') ? [output] : [...output.querySelectorAll('figure.sqslab-figure')];
+  const groups = figures.map(f => [...f.querySelectorAll('img')]);
+  const loose = [...output.querySelectorAll('img')].filter(i => !i.closest('figure.sqslab-figure'));
+  return groups.concat(loose.map(i => [i])).map(imgs => imgs
+    .filter(i => getComputedStyle(i).display !== 'none')
+    .map(i => ({natural: i.naturalWidth, width: i.getBoundingClientRect().width,
+                min: parseFloat(i.dataset.sqslabMinTextPx || 'NaN'), variant: i.className,
+                alt: i.getAttribute('alt') || ''})));
 }"""
 
 
 def measure_figures(page, outputs, theme: str, where: str) -> list[dict]:
-    """Every figure output of ``outputs`` (a locator), scrolled into view and measured as shown.
+    """Every figure of every output of ``outputs`` (a locator), scrolled into view and measured as shown.
 
-    Fails when one is shown below 90% of its natural width or its smallest text below 11 px,
-    when it shows another theme's variant, or when an output's picture cannot be measured."""
+    Fails when one is shown below 90% of its natural width or its smallest text below 11 px, when
+    it shows another theme's variant (or both, or none), or when its picture cannot be measured.
+    Every output must hold at least one figure: the outputs measured are the figure outputs."""
     figures, problems = [], []
     for i in range(outputs.count()):
         output = outputs.nth(i)
         reveal(page, output)
         output.evaluate("o => Promise.all([...o.querySelectorAll('img')].map(i => i.complete || "
                         "new Promise(done => i.addEventListener('load', done))))")
-        shown = output.evaluate(MEASURE_JS)
-        if len(shown) != 1:
-            problems.append(f"{where} figure {i + 1}: {len(shown)} pictures on display, not one")
-            continue
-        f = shown[0]
-        f["ratio"] = f["width"] / f["natural"] if f["natural"] else 0.0
-        f["text_px"] = f["min"] * f["ratio"]
-        figures.append(f)
-        name = f"{where} figure {i + 1} ({f['natural']} px)"
-        if not f["min"] == f["min"]:  # NaN: a picture the bench did not draw, or one that does not say
-            problems.append(f"{name}: no data-sqslab-min-text-px, so its text cannot be measured")
-        elif f["ratio"] < 0.9:
-            problems.append(f"{name} is shown at {f['ratio']:.0%} of its natural width")
-        elif f["text_px"] < 11:
-            problems.append(f"{name}: its smallest text is {f['text_px']:.1f} px as shown")
-        if f"sqslab-on-{theme}" not in f["variant"]:
-            problems.append(f"{name} shows {f['variant']!r} in the {theme} theme")
-        if not f["alt"].strip():
-            problems.append(f"{name} has no alt text")
+        groups = output.evaluate(MEASURE_JS)
+        if not groups:
+            problems.append(f"{where} output {i + 1}: no figure in it")
+        for j, shown in enumerate(groups):
+            label = f"{where} figure {i + 1}" + (f".{j + 1}" if len(groups) > 1 else "")
+            if len(shown) != 1:
+                problems.append(f"{label}: {len(shown)} pictures on display, not one")
+                continue
+            f = shown[0]
+            f["output"] = i
+            f["ratio"] = f["width"] / f["natural"] if f["natural"] else 0.0
+            f["text_px"] = f["min"] * f["ratio"]
+            figures.append(f)
+            name = f"{label} ({f['natural']} px)"
+            if not f["min"] == f["min"]:  # NaN: a picture the bench did not draw, or one that does not say
+                problems.append(f"{name}: no data-sqslab-min-text-px, so its text cannot be measured")
+            elif f["ratio"] < 0.9:
+                problems.append(f"{name} is shown at {f['ratio']:.0%} of its natural width")
+            elif f["text_px"] < 11:
+                problems.append(f"{name}: its smallest text is {f['text_px']:.1f} px as shown")
+            if f"sqslab-on-{theme}" not in f["variant"]:
+                problems.append(f"{name} shows {f['variant']!r} in the {theme} theme")
+            if not f["alt"].strip():
+                problems.append(f"{name} has no alt text")
     assert not problems, "\n".join(problems)
     return figures
 
@@ -570,7 +582,9 @@ def test_every_figure_of_a_lesson_fits_a_laptop_and_reads_in_light_and_dark(page
             switch_theme(page, "dark")
         figures = measure_figures(page, figures_outputs, theme, f"{notebook} ({theme})")
         # The number measured is the number of figure outputs, and no figure call went unseen.
-        assert len(figures) == figures_outputs.count() >= figure_calls(notebook), (notebook, len(figures))
+        measured = len({f["output"] for f in figures})
+        assert measured == len(figures) == figures_outputs.count() >= figure_calls(notebook), \
+            (notebook, measured, len(figures), figures_outputs.count(), figure_calls(notebook))
         if figures:
             smallest = min(range(len(figures)), key=lambda i: figures[i]["text_px"])
             record["themes"][theme] = {"measured": len(figures),
@@ -578,7 +592,7 @@ def test_every_figure_of_a_lesson_fits_a_laptop_and_reads_in_light_and_dark(page
                                        "smallest_in": figures[smallest]["alt"][:80],
                                        "narrowest_ratio": round(min(f["ratio"] for f in figures), 3)}
             widest = max(range(len(figures)), key=lambda i: figures[i]["natural"])
-            show_in_viewport(page, figures_outputs.nth(widest).locator(f"img.sqslab-on-{theme}"))
+            show_in_viewport(page, figures_outputs.nth(figures[widest]["output"]).locator(f"img.sqslab-on-{theme}").first)
         record.setdefault("axe", {})[theme] = axe_check(page, [f"{PANEL} .jp-OutputArea-output"],
                                                         f"laptop-{theme}-{stem}")["nodes_checked"]
         page.screenshot(path=str(SCREENSHOTS / f"laptop-{theme}-{stem}.png"))
@@ -616,11 +630,27 @@ def test_a_feedback_page_reads_in_light_and_dark(page, tmp_path):
 
 
 # -- a room: the demos in the presentation layout ---------------------------------------------------
-def in_view(page, selector: str) -> dict:
-    return page.evaluate("""(sel) => { const e = [...document.querySelectorAll(sel)].find(x => x.offsetParent);
+def in_view(page, selector: str) -> dict | None:
+    """Where the first displayed element ``selector`` selects is, and the part of the screen the
+    notebook shows (below its toolbar: what is scrolled under the toolbar is not on screen)."""
+    return page.evaluate("""([sel, panel]) => { const e = [...document.querySelectorAll(sel)].find(x => x.offsetParent);
         if (!e) return null; const b = e.getBoundingClientRect();
-        return {left: b.left, top: b.top, right: b.right, bottom: b.bottom, vw: innerWidth, vh: innerHeight}; }""",
-                         selector)
+        const p = document.querySelector(panel);
+        const s = (p && (p.querySelector('.jp-WindowedPanel-outer') || p.querySelector('.jp-Notebook'))) || document.body;
+        const v = s.getBoundingClientRect();
+        return {left: b.left, top: b.top, right: b.right, bottom: b.bottom,
+                view_top: Math.max(v.top, 0), view_bottom: Math.min(v.bottom, innerHeight),
+                view_right: Math.min(v.right, innerWidth)}; }""", [selector, PANEL])
+
+
+def room_boxes(room, theme: str) -> dict:
+    """The controls, the message table and the timeline of the demo widget, with the widget's top at
+    the top of the notebook's view."""
+    room.evaluate("() => document.querySelector('.sqslab-demo').scrollIntoView({block: 'start'})")
+    room.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    return {what: in_view(room, sel) for what, sel in (
+        ("controls", ".sqslab-demo .sqslab-controls"), ("messages", ".sqslab-demo .widget-gridbox"),
+        ("timeline", f".sqslab-demo img.sqslab-demo-timeline.sqslab-on-{theme}"))}
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
@@ -637,17 +667,15 @@ def test_a_demo_in_a_room_shows_controls_messages_and_timeline_together(room, de
         # A notebook that shows a demo has presentation-size text (the widget's style sheet says so).
         assert room.evaluate(f"() => getComputedStyle(document.querySelector('{PANEL} .jp-Notebook'))"
                              ".getPropertyValue('--jp-content-font-size1').trim()") == "17px"
-        room.evaluate("() => document.querySelector('.sqslab-demo').scrollIntoView({block: 'start'})")
-        room.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
-        boxes = {what: in_view(room, sel) for what, sel in (
-            ("controls", ".sqslab-demo .sqslab-controls"), ("messages", ".sqslab-demo .widget-gridbox"),
-            ("timeline", f".sqslab-demo img.sqslab-on-{theme}"))}
+        boxes = room_boxes(room, theme)
         for what, box in boxes.items():
             assert box, f"{name}: no {what} on screen"
-            assert box["top"] >= 0 and box["bottom"] <= box["vh"] + 0.5 and box["right"] <= box["vw"] + 0.5, \
+            assert box["top"] >= box["view_top"] - 0.5 and box["bottom"] <= box["view_bottom"] + 0.5 \
+                and box["right"] <= box["view_right"] + 0.5, \
                 f"{name} in a room: the {what} is not all on screen together with the others: {box}"
+        stem = name.removesuffix(".ipynb")
+        room.screenshot(path=str(SCREENSHOTS / f"room-{theme}-{stem}.png"))
         measure_figures(room, room.locator(f"{PANEL} .jp-OutputArea-output:has(.sqslab-demo)"), theme,
                         f"{name} in a room ({theme})")
-        axe_check(room, [".sqslab-demo"], f"room-{theme}-{name.removesuffix('.ipynb')}")
-        room.screenshot(path=str(SCREENSHOTS / f"room-{theme}-{name.removesuffix('.ipynb')}.png"))
+        axe_check(room, [".sqslab-demo"], f"room-{theme}-{stem}")
         demo_server.shut_down_kernels()

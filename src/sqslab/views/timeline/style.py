@@ -25,7 +25,7 @@ TITLE = 16.0
 #: Geometry in CSS px at scale 1.
 COLUMN = 24.0         # between two events of one instant
 COLUMN_MIN = 15.0     # ... when the run is crowded
-COLUMN_MIN_COMPACT = 12.0   # ... in a live view short of room
+COLUMN_MIN_COMPACT = 9.0    # ... in a live view short of room (demo 4: eight heartbeats in a room's column)
 BREAK = 30.0          # the width of a gap of time left out
 ROW = 36.0            # one message's row
 ROW_COMPACT = 28.0    # ... in a live view short of room (the demo)
