@@ -599,7 +599,7 @@ def test_every_figure_of_a_lesson_fits_a_laptop_and_reads_in_light_and_dark(page
     (AXE_RESULTS / f"figures-{stem}.json").write_text(json.dumps(record, indent=1))
 
 
-def test_a_feedback_page_reads_in_light_and_dark(page, tmp_path):
+def test_a_feedback_page_reads_in_light_and_dark_on_a_laptop_and_in_a_room(page, browser, tmp_path):
     """A grader's feedback page, built with autograder/feedback.py's render as the grader does."""
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))  # autograder/ is a folder of the repository, not a package
@@ -619,14 +619,20 @@ def test_a_feedback_page_reads_in_light_and_dark(page, tmp_path):
                                 {"status": "ok", "reason": "Graded."})
     path = tmp_path / "feedback.html"
     path.write_text(html_page, encoding="utf-8")
-    for theme in ("light", "dark"):
-        page.emulate_media(color_scheme=theme)
-        page.goto(path.as_uri())
-        # The page has no dark style of its own: its picture stays the light one, on its white page.
-        measure_figures(page, page.locator("figure.sqslab-figure"), "light", f"feedback page ({theme})")
-        axe_check(page, ["body"], f"laptop-{theme}-feedback-page")
-        page.locator("figure.sqslab-figure").scroll_into_view_if_needed()
-        page.screenshot(path=str(SCREENSHOTS / f"laptop-{theme}-feedback-page.png"), full_page=True)
+    room = browser.new_context(**ROOM).new_page()
+    try:
+        for screen, view in (("laptop", page), ("room", room)):
+            for theme in ("light", "dark"):
+                view.emulate_media(color_scheme=theme)
+                view.goto(path.as_uri())
+                # The page has no dark style of its own (autograder/feedback.py's): its picture stays
+                # the light one, on its white page, whatever the reader's system prefers.
+                measure_figures(view, view.locator("figure.sqslab-figure"), "light", f"feedback page ({screen}, {theme})")
+                axe_check(view, ["body"], f"{screen}-{theme}-feedback-page")
+                view.locator("figure.sqslab-figure").scroll_into_view_if_needed()
+                view.screenshot(path=str(SCREENSHOTS / f"{screen}-{theme}-feedback-page.png"), full_page=True)
+    finally:
+        room.context.close()
 
 
 # -- a room: the demos in the presentation layout ---------------------------------------------------

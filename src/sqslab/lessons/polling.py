@@ -193,7 +193,9 @@ def show_polls(*reports: PollReport) -> None:
         size = (width, height)
     summary = html.escape("\n".join(str(r) for r in reports))
     display(HTML(figure_html(variants, width=size[0], height=size[1], alt=polls_alt_text(*reports),
-                             min_text=smallest) + f"<pre>{summary}</pre>"))
+                             min_text=smallest)
+                 # Wrapped between words (JupyterLab's own style for outputs breaks them anywhere).
+                 + f"<pre style='white-space:pre-wrap;word-break:normal;overflow-wrap:break-word'>{summary}</pre>"))
 
 
 def polls_alt_text(*reports: PollReport) -> str:
@@ -223,7 +225,7 @@ def plot_polls(*reports: PollReport, theme: str = "light"):
     for y, r in enumerate(reversed(reports)):
         empty = [p.end for p in r.polls if not p.messages]
         full = [p.end for p in r.polls if p.messages]
-        ax.plot(empty, [y] * len(empty), "|", markersize=14, color=colours.muted, markeredgewidth=0.8)
+        ax.plot(empty, [y] * len(empty), "|", markersize=14, color=colours.line, markeredgewidth=0.8)
         ax.plot(full, [y] * len(full), "|", markersize=18, color=colours.consumers[0], markeredgewidth=2.5)
         ax.plot(list(r.arrivals.values()), [y + 0.38] * len(r.arrivals), "v", markersize=6, color=colours.orange)
     ax.set_yticks(range(len(reports)), [f"{r.label}\n{r.requests} requests" for r in reversed(reports)], fontsize=11,

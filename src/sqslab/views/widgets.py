@@ -272,7 +272,7 @@ class DemoView:
             f"<div class='sqslab-head' title='queue {html.escape(s.queue.name, quote=True)}: "
             f"{html.escape(settings, quote=True)}'><h2>{html.escape(self.title)}</h2> · "
             f"<b>t = {s.now():g} s</b> · queue: {c['visible']} visible, {c['in_flight']} in flight, "
-            f"{c['delayed']} delayed · DLQ: {c['dlq']}</div>")
+            f"{c['delayed']} delayed · <span style='white-space:nowrap'>DLQ: {c['dlq']}</span></div>")
         self.status.value = (f"<div role='status' class='sqslab-status' title='{html.escape(self.last, quote=True)}'>"
                              f"<b>Last:</b> {html.escape(self.last)}</div>")
         keys = list(dict.fromkeys(m.key for m in messages if m.key))

@@ -28,7 +28,7 @@ COLUMN_MIN = 15.0     # ... when the run is crowded
 COLUMN_MIN_COMPACT = 9.0    # ... in a live view short of room (demo 4: eight heartbeats in a room's column)
 BREAK = 30.0          # the width of a gap of time left out
 ROW = 36.0            # one message's row
-ROW_COMPACT = 28.0    # ... in a live view short of room (the demo)
+ROW_COMPACT = 26.0    # ... in a live view short of room (the demo: a room shows it with the controls)
 ROW_MIN = 24.0
 
 _HATCHES = ("//", "\\\\", "..", "xx", "||", "--", "++", "oo", "**", "OO")
