@@ -681,7 +681,11 @@ def test_a_demo_in_a_room_shows_controls_messages_and_timeline_together(room, de
                 f"{name} in a room: the {what} is not all on screen together with the others: {box}"
         stem = name.removesuffix(".ipynb")
         room.screenshot(path=str(SCREENSHOTS / f"room-{theme}-{stem}.png"))
-        measure_figures(room, room.locator(f"{PANEL} .jp-OutputArea-output:has(.sqslab-demo)"), theme,
-                        f"{name} in a room ({theme})")
+        figures = measure_figures(room, room.locator(f"{PANEL} .jp-OutputArea-output:has(.sqslab-demo)"), theme,
+                                  f"{name} in a room ({theme})")
+        (AXE_RESULTS / f"figures-room-{theme}-{stem}.json").write_text(json.dumps(
+            {"demo": stem, "screen": "room", "theme": theme, "measured": len(figures),
+             "smallest_text_px": round(min(f["text_px"] for f in figures), 2),
+             "narrowest_ratio": round(min(f["ratio"] for f in figures), 3)}, indent=1))
         axe_check(room, [".sqslab-demo"], f"room-{theme}-{stem}")
         demo_server.shut_down_kernels()
