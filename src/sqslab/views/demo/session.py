@@ -27,6 +27,9 @@ do), so a lease that runs out mid-work is taken by the next lane at once.
 >>> demo.send(3); demo.crash(1, "effect_committed", "order-2")    # doctest: +SKIP
 >>> demo.step(1); demo.advance(31); demo.start(1); demo.step(1)   # doctest: +SKIP
 >>> print(demo.text())                                            # doctest: +SKIP
+
+The module is long because it is one class with a method per button of the demo: keeping them
+together keeps the widget's controls and what they do side by side.
 """
 
 from __future__ import annotations
