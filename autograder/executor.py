@@ -62,8 +62,12 @@ MUTABLE_OK = ("failures",)
 #: on (``sqslab.views``, ``sqslab.tools``; a view a notebook imports later is snapshotted when the
 #: grader first sees it).
 SKIP_MODULES = ("views", "tools")
-#: Modules whose functions and classes are snapshotted and restored before each test.
-GUARD_PREFIXES = ("IPython", "ipykernel", "jupyter_client", "zmq", "traitlets", "comm")
+#: Modules whose functions and classes are snapshotted and restored before each test (besides the bench
+#: and the standard library it has loaded): the kernel's, and the libraries the bench's verdicts rest
+#: on (moto keeps the queues, botocore carries the recording and fault hooks).
+GUARD_PREFIXES = ("IPython", "ipykernel", "jupyter_client", "zmq", "traitlets", "comm", "moto", "botocore", "boto3")
+#: What the bench installs once per process, run before the snapshot (its corrections of moto).
+PREPARE = ("sqslab.moto:install",)
 
 
 @dataclass
@@ -201,6 +205,66 @@ def clean_notebook(release: NotebookNode, submission: NotebookNode) -> NotebookN
     return clean
 
 
+class _ValueGuard:
+    """Rewrites a graded test so its comparisons and truth tests see only plain values.
+
+    ``a == b`` (and ``!=``, ``<``, ``in``...) becomes ``V(a) == V(b)``; the test of an ``assert``,
+    ``if``, ``while``, a conditional expression, ``not``, ``and``/``or`` and a comprehension's
+    ``if`` becomes ``T(...)``. ``V`` and ``T`` live in the kernel's hook (``kernel_boot``): they
+    copy a value into a plain one, or refuse it (the test fails), so that no ``__eq__``, ``__bool__``
+    or ``__contains__`` of the learner's own making can decide a test. Identity (``is``) is left alone.
+    """
+
+    def __init__(self):
+        import ast
+
+        self.ast = ast
+        self.trusted_ops = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn)
+
+    def wrap(self, name, node):
+        ast = self.ast
+        if isinstance(node, ast.Constant):
+            return node  # the test's own literal
+        call = ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=[node], keywords=[])
+        return ast.copy_location(call, node)
+
+    def visit(self, node):
+        ast = self.ast
+        for child in ast.iter_child_nodes(node):
+            self.visit(child)
+        V, T = kernel_boot.VALUE_GUARD, kernel_boot.TRUTH_GUARD
+        if isinstance(node, ast.Compare) and all(isinstance(op, self.trusted_ops) for op in node.ops):
+            node.left = self.wrap(V, node.left)
+            node.comparators = [self.wrap(V, c) for c in node.comparators]
+        elif isinstance(node, (ast.Assert, ast.If, ast.While, ast.IfExp)):
+            node.test = self.wrap(T, node.test)
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            node.operand = self.wrap(T, node.operand)
+        elif isinstance(node, ast.BoolOp):
+            node.values = [self.wrap(T, v) for v in node.values]
+        elif isinstance(node, ast.comprehension):
+            node.ifs = [self.wrap(T, x) for x in node.ifs]
+
+
+def guarded_test_source(text: str) -> str:
+    """A graded test's text with its comparisons and truth tests going through the hook's value guards.
+
+    Done here, in the grader's process, so the kernel compiles the test from text as before (no
+    AST object a learner could have patched is involved). A test that does not parse is left as
+    it is: it fails in the kernel with its own SyntaxError.
+    """
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return text
+    guard = _ValueGuard()
+    guard.visit(tree)
+    ast.fix_missing_locations(tree)
+    return ast.unparse(tree)
+
+
 def names_used(sources) -> set[str]:
     """Global names the graded tests read (a test must read the bench's objects under them)."""
     import ast
@@ -242,6 +306,8 @@ class SandboxedExecute(Execute):
     clean_run = Bool(True, help="Score from a clean run of the release with the submission's "
                                 "solution cells.").tag(config=True)
     guard_prefixes = List(list(GUARD_PREFIXES), help="Modules snapshotted besides the bench.").tag(config=True)
+    prepare = List(list(PREPARE), help="module:function of the bench to run once before the snapshot "
+                                       "(what the bench installs once per process).").tag(config=True)
     always_two_runs = Bool(False, help="Run the clean and the full run apart even when their code is the "
                                        "same (to measure what the clean run costs).").tag(config=True)
     clean_cache_dir = Unicode("", help="Where clean runs are kept by the hash of their notebook, so learners "
@@ -571,6 +637,7 @@ class SandboxedExecute(Execute):
         role = probe["role"]
         if role == "setup":
             spec = json.dumps({"bench": self.bench, "canary": self.canary, "guard": list(self.guard_prefixes),
+                               "prepare": list(self.prepare), "guard_stdlib": True,
                                "mutable_ok": list(MUTABLE_OK), "skip_modules": list(SKIP_MODULES),
                                "test_names": sorted(self._test_names), "trusted": sorted(self._trusted)},
                               sort_keys=True)
@@ -579,7 +646,7 @@ class SandboxedExecute(Execute):
             return self._command("final")
         gid = probe["grade_id"]
         salt = f"{self._seq + 1}:{gid}"
-        cipher = kernel_boot.encrypt(self._key, salt, ipython_text(probe["source"]))
+        cipher = kernel_boot.encrypt(self._key, salt, guarded_test_source(ipython_text(probe["source"])))
         return self._command("test", gid, salt, cipher, "1" if probe.get("canary") else "0")
 
     def _trusted_shas(self, nb, role: str) -> set[str]:
@@ -649,6 +716,9 @@ class SandboxedExecute(Execute):
             for name in rec.get("rebound") or []:
                 _note(info.tampering, f"the name {name}, which the tests use, no longer referred to the bench's "
                                       f"{name} before test {gid} (put back for the test)", f"the name {name},")
+            for name in rec.get("refused") or []:
+                _note(info.reviews, f"test {gid} was given a value of type {name} that is not a plain value (its "
+                                    "comparison was refused: the test failed)", f"a value of type {name} ")
             for item in rec.get("reset_hooks") or []:
                 _note(info.reviews, f"IPython's {item} was changed (reset before test {gid})", f"IPython's {item} ")
             during = rec.get("changed_during") or []

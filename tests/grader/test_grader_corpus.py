@@ -390,3 +390,10 @@ def test_plain_nbgrader_autograde_uses_the_same_sandbox_and_canary_through_the_c
         scores = {s.student.id: s.score for s in gb.find_assignment(corpus.ASSIGNMENT).submissions}
     assert scores == {"good": corpus.FULL, "patch_checker": float(corpus_run["rows"]["patch_checker"]["score"])}
     assert scores["patch_checker"] < corpus.FULL
+
+
+def test_a_failed_tests_traceback_holds_neither_the_hidden_test_nor_the_secret(corpus_run):
+    # The error of a failed test reaches the notebook without the test's frames, and is raised by a
+    # hook that holds nothing: walking it (sys.last_value, traceback.walk_tb) finds neither.
+    printed = _printed(corpus_run, "last_traceback_walk_tb")
+    assert "found nothing frames" in printed, printed[-400:]

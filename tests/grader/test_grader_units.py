@@ -604,3 +604,48 @@ def test_the_feedback_page_escapes_the_submissions_text_and_hides_hidden_tests()
     page = render("<b>ada</b>", SimpleNamespace(name="a"), entry, {"status": "ok", "reason": "<i>x</i>."})
     assert "<script>" not in page and "<b>ada</b>" not in page and "<i>x</i>" not in page
     assert "SECRET-LITERAL" not in page and "&lt;script&gt;" in page
+
+
+def test_a_tests_comparisons_and_truth_tests_go_through_the_value_guards():
+    from autograder.executor import guarded_test_source
+
+    text = guarded_test_source('assert total == 3 and bench.left == [], f"{total!r}"\n'
+                               'assert tried.raised is error\nok = [e for e in h if e.kind == "send"]\n')
+    assert "__sqslab_value__(total) == 3" in text and "__sqslab_value__(bench.left) == __sqslab_value__([])" in text
+    assert "assert __sqslab_truth__(" in text and "if __sqslab_truth__(__sqslab_value__(e.kind) == 'send')" in text
+    assert "tried.raised is error" in text and "__sqslab_value__(tried" not in text  # identity is left alone
+
+
+def test_the_value_guards_compare_only_plain_values():
+    import operator
+
+    from autograder.kernel_boot import _value_guards
+
+    class Bench:
+        pass
+
+    refused = []
+    value, truth = _value_guards(lambda t: t is Bench, refused)
+
+    class Yes:
+        def __eq__(self, other):
+            return True
+
+    class LyingStr(str):
+        __eq__ = operator.truth  # a C function: no Python frame runs when it answers
+        __hash__ = str.__hash__
+
+    class LyingList(list):
+        def __len__(self):
+            return 1
+
+    with pytest.raises(AssertionError, match="not a plain value"):
+        value(Yes())
+    assert refused == ["test_the_value_guards_compare_only_plain_values.<locals>.Yes"]
+    assert type(value(LyingStr("seven"))) is str and value(LyingStr("seven")) != 7
+    assert truth(LyingList()) == [] and not truth(LyingList())
+    assert value({"a": (1, [2.5, None])}) == {"a": (1, [2.5, None])} and value(...) is ...
+    bench = Bench()
+    assert value(bench) is bench and truth(bench) is bench
+    with pytest.raises(AssertionError, match="not a plain value"):
+        value([1, Yes()])
