@@ -63,9 +63,11 @@ MUTABLE_OK = ("failures",)
 #: grader first sees it).
 SKIP_MODULES = ("views", "tools")
 #: Modules whose functions and classes are snapshotted and restored before each test (besides the bench
-#: and the standard library it has loaded): the kernel's, and the libraries the bench's verdicts rest
-#: on (moto keeps the queues, botocore carries the recording and fault hooks).
-GUARD_PREFIXES = ("IPython", "ipykernel", "jupyter_client", "zmq", "traitlets", "comm", "moto", "botocore", "boto3")
+#: and the standard library it has loaded): the kernel's.
+GUARD_PREFIXES = ("IPython", "ipykernel", "jupyter_client", "zmq", "traitlets", "comm")
+#: Libraries the bench's verdicts rest on (moto keeps the queues, botocore carries the recording and
+#: fault hooks), snapshotted by their public names and their classes (their private globals are caches).
+GUARD_PUBLIC = ("moto", "botocore", "boto3")
 #: What the bench installs once per process, run before the snapshot (its corrections of moto).
 PREPARE = ("sqslab.moto:install",)
 
@@ -637,7 +639,7 @@ class SandboxedExecute(Execute):
         role = probe["role"]
         if role == "setup":
             spec = json.dumps({"bench": self.bench, "canary": self.canary, "guard": list(self.guard_prefixes),
-                               "prepare": list(self.prepare), "guard_stdlib": True,
+                               "prepare": list(self.prepare), "guard_stdlib": True, "guard_public": list(GUARD_PUBLIC),
                                "mutable_ok": list(MUTABLE_OK), "skip_modules": list(SKIP_MODULES),
                                "test_names": sorted(self._test_names), "trusted": sorted(self._trusted)},
                               sort_keys=True)

@@ -154,7 +154,7 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
     _get_context = _BaseException.__dict__["__context__"].__get__
     st: dict = {"setup": False, "last_seq": -1, "in_test": None, "flags": {}, "nflags": 0, "trusted": _frozenset(),
                 "cells": {}, "cell_dir": None, "bench_dir": None, "lib_dirs": (), "benign": (),
-                "inspectish": (), "tamper_now": [], "n": 0}
+                "inspectish": (), "tamper_now": [], "n": 0, "public_only": _frozenset()}
 
     # -- the report --------------------------------------------------------------------------
     def dumps(x, depth=0):
@@ -297,8 +297,11 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
             kind = innermost_kind(f)
             if kind == "cell":
                 return True
-            if kind != "benign" or stdlib_function(f) in FRAME_CONSUMERS:
+            if kind != "benign":
                 return False
+            if stdlib_function(f) in FRAME_CONSUMERS:
+                # Turned into text, unless the text is every frame's variables (capture_locals=True).
+                return f.f_locals.get("capture_locals") is True
             f, depth = f.f_back, depth + 1
         return False
 
@@ -328,10 +331,12 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
         t = _type(v)
         return t is _FunctionType or t is _MethodType or t is _BuiltinType or t is _partial
 
-    def snap_dict(d, owner, where, store, restore_kind):
+    def snap_dict(d, owner, where, store, restore_kind, public_only=False):
         keys, vals = [], []
         volatile = VOLATILE.get(where, ())
         for k, v in _list(d.items()):
+            if public_only and _type(k) is _str and k.startswith("_"):
+                continue
             if _type(k) is _str and k not in volatile and _kind_ok(v):
                 keys.append(k)
                 vals.append(v)
@@ -373,7 +378,9 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
                 d = _getattribute(mod, "__dict__")
             except _Exception:
                 continue
-            snap_dict(d, mod, name, store, "dict")
+            # A library's private module globals are its own caches (uuid loads _generate_time_safe
+            # on first use): only its public names are the learner's to change.
+            snap_dict(d, mod, name, store, "dict", public_only=name in st["public_only"])
             is_bench = name == bench or name.startswith(bench + ".")
             for k, v in _list(d.items()):
                 if _isinstance(v, _type) and _getattr(v, "__module__", None) == name and _id(v) not in seen_cls:
@@ -725,10 +732,15 @@ def _install(key: bytes, fd: int) -> None:  # noqa: C901 - one closure keeps the
             except _BaseException as exc:
                 out["errors"].append(f"{target}: {_type(exc).__name__}")
         prefixes = [bench] + _list(spec.get("guard", ()))
+        wide = []
         if spec.get("guard_stdlib"):
             # The standard library the bench relies on (sqlite3 counts the effects, json reads the
-            # bodies...): every module of it loaded now, as the bench's own.
-            prefixes += [n for n in stdlib_modules(stdlib) if n not in STDLIB_UNGUARDED]
+            # bodies...): every module of it loaded now.
+            wide += [n for n in stdlib_modules(stdlib) if n not in STDLIB_UNGUARDED]
+        public = _tuple(spec.get("guard_public", ()))
+        wide += [n for n in _list(_modules) if _type(n) is _str and _any(n == p or n.startswith(p + ".") for p in public)]
+        st["public_only"] = _frozenset(wide)
+        prefixes += wide
         st["guard"] = guard_snapshot(prefixes)
         st["test_names"] = _tuple(_sorted(_set(spec.get("test_names", ()))))  # sorted: reasons read the same every run
         st["trusted"] = _frozenset(spec.get("trusted", ()))
