@@ -21,6 +21,10 @@ The hook is the grader's agent inside the kernel:
   ``sys.stdout``/``stderr``) and every function and class of the bench, of IPython, ipykernel,
   jupyter_client, zmq and traitlets, and of ``builtins``, from snapshots taken before any
   learner code ran; what it had to put back is reported.
+* **The test sees plain values.** The grader rewrites each test's comparisons and truth tests to go
+  through :func:`_value_guards` (a learner's ``__eq__`` or ``__bool__`` never decides a test), and
+  a failed test's error is raised without its traceback by a second hook, :func:`_raise_pending`,
+  whose frame holds nothing of the grader's.
 * **After each test** it checks the same again (a change made while the test ran voids it) and
   keeps the data of the bench's last failed verdict (explanation, history) for the feedback page.
 * **It flags** what learner code does that no honest answer needs: frames (``sys._getframe``,
