@@ -140,7 +140,7 @@ CASE_NAMES = (
     "trace_function", "time_machine", "honest_traceback_and_logging",
     # values that lie about themselves; frames and the grader's secret through the standard library
     "eq_always_true", "str_subclass_eq_builtin", "bench_class_property", "frames_via_logging",
-    "last_traceback_walk_tb",
+    "last_traceback_walk_tb", "lone_surrogate_in_answer",
 )
 
 
@@ -502,6 +502,10 @@ def attack_cases(b: Builder, one, extra, solutions_dir: str) -> list[Case]:
               "            found += ['KEY' for c in v.__closure__ if isinstance(getattr(c, 'cell_contents', 0), bytes)]\n"
               "print('found', sorted(set(found)) or 'nothing', 'frames' if err is not None else 'no error')",
               after="survives_any_crash"), "frame")
+    # -- text that is not valid Unicode ---------------------------------------------------------------
+    nb = b.notebook(GOOD_CONSUMER + "\n# a stray \ud800 here (JSON can spell it, UTF-8 cannot)")
+    add("lone_surrogate_in_answer", "a lone surrogate in a comment of the answer cell (the grader used to fail "
+        "writing the notebook: status error)", "ok", FULL, {nbpath: json.dumps(nb).encode()}, "not valid Unicode")
     return out
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 
 import nbformat
@@ -344,6 +345,33 @@ def _position(cells: list, gid: str) -> int | None:
     return None
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def make_text_valid(node) -> int:
+    """Replace, in place, every lone surrogate in the notebook's strings by U+FFFD; how many there were.
+
+    JSON can spell a lone surrogate (``"\\ud800"``), which no UTF-8 file can hold: left in, the
+    grader could not write the notebook it grades, and the learner's row would be the grader's
+    ``error`` instead of a grade.
+    """
+    count = 0
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in list(items):
+        if isinstance(value, str):
+            fixed, n = _SURROGATE.subn("\ufffd", value)
+            if n:
+                node[key] = fixed
+                count += n
+        elif isinstance(value, (dict, list)):
+            count += make_text_valid(value)
+        if isinstance(node, dict) and isinstance(key, str) and _SURROGATE.search(key):
+            fixed, n = _SURROGATE.subn("\ufffd", key)
+            node[fixed] = node.pop(key)
+            count += n
+    return count
+
+
 def intake(folder: str, info: NotebookInfo, release_path: str, root: str | None = None,
            max_bytes: int | None = None) -> IntakeResult:
     """Find, read and repair the learner's copy of ``info`` in ``folder`` (inside ``root``, the learner's folder)."""
@@ -369,7 +397,11 @@ def intake(folder: str, info: NotebookInfo, release_path: str, root: str | None 
         return IntakeResult(status="invalid_notebook", reason=problem, found_as=found_as, ignored_files=others)
     with open(release_path, encoding="utf-8") as f:
         release = nbformat.read(f, as_version=4)
+    replaced = make_text_valid(nb)
     notes = repair(nb, info, release)
+    if replaced:
+        notes.insert(0, Note(f"{replaced} character(s) of the notebook's text were not valid Unicode (lone "
+                             "surrogates, which Jupyter cannot save) and were replaced by U+FFFD"))
     if found_as:
         notes.insert(0, Note(f"the notebook was submitted as {found_as!r} and graded as {info.name}.ipynb"))
     return IntakeResult(notebook=nb, notes=notes, found_as=found_as, ignored_files=others)

@@ -649,3 +649,16 @@ def test_the_value_guards_compare_only_plain_values():
     assert value(bench) is bench and truth(bench) is bench
     with pytest.raises(AssertionError, match="not a plain value"):
         value([1, Yes()])
+
+
+def test_text_that_is_not_valid_unicode_is_replaced_at_intake_not_a_grader_error(tmp_path, builder, course):
+    nb = builder.notebook(corpus.GOOD_CONSUMER + "\n# a stray \ud800 in a comment")
+    nb.metadata["\udfff"] = "x"
+    folder = tmp_path / "learner" / corpus.ASSIGNMENT
+    folder.mkdir(parents=True)
+    (folder / (corpus.ASSIGNMENT + ".ipynb")).write_text(json.dumps(nb))  # JSON spells the surrogates as escapes
+    info = course.assignment(corpus.ASSIGNMENT).notebooks[0]
+    taken = intake.intake(str(folder), info, os.path.join(course.release_dir, corpus.ASSIGNMENT,
+                                                           corpus.ASSIGNMENT + ".ipynb"))
+    assert taken.notebook is not None and any("not valid Unicode" in n.text for n in taken.notes)
+    nbformat.writes(taken.notebook).encode("utf-8")  # what the grader writes next: no UnicodeEncodeError
