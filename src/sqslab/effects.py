@@ -99,13 +99,18 @@ class EffectDB:
     """
 
     def __init__(self, store: EffectStore, actor: str):
-        self.store = store
+        self._store = store
         self.actor = actor
         # timeout=0: a second simulated process that meets a held write lock fails at once
         # instead of waiting five real seconds for a process that runs on the same thread.
         # check_same_thread=False: the bench's processes take turns, never run at once, but
         # Jupyter may deliver two clicks of the demo widget on two different threads.
         self._con = sqlite3.connect(store.path, timeout=0, check_same_thread=False)
+        # The effects table is the bench's record of what happened: only apply_effect writes it.
+        # SQLite asks this for every statement (and every trigger a statement fires), however
+        # the SQL is spelled: a quoted name, a schema prefix, a script, a trigger.
+        self._bench_writes = False
+        self._con.set_authorizer(self._authorize)
         self._con.execute("PRAGMA synchronous=OFF")  # process death, not power loss, is modelled
         self._pending: list[tuple[str, str, str]] = []
         self._closed = False
@@ -118,21 +123,25 @@ class EffectDB:
         if not isinstance(key, str) or not key:
             raise LabError(f"An effect needs a non-empty string key, got {key!r}.")
         target = self._target(key)
-        faults = self.store.faults
+        faults = self._store.faults
         faults.hit("before_effect", self.actor, [target])
         if faults.hit("handler_error", self.actor, [target]):
             raise EffectFailed(f"{effect} for {key} failed (injected transient error); nothing was done")
-        if faults.hit("visibility_expires", self.actor, [target]) and self.store.on_visibility_expired:
-            self.store.on_visibility_expired(key, self.actor)
-        self._con.execute(
-            "INSERT INTO effects (key, effect, detail, at) VALUES (?, ?, ?, ?)",
-            (key, effect, detail, self.store.now()),
-        )
+        if faults.hit("visibility_expires", self.actor, [target]) and self._store.on_visibility_expired:
+            self._store.on_visibility_expired(key, self.actor)
+        self._bench_writes = True
+        try:
+            self._con.execute(
+                "INSERT INTO effects (key, effect, detail, at) VALUES (?, ?, ?, ?)",
+                (key, effect, detail, self._store.now()),
+            )
+        finally:
+            self._bench_writes = False
         self._pending.append((key, effect, detail))
         faults.hit("effect_uncommitted", self.actor, [target])
 
     def _target(self, key: str) -> tuple[int | None, str | None, str | None]:
-        position, message_id = self.store.locate(key)
+        position, message_id = self._store.locate(key)
         return position, key, message_id
 
     # -- transactions the bench can fault --------------------------------------------------------
@@ -140,14 +149,14 @@ class EffectDB:
         """Commit; effects in the transaction are recorded, then ``effect_committed`` may fire."""
         if self._closed:
             raise LabError("This database connection is closed (its process crashed or stopped).")
-        self.store.faults.check_alive(self.actor, "commit")
+        self._store.faults.check_alive(self.actor, "commit")
         self._con.commit()
         committed, self._pending = self._pending, []
         for key, effect, detail in committed:
-            position, message_id = self.store.locate(key)
-            self.store.history.append(self.actor, "effect", message_id, key, effect=effect, detail=detail)
+            position, message_id = self._store.locate(key)
+            self._store.history.append(self.actor, "effect", message_id, key, effect=effect, detail=detail)
         for key, _, _ in committed:
-            self.store.faults.hit("effect_committed", self.actor, [self._target(key)])
+            self._store.faults.hit("effect_committed", self.actor, [self._target(key)])
 
     def rollback(self) -> None:
         """Roll back; pending effects are thrown away (and recorded as such)."""
@@ -159,7 +168,7 @@ class EffectDB:
     def _discard_pending(self) -> None:
         if self._pending:
             keys = [k for k, _, _ in self._pending]
-            self.store.history.append(self.actor, "rollback", None, keys[0] if len(keys) == 1 else None,
+            self._store.history.append(self.actor, "rollback", None, keys[0] if len(keys) == 1 else None,
                                       effects=keys)
         self._pending = []
 
@@ -214,7 +223,7 @@ class EffectDB:
     def _check_sql(self, sql: str) -> None:
         if self._closed:
             raise LabError("This database connection is closed (its process crashed or stopped).")
-        self.store.faults.check_alive(self.actor, "database call")
+        self._store.faults.check_alive(self.actor, "database call")
         lowered = " ".join(sql.lower().split())
         # Effects are counted from this table: writing it by hand would fake the count.
         if any(w in lowered for w in ("into effects", "update effects", "from effects", "table effects")) \
@@ -227,5 +236,33 @@ class EffectDB:
         """True while a transaction is open."""
         return self._con.in_transaction
 
+    def _authorize(self, action: int, arg1: str | None, arg2: str | None, *_: Any) -> int:
+        """SQLite's authorizer: no statement but the bench's own insert may change the effects table."""
+        if self._bench_writes:
+            return sqlite3.SQLITE_OK
+        effects = "effects"
+        if action in _TABLE_WRITES and (arg1 or "").lower() == effects:
+            return sqlite3.SQLITE_DENY
+        if action in _TABLE_SCHEMA and (arg2 or "").lower() == effects:
+            return sqlite3.SQLITE_DENY
+        if action == sqlite3.SQLITE_ATTACH or (action == sqlite3.SQLITE_PRAGMA
+                                                and (arg1 or "").lower() == "writable_schema"):
+            return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
+
     def __getattr__(self, name: str) -> Any:
+        if name in _NOT_FORWARDED:
+            raise LabError(f"db.{name} is not available to a consumer: the bench owns this database's "
+                           "record of effects.")
         return getattr(self._con, name)
+
+
+# What the effects table's guard denies (see EffectDB._authorize), and the connection's methods that
+# would take the guard off or replace the whole database.
+_TABLE_WRITES = frozenset({sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE,
+                           sqlite3.SQLITE_DROP_TABLE})
+_TABLE_SCHEMA = frozenset({sqlite3.SQLITE_ALTER_TABLE, sqlite3.SQLITE_CREATE_TRIGGER,
+                           sqlite3.SQLITE_CREATE_TEMP_TRIGGER})
+_NOT_FORWARDED = frozenset({"set_authorizer", "set_progress_handler", "set_trace_callback",
+                            "enable_load_extension", "load_extension", "deserialize", "backup", "blobopen",
+                            "setlimit"})

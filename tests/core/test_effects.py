@@ -68,6 +68,45 @@ def test_the_effects_table_cannot_be_written_by_hand(lab):
     db.execute("SELECT COUNT(*) FROM effects")
 
 
+@pytest.mark.parametrize("sql", [
+    'DELETE FROM "effects"',                                   # a quoted name
+    "DELETE FROM main.effects",                                # a schema prefix
+    "UPDATE/**/effects SET key = 'y'",                         # a comment where a space was
+    'CREATE TRIGGER _once AFTER INSERT ON "effects" BEGIN DELETE FROM "effects" WHERE rowid = NEW.rowid; END',
+    'ALTER TABLE "effects" RENAME TO old_effects',
+    'DROP TABLE "effects"',
+])
+def test_the_effects_table_cannot_be_written_however_the_sql_is_spelled(lab, sql):
+    db = lab.effects.connect("c1")
+    with db:
+        db.apply_effect("order-1")
+    with pytest.raises((sqlite3.DatabaseError, LabError)):
+        db.execute(sql)
+    with pytest.raises((sqlite3.DatabaseError, LabError)):
+        db.executescript("SELECT 1; " + sql)  # a script that starts with a SELECT
+    with db:
+        db.apply_effect("order-1")  # the bench's own insert still works, and no trigger undid it
+    assert lab.effects.counts()["order-1"] == 2
+
+
+def test_a_trigger_on_the_consumers_own_table_cannot_write_the_effects_table(lab):
+    db = lab.effects.connect("c1")
+    db.execute("CREATE TABLE processed (key TEXT PRIMARY KEY)")
+    db.execute('CREATE TRIGGER _undo AFTER INSERT ON processed BEGIN DELETE FROM "effects"; END')
+    with db:
+        db.apply_effect("order-1")
+    with pytest.raises(sqlite3.DatabaseError):
+        db.execute("INSERT INTO processed VALUES ('order-1')")
+    assert lab.effects.counts()["order-1"] == 1
+
+
+def test_a_consumer_gets_no_handle_to_the_store_its_faults_or_the_guard(lab):
+    db = lab.effects.connect("c1")
+    for name in ("store", "set_authorizer", "deserialize"):
+        with pytest.raises((AttributeError, LabError)):
+            getattr(db, name)
+
+
 def test_two_connections_are_two_processes(lab):
     a, b = lab.effects.connect("c1"), lab.effects.connect("c2")
     a.apply_effect("order-1")
