@@ -1183,8 +1183,13 @@ def _value_guards(is_bench_type, refused: list):
     _str, _bytes, _int, _float, _complex, _bool = str, bytes, int, float, complex, bool
     _list, _tuple, _set, _frozenset, _dict = list, tuple, set, frozenset, dict
     _AssertionError, _RecursionError = AssertionError, RecursionError
+    import datetime
+    import decimal
+
+    # Exactly these types (never a subclass): immutable C types whose comparisons are their own.
     scalars = frozenset({_str, _bytes, _int, _float, _complex, _bool, type(None), type(Ellipsis),
-                         type(NotImplemented)})
+                         type(NotImplemented), decimal.Decimal, datetime.date, datetime.datetime, datetime.time,
+                         datetime.timedelta, datetime.timezone})
     bases = ((_str, _str.__str__), (_bytes, _bytes.__bytes__), (_int, _int.__index__), (_float, _float.__float__),
              (_complex, _complex.__complex__))
     sequences = ((_list, _list.__iter__, _list), (_tuple, _tuple.__iter__, _tuple), (_set, _set.__iter__, _set),

@@ -662,3 +662,13 @@ def test_text_that_is_not_valid_unicode_is_replaced_at_intake_not_a_grader_error
                                                            corpus.ASSIGNMENT + ".ipynb"))
     assert taken.notebook is not None and any("not valid Unicode" in n.text for n in taken.notes)
     nbformat.writes(taken.notebook).encode("utf-8")  # what the grader writes next: no UnicodeEncodeError
+
+
+def test_decimals_and_dates_compare_as_themselves():
+    import datetime
+    from decimal import Decimal
+
+    from autograder.kernel_boot import _value_guards
+
+    value, _ = _value_guards(lambda t: False, [])
+    assert value(Decimal("1.10")) == Decimal("1.1") and value(datetime.date(2026, 1, 1)) == datetime.date(2026, 1, 1)
