@@ -140,7 +140,7 @@ CASE_NAMES = (
     "trace_function", "time_machine", "honest_traceback_and_logging",
     # values that lie about themselves; frames and the grader's secret through the standard library
     "eq_always_true", "str_subclass_eq_builtin", "bench_class_property", "frames_via_logging",
-    "last_traceback_walk_tb", "lone_surrogate_in_answer", "effects_written_by_hand",
+    "last_traceback_walk_tb", "lone_surrogate_in_answer",
 )
 
 
@@ -502,19 +502,6 @@ def attack_cases(b: Builder, one, extra, solutions_dir: str) -> list[Case]:
               "            found += ['KEY' for c in v.__closure__ if isinstance(getattr(c, 'cell_contents', 0), bytes)]\n"
               "print('found', sorted(set(found)) or 'nothing', 'frames' if err is not None else 'no error')",
               after="survives_any_crash"), "frame")
-    # -- the bench's record written through the consumer's own database connection ---------------------
-    add("effects_written_by_hand", "a delete-first consumer that records each order's charge in the bench's "
-        "effects table by hand first, spelling the table's name so a text check misses it (SQLite's "
-        "authorizer refuses it)", "ok", 2.0,
-        one(b.notebook(DELETE_FIRST.replace(
-            '        p.sqs.delete_message(',
-            '        try:\n'
-            '            key = str(__import__("json").loads(m["Body"]).get("order_id"))\n'
-            '            p.db.execute(\'INSERT INTO "effects" (key, effect, at) VALUES (?, ?, 0)\', (key, "charge"))\n'
-            '            p.db.commit()\n'
-            '        except Exception:\n'
-            '            pass\n'
-            '        p.sqs.delete_message(', 1))))
     # -- text that is not valid Unicode ---------------------------------------------------------------
     nb = b.notebook(GOOD_CONSUMER + "\n# a stray \ud800 here (JSON can spell it, UTF-8 cannot)")
     add("lone_surrogate_in_answer", "a lone surrogate in a comment of the answer cell (the grader used to fail "
