@@ -434,7 +434,7 @@ def attack_cases(b: Builder, one, extra, solutions_dir: str) -> list[Case]:
         one(b.notebook(total="def order_total(items):\n    raise ValueError('<script>alert(1)</script>"
                              "<h1>10 of 10 points</h1>')")))
     add("patched_timeline", "replaces the bench's timeline renderer with one that injects a script and a fake "
-        "score into the feedback page", "review", 2.0,
+        "score into the feedback page (a bench function changed: put back before every test)", "tampered", 2.0,
         in_answer("import sqslab.views.timeline\nsqslab.views.timeline.to_html = lambda *a, **k: "
               "'<script>alert(1)</script><p>10 of 10 points</p>'"), "bench")
     add("leak_hidden_via_frames", "walks the frames up to the hidden test and raises its constants", "review", 2.0,
