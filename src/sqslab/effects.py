@@ -63,6 +63,9 @@ class EffectStore:
         self.locate = locate
         self.now = now
         self.on_visibility_expired = on_visibility_expired
+        # The bench's own count of what was committed through its connections: a consumer that
+        # opens the file itself (its path is no secret) could delete rows, but not this.
+        self._committed: Counter = Counter()
         con = sqlite3.connect(self.path)
         try:
             con.execute("PRAGMA synchronous=OFF")
@@ -75,12 +78,21 @@ class EffectStore:
         return EffectDB(self, actor)
 
     def counts(self) -> Counter:
-        """Committed effects per key, read from the database itself."""
+        """Committed effects per key: the database's rows, or the bench's own record where it saw more.
+
+        Rows deleted behind the bench's back (another connection to the file) do not hide an
+        effect the bench saw committed; an effect committed where the bench could not see it
+        (a raw ``COMMIT``) is refused by the connection's guard.
+        """
         con = sqlite3.connect(self.path)
         try:
-            return Counter(dict(con.execute("SELECT key, COUNT(*) FROM effects GROUP BY key")))
+            table = Counter(dict(con.execute("SELECT key, COUNT(*) FROM effects GROUP BY key")))
         finally:
             con.close()
+        for key, n in self._committed.items():
+            if n > table[key]:
+                table[key] = n
+        return table
 
     def rows(self) -> list[tuple]:
         """Every committed effect as ``(key, effect, detail, at)``, in insertion order."""
@@ -150,9 +162,14 @@ class EffectDB:
         if self._closed:
             raise LabError("This database connection is closed (its process crashed or stopped).")
         self._store.faults.check_alive(self.actor, "commit")
-        self._con.commit()
+        self._bench_writes = True
+        try:
+            self._con.commit()
+        finally:
+            self._bench_writes = False
         committed, self._pending = self._pending, []
         for key, effect, detail in committed:
+            self._store._committed[key] += 1
             position, message_id = self._store.locate(key)
             self._store.history.append(self.actor, "effect", message_id, key, effect=effect, detail=detail)
         for key, _, _ in committed:
@@ -205,20 +222,20 @@ class EffectDB:
         return False
 
     # -- everything else is plain sqlite3 --------------------------------------------------------
-    def execute(self, sql: str, parameters: Any = ()) -> sqlite3.Cursor:
+    def execute(self, sql: str, parameters: Any = ()) -> "Cursor":
         """Run one SQL statement (see ``sqlite3.Connection.execute``)."""
         self._check_sql(sql)
-        return self._con.execute(sql, parameters)
+        return Cursor(self._con.execute(sql, parameters))
 
-    def executemany(self, sql: str, seq: Any) -> sqlite3.Cursor:
+    def executemany(self, sql: str, seq: Any) -> "Cursor":
         """Run one SQL statement for each parameter set."""
         self._check_sql(sql)
-        return self._con.executemany(sql, seq)
+        return Cursor(self._con.executemany(sql, seq))
 
-    def executescript(self, script: str) -> sqlite3.Cursor:
+    def executescript(self, script: str) -> "Cursor":
         """Run a script; note sqlite3 commits any open transaction first."""
         self._check_sql(script)
-        return self._con.executescript(script)
+        return Cursor(self._con.executescript(script))
 
     def _check_sql(self, sql: str) -> None:
         if self._closed:
@@ -248,13 +265,49 @@ class EffectDB:
         if action == sqlite3.SQLITE_ATTACH or (action == sqlite3.SQLITE_PRAGMA
                                                 and (arg1 or "").lower() == "writable_schema"):
             return sqlite3.SQLITE_DENY
+        if action == sqlite3.SQLITE_TRANSACTION and (arg1 or "").upper() in ("COMMIT", "END"):
+            return sqlite3.SQLITE_DENY  # commit through db.commit() (or `with db:`): the bench records it
         return sqlite3.SQLITE_OK
+
+    def cursor(self) -> "Cursor":
+        """A cursor on this connection (see ``sqlite3.Connection.cursor``)."""
+        return Cursor(self._con.cursor(), self)
 
     def __getattr__(self, name: str) -> Any:
         if name in _NOT_FORWARDED:
             raise LabError(f"db.{name} is not available to a consumer: the bench owns this database's "
                            "record of effects.")
         return getattr(self._con, name)
+
+
+class Cursor:
+    """A sqlite3 cursor without its ``connection`` (the raw connection could take the guard off)."""
+
+    __slots__ = ("_cursor", "_db")
+
+    def __init__(self, cursor: sqlite3.Cursor, db: "EffectDB | None" = None):
+        self._cursor = cursor
+        self._db = db
+
+    def execute(self, sql: str, parameters: Any = ()) -> "Cursor":
+        """Run one statement on this cursor, through the connection's checks."""
+        if self._db is None:
+            raise LabError("Run statements with db.execute(...).")
+        self._db._check_sql(sql)
+        self._cursor.execute(sql, parameters)
+        return self
+
+    @property
+    def connection(self) -> Any:
+        raise LabError("A consumer's cursor does not hand out its raw connection: use db.")
+
+    def __iter__(self) -> Any:
+        return iter(self._cursor)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("executemany", "executescript"):
+            raise LabError(f"Run statements with db.{name}(...).")
+        return getattr(self._cursor, name)
 
 
 # What the effects table's guard denies (see EffectDB._authorize), and the connection's methods that

@@ -100,6 +100,29 @@ def test_a_trigger_on_the_consumers_own_table_cannot_write_the_effects_table(lab
     assert lab.effects.counts()["order-1"] == 1
 
 
+def test_rows_deleted_through_another_connection_do_not_hide_a_committed_effect(lab):
+    db = lab.effects.connect("c1")
+    for _ in range(2):
+        with db:
+            db.apply_effect("order-1")
+    (path,) = [row[2] for row in db.execute("PRAGMA database_list")]
+    own = sqlite3.connect(path)  # the file's path is no secret
+    own.execute("DELETE FROM effects WHERE id > (SELECT MIN(id) FROM effects)")
+    own.commit()
+    assert lab.effects.counts()["order-1"] == 2
+
+
+def test_a_raw_commit_is_refused_and_a_cursor_hands_out_no_raw_connection(lab):
+    db = lab.effects.connect("c1")
+    db.apply_effect("order-1")
+    with pytest.raises(sqlite3.DatabaseError):
+        db.execute("COMMIT")
+    with pytest.raises(LabError):
+        db.execute("SELECT 1").connection
+    db.commit()
+    assert lab.effects.counts()["order-1"] == 1 and db.execute("SELECT COUNT(*) FROM effects").fetchone() == (1,)
+
+
 def test_a_consumer_gets_no_handle_to_the_store_its_faults_or_the_guard(lab):
     db = lab.effects.connect("c1")
     for name in ("store", "set_authorizer", "deserialize"):
