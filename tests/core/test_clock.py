@@ -92,3 +92,42 @@ def test_advance_tells_listeners_how_far_time_moved():
         assert moves == [2.5]
     finally:
         clock.stop()
+
+
+def test_fire_now_runs_a_pending_timer_at_this_instant_and_keeps_its_schedule():
+    clock = Clock().start()
+    try:
+        fired = []
+        beat = clock.every(10, lambda: fired.append(("beat", clock.elapsed())))
+        once = clock.call_later(25, lambda: fired.append(("once", clock.elapsed())))
+        clock.advance(3)
+        assert clock.fire_now(beat) and clock.fire_now(once)
+        assert fired == [("beat", 3.0), ("once", 3.0)]
+        assert not clock.fire_now(once), "a one-shot timer fires once: it was used up"
+        clock.advance(30)
+        assert fired[2:] == [("beat", 10.0), ("beat", 20.0), ("beat", 30.0)], "the repeating timer kept its schedule"
+        beat.cancel()
+        assert not clock.fire_now(beat), "a cancelled timer never fires"
+        assert len(fired) == 5
+    finally:
+        clock.stop()
+
+
+def test_a_process_fires_its_pending_timers_now_and_records_their_calls_as_theirs():
+    from sqslab.timers import ProcessClock, running_timer
+
+    clock = Clock().start()
+    try:
+        seen = []
+        process = ProcessClock(clock, owner="consumer-1")
+        beat = process.every(15, lambda: seen.append(running_timer().id), name="heartbeat")
+        process.call_later(5, lambda: seen.append("spent"))
+        stopped = process.every(15, lambda: seen.append("stopped"))
+        clock.advance(6)
+        stopped.cancel()
+        assert process.fire_now() == 1
+        assert seen == ["spent", beat.id], "only the pending timer ran, and its call was tagged with it"
+        process.kill()
+        assert process.fire_now() == 0
+    finally:
+        clock.stop()
