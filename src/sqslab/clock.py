@@ -170,26 +170,6 @@ class Clock:
         heapq.heappush(self._timers, timer)
         return timer
 
-    def fire_now(self, timer: Timer) -> bool:
-        """Run a pending ``timer``'s callback now, as if it had come due at this very instant.
-
-        A thread-backed timer can wake at any instant, the same instant as the main thread's next
-        call included; the bench uses this to put a beat there and make the order of two actions
-        at one instant visible. A one-shot timer is taken off the schedule (it has fired); a
-        repeating one keeps its schedule. Returns False, and runs nothing, for a timer that was
-        cancelled or has already fired.
-        """
-        if timer.cancelled:
-            return False
-        if timer.interval is None:
-            at = next((i for i, t in enumerate(self._timers) if t is timer), None)
-            if at is None:
-                return False  # a one-shot timer that has fired
-            self._timers.pop(at)
-            heapq.heapify(self._timers)
-        timer.callback()
-        return True
-
     def next_timer_at(self) -> float | None:
         """Unix time of the next active timer, or None."""
         live = [t.when for t in self._timers if not t.cancelled]

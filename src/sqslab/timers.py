@@ -108,18 +108,6 @@ class ProcessClock:
             self._record("start", timer)
         return timer
 
-    def fire_now(self) -> int:
-        """Run every pending timer of this process once, now, as its threads could at this instant.
-
-        The bench's way of showing what a timer thread may do between two of the process's own
-        calls (a beat right after a delete or a release); each timer keeps its schedule, a one-shot
-        timer is used up. Returns how many ran (0 on a clock that cannot do it).
-        """
-        fire = getattr(self._clock, "fire_now", None)
-        if fire is None:
-            return 0
-        return sum(1 for t in list(self.timers) if fire(t._timer))
-
     @property
     def timers(self) -> list[Any]:
         """This process's timers that may still fire."""
