@@ -42,9 +42,9 @@ class ProcessClock:
     note:
         ``note(actor, text)`` records a line in the history.
     record:
-        ``record(action, timer)`` puts a timer's ``"start"`` and ``"cancel"`` on the history, so the
-        order of a process's actions at one simulated instant can be checked ("stop the heartbeat,
-        then delete").
+        ``record(action, timer)`` puts a timer's ``"start"``, ``"cancel"``, ``"died"`` and, for a
+        one-shot timer that has fired, ``"done"`` on the history, so the order of a process's actions
+        at one simulated instant can be checked ("stop the heartbeat, then delete").
     """
 
     def __init__(self, clock: Any, *, owner: str = "consumer", alive: Callable[[], bool] | None = None,
@@ -101,6 +101,8 @@ class ProcessClock:
                                            f"{type(exc).__name__}: {one_line(exc)}")
             finally:
                 _running.pop()
+            if timer.interval is None:
+                timer.finish()  # a one-shot timer that has fired is over, like a thread that returned
 
         timer = holder["timer"] = ProcessTimer(schedule(seconds, run, name=name), self)
         self._timers = [t for t in self._timers if t.active] + [timer]
@@ -155,9 +157,17 @@ class ProcessTimer:
         if self._owner._record is not None:
             self._owner._record("died" if died else "cancel", self)
 
+    def finish(self) -> None:
+        """A one-shot timer has fired: it will not fire again (on the history as ``done``)."""
+        if self._timer.cancelled:
+            return
+        self._timer.cancel()
+        if self._owner._record is not None:
+            self._owner._record("done", self)
+
     @property
     def active(self) -> bool:
-        """True while the timer may still fire."""
+        """True while the timer may still fire (not cancelled, and for a one-shot timer, not fired yet)."""
         return not self._timer.cancelled
 
     def __repr__(self) -> str:
