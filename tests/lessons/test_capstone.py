@@ -293,11 +293,11 @@ def test_consumer_hands_the_timeout_and_handler_options_on():
 
 # -- the operator --------------------------------------------------------------------------------------------------
 def test_redrive_moves_the_dead_letter_queue_back_and_counts(lab):
-    source = dlq.queue_pair(lab, "redrive", max_receive_count=1)
+    source = dlq.queue_pair(lab, "redrive", max_receive_count=2)
     for i in range(3):
         lab.send(source, {"order_id": f"r-{i}", "amount": 1})
     dlq.dead_letter_all(lab, source)
-    moved = capstone.redrive(dlq.operator_client(lab), source.url, lab.clock)
+    moved = capstone.redrive(dlq.operator_client(lab), source.url, dlq.OperatorClock(lab.clock))
     assert moved == 3
     assert lab.depth(source)["visible"] == 3 and sum(lab.depth(source.dlq).values()) == 0
 
@@ -371,7 +371,7 @@ def test_trial_outage_is_timed_from_the_trial_start(lab):
 
 
 def test_redrive_raises_lab_error_when_the_task_does_not_complete(lab, monkeypatch):
-    source = dlq.queue_pair(lab, "cancel", max_receive_count=1)
+    source = dlq.queue_pair(lab, "cancel", max_receive_count=2)
     lab.send(source, {"order_id": "c-1", "amount": 1})
     dlq.dead_letter_all(lab, source)
     sqs = dlq.operator_client(lab)
@@ -382,3 +382,4 @@ def test_redrive_raises_lab_error_when_the_task_does_not_complete(lab, monkeypat
     monkeypatch.setattr(sqs, "list_message_move_tasks", cancelled)
     with pytest.raises(LabError, match="CANCELLED"):
         capstone.redrive(sqs, source.url, lab.clock)
+

@@ -19,7 +19,8 @@ messages. This module supplies what the lesson's exercises run against:
   and leaves the others to come back after their visibility timeout.
 * :func:`delete_batch`: DeleteMessageBatch done right (entries that fail are tried once more).
 * :func:`redrive`: the operator's script of lesson 5 (StartMessageMoveTask from the dead-letter
-  queue, then ListMessageMoveTasks until the task is done), for :class:`~sqslab.lessons.dlq.Incident`.
+  queue unless a killed run's task still runs, then ListMessageMoveTasks until the task is done),
+  for :class:`~sqslab.lessons.dlq.Incident`.
 * :func:`received_again`: sentences about messages that were received more than once, for
   assertion messages.
 """
@@ -35,7 +36,7 @@ from ..check import Problem, Verdict, record_failure
 from ..exceptions import LabError
 from ..lab import ACCOUNT_ID, REGION
 from ..scenario import lab_of
-from .dlq import PaymentsUnavailable, load_order, parse_order_v2
+from .orders import PaymentsUnavailable, load_order, parse_order_v2
 from .heartbeat import Trial, process_clock
 
 __all__ = ["BatchTrial", "order_id", "order_handler", "consumer", "lambda_event", "lambda_consumer",
@@ -257,19 +258,22 @@ def delete_batch(sqs: Any, queue_url: str, messages: list[dict]) -> list[dict]:
 def redrive(sqs: Any, queue_url: str, clock: Any) -> int:
     """Move every message of ``queue_url``'s dead-letter queue back to it; return how many moved.
 
-    Lesson 5's operator script: StartMessageMoveTask with the dead-letter queue (found in the source
-    queue's RedrivePolicy) as ``SourceArn`` and no destination (back to where the messages came
-    from), then ListMessageMoveTasks, moving ``clock`` one second between two looks, until the task
-    is no longer RUNNING. Raises :class:`~sqslab.exceptions.LabError` unless it COMPLETED.
+    Lesson 5's operator script: the dead-letter queue is found in the source queue's RedrivePolicy;
+    a move task still running (from a run that was killed) is waited for, otherwise one is started
+    with the DLQ as ``SourceArn`` and no destination (back to where the messages came from); then
+    ListMessageMoveTasks, with ``clock.sleep(1)`` between two looks, until the task is no longer
+    RUNNING. Raises :class:`~sqslab.exceptions.LabError` unless it COMPLETED in time.
     """
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]
     dlq_arn = json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"]
-    sqs.start_message_move_task(SourceArn=dlq_arn)
-    while True:
+    latest = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=1)["Results"]
+    if not latest or latest[0]["Status"] != "RUNNING":
+        sqs.start_message_move_task(SourceArn=dlq_arn)
+    for _ in range(100):
         task = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=1)["Results"][0]
         if task["Status"] != "RUNNING":
             break
-        clock.advance(1)
+        clock.sleep(1)
     if task["Status"] != "COMPLETED":
         raise LabError(f"the redrive ended {task['Status']}: {task.get('FailureReason', '')}")
     return task["ApproximateNumberOfMessagesMoved"]
