@@ -231,10 +231,12 @@ class Recorder:
             for entry in entries:
                 handle = entry.get("ReceiptHandle", "")
                 mid = self._handles.get(handle)
-                problem = error or (failed.get(entry.get("Id")) or {}).get("Code")
+                failure = failed.get(entry.get("Id")) or {}
+                problem = error or failure.get("Code")
                 applied = (not problem) and not self._handle_still_live(queue, handle)
+                blame = {"sender_fault": bool(failure["SenderFault"])} if "SenderFault" in failure else {}
                 h.append(actor, "delete", mid, self.key_for(mid), receipt_handle=handle, queue=queue,
-                         applied=applied, ok=not problem, error=problem, **_from_timer())
+                         applied=applied, ok=not problem, error=problem, **blame, **_from_timer())
             for fail in failed.values():
                 if not any(e.get("Id") == fail["Id"] for e in entries):
                     h.append(actor, "delete", None, None, queue=queue, applied=False, ok=False,

@@ -179,6 +179,7 @@ def test_a_sender_fault_entry_fails_again_when_sent_again_as_it_was(lab):
     assert lab.depth(queue) == {"visible": 0, "in_flight": 1, "delayed": 0}
     deletes = [e for e in lab.history.of_kind("delete") if e.key == "order-2"]
     assert len(deletes) == 2 and not any(e.detail["ok"] for e in deletes)
+    assert all(e.detail["sender_fault"] is True for e in deletes), "the history says whose fault it was"
     assert "failed: ReceiptHandleIsInvalid" in deletes[0].describe()
 
 
@@ -194,6 +195,7 @@ def test_an_injected_failure_on_sqss_side_is_cured_by_a_retry(lab):
     with lab.faults.armed_with(Fault("batch_entry_failure", message=0)):
         [failed] = sqs.delete_message_batch(QueueUrl=queue.url, Entries=entries)["Failed"]
     assert failed["SenderFault"] is False and failed["Code"] == "InternalError"
+    assert [e.detail.get("sender_fault") for e in lab.history.of_kind("delete") if not e.detail["ok"]] == [False]
     retry = sqs.delete_message_batch(QueueUrl=queue.url, Entries=[e for e in entries if e["Id"] == failed["Id"]])
     assert len(retry["Successful"]) == 1 and not retry.get("Failed")
     assert sum(lab.depth(queue).values()) == 0
