@@ -13,14 +13,7 @@ from sqslab.timers import ProcessClock
 
 
 # -- helpers a test plays the learner with -----------------------------------------------------------
-def charge_once(db, handler, body):
-    key = capstone.order_id(body)
-    db.execute("CREATE TABLE IF NOT EXISTS processed (key TEXT PRIMARY KEY)")
-    with db:
-        if not db.execute("INSERT OR IGNORE INTO processed (key) VALUES (?)", (key,)).rowcount:
-            return False
-        handler(db, body)
-    return True
+charge_once = capstone.charge_once
 
 
 def handle_event(event, db, handler):
@@ -383,3 +376,55 @@ def test_redrive_raises_lab_error_when_the_task_does_not_complete(lab, monkeypat
     with pytest.raises(LabError, match="CANCELLED"):
         capstone.redrive(sqs, source.url, lab.clock)
 
+
+# -- the given charge, the sender's fault, the trial's call counts ----------------------------------------------
+def test_the_given_charge_once_charges_once_and_keeps_nothing_of_a_failed_attempt(lab):
+    with capstone.trial(lab, "given", messages=0) as t:
+        body = json.dumps({"order_id": "given-1", "amount": 5})
+        assert capstone.charge_once(t.db, t.handler, body) is True
+        assert capstone.charge_once(t.db, t.handler, body) is False
+
+        def charge_then_fail(db, text):
+            t.handler(db, text)
+            raise dlq.PaymentsUnavailable("not confirmed")
+
+        other = json.dumps({"order_id": "given-2", "amount": 6})
+        with pytest.raises(dlq.PaymentsUnavailable):
+            capstone.charge_once(t.db, charge_then_fail, other)
+        assert capstone.charge_once(t.db, t.handler, other) is True
+        with pytest.raises(dlq.InvalidOrder):
+            capstone.charge_once(t.db, t.handler, '{"amount": 1}')
+    assert lab.effects.counts()["given-1"] == 1 and lab.effects.counts()["given-2"] == 1
+
+
+def test_delete_batch_does_not_send_a_sender_fault_entry_again(lab):
+    with capstone.trial(lab, "blamed", messages=3) as t:
+        messages = t.receive(10)
+        with lab.faults.armed_with(Fault("batch_entry_failure", message=t.position("blamed-2"), sender_fault=True)):
+            left = capstone.delete_batch(t.sqs, t.url, messages)
+        assert [m["MessageId"] for m in left] == [t.message_ids()["blamed-2"]]
+        assert t.calls()["DeleteMessageBatch"] == 1
+        assert capstone.retried_as_is(t.events()) == []
+
+
+def test_retried_as_is_names_an_entry_sent_again_after_the_senders_fault(lab):
+    with capstone.trial(lab, "again", messages=2) as t:
+        messages = t.receive(10)
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+        with lab.faults.armed_with(Fault("batch_entry_failure", message=t.position("again-1"), sender_fault=True)):
+            t.sqs.delete_message_batch(QueueUrl=t.url, Entries=entries)
+        t.sqs.delete_message(QueueUrl=t.url, ReceiptHandle=messages[0]["ReceiptHandle"])
+        [problem] = capstone.retried_as_is(t.events())
+        assert "deleted again-1 again with the receipt handle that SQS had refused as the sender's fault" in problem
+        verdict = capstone.verdict_from([problem], t.events(), what="x", why="because", ok="fine")
+        assert not verdict.ok and verdict.explanation.splitlines()[1] == f"Seen: {problem}." and "Why: because" in verdict.explanation
+        assert failures[-1] is verdict
+    assert capstone.verdict_from([], [], what="x", why="y", ok="fine").explanation == "OK: fine"
+
+
+def test_a_trial_counts_its_clients_calls_by_operation(lab):
+    with capstone.trial(lab, "counted", messages=2) as t:
+        t.receive(10)
+        t.sqs.get_queue_attributes(QueueUrl=t.url)
+        assert t.calls()["ReceiveMessage"] == 1 and t.calls()["GetQueueAttributes"] == 1 and not t.calls()["DeleteMessage"]
+        assert t.position("counted-2") == t.position("counted-1") + 1
