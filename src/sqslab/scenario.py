@@ -211,6 +211,20 @@ def step_process(consumer: Callable[[Process], Any], p: Process) -> bool:
     return False
 
 
+def receivable(snapshot: dict) -> bool:
+    """True when a receive could return a message of this queue now (a snapshot of :meth:`Lab.snapshot`).
+
+    A visible message is not receivable while a message of its FIFO group is in flight: SQS
+    delivers no later message of a group until the earlier one is deleted or visible again
+    (Developer Guide, FIFO delivery logic). A runner that waited for "visible" alone would step a
+    short-polling FIFO consumer forever without moving the clock.
+    """
+    messages = snapshot.get("messages", [])
+    busy = {m.get("group_id") for m in messages if snapshot.get("fifo") and m["state"] == "in_flight"}
+    return any(m["state"] == "visible" and not (snapshot.get("fifo") and m.get("group_id") in busy)
+               for m in messages)
+
+
 def _restart_later(lab: Lab, dead: str) -> None:
     """Let the time pass that the fault which killed ``dead`` asks for before a process restarts."""
     delay = max((ff.fault.restart_after for ff in lab.faults.fired if ff.actor == dead and ff.fault.fatal),
@@ -294,7 +308,7 @@ def _run(lab, consumer, messages, faults, expect, visibility_timeout, fifo, max_
                 current = None
             snap = lab.snapshot(queue)
             states = [m["state"] for m in snap["messages"]]
-            if "visible" in states:
+            if receivable(snap):
                 continue
             if states:
                 nxt = snap.get("next_receivable_at")

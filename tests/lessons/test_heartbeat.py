@@ -347,3 +347,124 @@ def test_stopping_the_heartbeat_after_the_delete_is_seen_even_at_one_instant(lab
     assert heartbeat_order_problems(right.history) == []
     [problem] = heartbeat_order_problems(wrong.history)
     assert "deleted order-1 while its heartbeat (heartbeat#" in problem
+
+
+# -- trials record their timers; the helpers of the graded tests ---------------------------------------
+def _handle(t, *, fail=False, stop_first=True, seconds=40):
+    from sqslab.lessons.heartbeat import JobFailed
+
+    m = t.receive()
+    beat = t.clock.every(15, lambda: t.sqs.change_message_visibility(
+        QueueUrl=t.url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=30), name="heartbeat")
+    try:
+        t.work(seconds, fail=fail)(m["Body"])
+    except JobFailed:
+        if stop_first:
+            beat.cancel()
+        t.sqs.change_message_visibility(QueueUrl=t.url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+        beat.cancel()
+        return
+    if stop_first:
+        beat.cancel()
+    t.sqs.delete_message(QueueUrl=t.url, ReceiptHandle=m["ReceiptHandle"])
+    beat.cancel()
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_trial_sees_a_delete_or_release_made_before_the_heartbeat_stopped(lab, fail):
+    with trial(lab, "order-right") as t:
+        _handle(t, fail=fail)
+        assert t.order_problems() == []
+        assert "timer heartbeat#" in t.story() and "[by timer heartbeat#" in t.story()
+    with trial(lab, "order-wrong") as t:
+        _handle(t, fail=fail, stop_first=False)
+        [problem] = t.order_problems()
+        assert ("released" if fail else "deleted") in problem and "still running" in problem
+
+
+def test_a_heartbeat_chained_from_one_shot_timers_is_not_mistaken_for_one_still_running(lab):
+    with trial(lab, "chain") as t:
+        m = t.receive()
+        chain = {}
+
+        def beat():
+            t.sqs.change_message_visibility(QueueUrl=t.url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=30)
+            chain["next"] = t.clock.call_later(10, beat, name="heartbeat")
+
+        chain["next"] = t.clock.call_later(10, beat, name="heartbeat")
+        t.work(35)(m["Body"])
+        chain["next"].cancel()
+        t.sqs.delete_message(QueueUrl=t.url, ReceiptHandle=m["ReceiptHandle"])
+        assert t.order_problems() == []
+
+
+def test_trial_work_fails_for_some_orders_or_raises_what_it_is_told(lab):
+    with trial(lab, "kinds", messages=3) as t:
+        a, b, c = t.receive(3)
+        work = t.work(1, fail={"kinds-2"})
+        work(a["Body"])
+        with pytest.raises(Exception, match="unavailable"):
+            work(b["Body"])
+        with pytest.raises(KeyboardInterrupt):
+            t.work(1, fail=KeyboardInterrupt)(c["Body"])
+        assert t.tried == ["kinds-1", "kinds-2", "kinds-3"] and t.charged == ["kinds-1"]
+        assert t.calls_later(30) == []
+
+
+def test_one_job_per_step_hands_each_message_to_the_exercise_function(lab):
+    from sqslab.lessons.heartbeat import one_job_per_step
+
+    seen = []
+
+    def handle_message(sqs, queue_url, message, clock, work, *, timeout=30):
+        seen.append((message["Attributes"]["ApproximateReceiveCount"], timeout))
+        work(message["Body"])
+        sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return True
+
+    outcome = run_scenario(one_job_per_step(handle_message, minutes=0.5, timeout=60), messages=2, lab=lab)
+    assert outcome.verdict.ok, outcome.verdict.explanation
+    assert seen == [("1", 60), ("1", 60)]
+
+
+def _released(t, timeouts):
+    for m, timeout in zip(t.receive(len(timeouts)), timeouts):
+        if timeout is not None:
+            t.sqs.change_message_visibility(QueueUrl=t.url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=timeout)
+    return t.events("receive", "visibility", "delete")
+
+
+def test_release_problems_accepts_releases_within_the_backoff_ceiling(lab):
+    from sqslab.lessons.heartbeat import backoff_ceiling, release_problems
+
+    assert [backoff_ceiling(n) for n in (1, 2, 3, 9, 40)] == [5, 10, 20, 900, 900]
+    assert backoff_ceiling(40, cap=10**9) == MAX_VISIBILITY_TIMEOUT
+    with trial(lab, "fine", messages=2) as t:
+        assert release_problems(_released(t, [0, 5])) == []
+
+
+def test_release_problems_names_a_message_left_in_flight_and_a_release_too_long(lab):
+    from sqslab.lessons.heartbeat import release_problems
+
+    with trial(lab, "bad", messages=2) as t:
+        problems = release_problems(_released(t, [None, 6]))
+    assert any("neither deleted nor released" in p for p in problems)
+    assert any("released for 6 s after its receive #1; backoff allows 0 to 5 s" in p for p in problems)
+
+
+def test_sleep_meter_sees_no_real_wait_in_a_heartbeat_run_and_sees_a_real_sleep():
+    import time
+
+    from sqslab.sleeps import SleepMeter
+
+    with SleepMeter() as real:
+        outcome = run_scenario(with_rival(_beating), messages=1)
+    assert outcome.verdict.ok and real.calls == 0, real.describe()
+
+    def sleepy(p):
+        time.sleep(0.001)
+        _beating(p, minutes=1)
+
+    with SleepMeter() as real:
+        run_scenario(sleepy, messages=1)
+    assert real.sleeps >= 1

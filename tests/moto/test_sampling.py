@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sqslab import Lab, run_scenario
+from sqslab import Fault, Lab, run_scenario
 from sqslab.moto import backend
 
 
@@ -56,3 +56,26 @@ def test_a_consumer_that_short_polls_still_drains_the_queue_and_empty_polls_cost
     outcome = run_scenario(short_polls, messages=10, max_steps=12, expect="at_least_once")
     assert outcome.verdict.ok, outcome.verdict.explanation
     assert outcome.steps <= 12
+
+
+def test_a_short_polling_fifo_consumer_drains_a_queue_whose_group_waits_for_a_message_in_flight():
+    # order-1 fails and stays in flight for 30 s; order-2 of its group is visible but not receivable
+    # until then, so the runner must move the clock instead of stepping empty short polls forever.
+    def in_order(p):
+        held = set()
+        for m in p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10,
+                                       AttributeNames=["MessageGroupId"]).get("Messages", []):
+            group = m["Attributes"]["MessageGroupId"]
+            if group in held:
+                continue
+            try:
+                p.handle(m["Body"])
+            except Exception:
+                held.add(group)
+                continue
+            p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+    outcome = run_scenario(in_order, messages=3, fifo=True, faults=[Fault("handler_error", message=0)],
+                           expect="at_least_once")
+    assert outcome.verdict.ok, outcome.verdict.explanation
+    assert outcome.drained and outcome.steps <= 6
