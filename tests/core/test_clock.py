@@ -92,4 +92,3 @@ def test_advance_tells_listeners_how_far_time_moved():
         assert moves == [2.5]
     finally:
         clock.stop()
-
