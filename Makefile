@@ -149,12 +149,22 @@ bench: setup ## Run the benchmarks (python -m sqslab.tools.bench)
 fidelity: setup ## Which SQS facts the endpoint honours (SQSLAB_ENDPOINT; python -m sqslab.tools.fidelity)
 	"$(PY)" -m sqslab.tools.fidelity --out "$(OUT)/fidelity.md"
 
-demo: setup ## JupyterLab on the instructor's live demos (demos/, copied once into demo-work/)
+demo: setup ## The live demos in a presentation layout (demos/ copied once into demo-work/)
 	@if ! compgen -G 'demos/*.ipynb' >/dev/null; then \
 	  echo "demo: demos/ holds no demo notebook" >&2; exit 1; fi
 	@# A copy, as for make lab: running a demo saves outputs, and demos/ stays stored without them.
 	"$(PY)" tools/workcopy.py --course demos --work demo-work
-	$(JUPYTER_LAB) --notebook-dir=demo-work $(LAB_ARGS)
+	@# The presentation layout (tools/jupyter-config/demo): the simple interface with the first demo
+	@# open, no header, file browser or status bar (the demo widget makes its notebook's text the size
+	@# of presentation mode); a workspace of the demos' own, so the instructor's usual layout is left
+	@# alone. Seeded once: a layout changed in class is kept; delete demo-work/.workspaces to get the
+	@# presentation layout back.
+	@if [ ! -d demo-work/.workspaces ]; then mkdir -p demo-work/.workspaces && \
+	  "$(PY)" -m jupyter lab workspaces import --LabWorkspaceImportApp.workspaces_dir=demo-work/.workspaces \
+	    tools/jupyter-config/demo/workspace.json >/dev/null; fi
+	$(JUPYTER_LAB) --notebook-dir=demo-work --LabApp.app_settings_dir="$(CURDIR)/tools/jupyter-config/demo" \
+	  --LabApp.workspaces_dir="$(CURDIR)/demo-work/.workspaces" \
+	  --LabApp.default_url="/doc/tree/$(notdir $(firstword $(sort $(wildcard demos/*.ipynb))))" $(LAB_ARGS)
 
 clean: ## Remove caches, build artefacts and out/ (never work/: see clean-work)
 	find . -path ./.git -prune -o -path './$(VENV)' -prune -o -path ./work -prune -o \
