@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -428,3 +429,52 @@ def test_a_trial_counts_its_clients_calls_by_operation(lab):
         t.sqs.get_queue_attributes(QueueUrl=t.url)
         assert t.calls()["ReceiveMessage"] == 1 and t.calls()["GetQueueAttributes"] == 1 and not t.calls()["DeleteMessage"]
         assert t.position("counted-2") == t.position("counted-1") + 1
+
+
+def _beating_batch(*, forget_what_was_let_go):
+    """A batch step whose heartbeat renews what it holds; on a failure it stops, hands back, starts again."""
+    def step(sqs, queue_url, db, handler, clock, *, timeout=30):
+        messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=20, MaxNumberOfMessages=10).get("Messages", [])
+        held = {m["MessageId"]: m["ReceiptHandle"] for m in messages}
+
+        def beat():
+            for handle in list(held.values()):
+                sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=handle, VisibilityTimeout=timeout)
+
+        timer, failed = clock.every(timeout / 2, beat), []
+        for m in messages:
+            try:
+                charge_once(db, handler, m["Body"])
+            except Exception:
+                timer.cancel()
+                if forget_what_was_let_go:
+                    del held[m["MessageId"]]
+                sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+                failed.append(m["MessageId"])
+                timer = clock.every(timeout / 2, beat)
+        timer.cancel()
+        done = [m for m in messages if m["MessageId"] not in failed]
+        failed += [m["MessageId"] for m in capstone.delete_batch(sqs, queue_url, done)]
+        return {"batchItemFailures": [{"itemIdentifier": i} for i in failed]}
+    return step
+
+
+def test_let_go_while_beating_names_a_beat_that_renews_a_message_handed_back_before():
+    orders = dlq.incident_orders(3, string_amounts=(), broken=(0,))
+    right = run_scenario(capstone.consumer(_beating_batch(forget_what_was_let_go=True), seconds=10), messages=orders,
+                         max_receive_count=3, poison=["order-1"])
+    assert right.verdict.ok, right.verdict.explanation
+    assert capstone.let_go_while_beating(right.history) == []
+    wrong = run_scenario(capstone.consumer(_beating_batch(forget_what_was_let_go=False), seconds=10), messages=orders,
+                         max_receive_count=3, poison=["order-1"])
+    problems = capstone.let_go_while_beating(wrong.history)
+    assert len(problems) == 1 and re.fullmatch(r"t=15s: consumer-1's timer timer#\d+ renewed order-1 after consumer-1 had "
+                                                r"handed it back \(t=0s\)", problems[0]), problems
+
+
+def test_a_trial_knows_which_messages_its_client_received_and_did_not_finish(lab):
+    with capstone.trial(lab, "left", messages=4) as t:
+        messages = t.sqs.receive_message(QueueUrl=t.url, MaxNumberOfMessages=3, WaitTimeSeconds=20)["Messages"]
+        t.sqs.delete_message(QueueUrl=t.url, ReceiptHandle=messages[0]["ReceiptHandle"])
+        t.sqs.change_message_visibility(QueueUrl=t.url, ReceiptHandle=messages[1]["ReceiptHandle"], VisibilityTimeout=0)
+        assert len(messages) == 3 and t.unfinished() == {m["MessageId"] for m in messages[1:]}

@@ -382,6 +382,15 @@ class BatchTrial(Trial):
         """Business key -> MessageId, for this trial's messages."""
         return {k: self.lab.locate(k)[1] for k in self.keys}
 
+    def unfinished(self) -> set[str]:
+        """The MessageIds of the messages the trial's client received that are still in its queue.
+
+        What a step received and did not finish (a failed charge, a delete that did not go through),
+        whatever it did with it since: kept hidden, handed back, left to its lease.
+        """
+        received = {e.message_id for e in self.events("receive") if e.actor == self.actor}
+        return received & {m["message_id"] for m in self.lab.snapshot(self.url)["messages"]}
+
     def close(self) -> None:
         """End the trial: timers stop, the client goes back, the connection closes."""
         self._hooks.remove()
@@ -504,33 +513,36 @@ def let_go_while_beating(history: Any) -> list[str]:
     then be started again for the messages still held. The history records each timer's start and
     stop (``cancel``, ``died``, or ``done`` for a one-shot timer that has fired) and tags the calls a
     timer makes, so the order of two actions at one simulated instant is visible. Also reported: a
-    beat that renews a message its process had already deleted.
+    beat that renews a message its process had already deleted or handed back (a timer started
+    again for the rest of the batch must leave out what was let go: a beat would hide a poison
+    message again, or undo a retryable one's back-off), until the process receives it again.
 
     Returns one sentence per problem; empty when the order was kept.
     """
     renewed_by: dict[tuple[str, str], set[str]] = {}
     stopped: set[str] = set()
-    deleted: dict[tuple[str, str], float] = {}
+    let_go: dict[tuple[str, str], tuple[str, float]] = {}  # (actor, key) -> (what, when), until received again
     problems = []
     for e in history:
         timer = e.detail.get("timer")
         if e.kind == "timer" and e.detail.get("action") in ("cancel", "died", "done"):
             stopped.add(timer)
         elif e.kind == "receive" and e.key:
-            deleted.pop((e.actor, e.key), None)
+            let_go.pop((e.actor, e.key), None)
         elif e.kind == "visibility" and timer and e.key:
             renewed_by.setdefault((e.actor, e.key), set()).add(timer)
-            if (e.actor, e.key) in deleted:
-                problems.append(f"t={e.time:g}s: {e.actor}'s timer {timer} renewed {e.key} after {e.actor} had deleted "
-                                f"it (t={deleted[(e.actor, e.key)]:g}s)")
+            if (e.actor, e.key) in let_go:
+                what, when = let_go.pop((e.actor, e.key))  # one sentence per message let go
+                problems.append(f"t={e.time:g}s: {e.actor}'s timer {timer} renewed {e.key} after {e.actor} had {what} "
+                                f"(t={when:g}s)")
         elif e.kind in ("delete", "visibility") and not timer and e.key:
             live = sorted(t for t in renewed_by.get((e.actor, e.key), ()) if t not in stopped)
             what = "deleted" if e.kind == "delete" else f"handed back (visibility {e.detail.get('timeout')} s)"
             if live:
                 problems.append(f"t={e.time:g}s: {e.actor} {what} {e.key} while {', '.join(live)}, which had renewed "
                                 "it, still ran")
-            if e.kind == "delete" and e.detail.get("ok", True):
-                deleted[(e.actor, e.key)] = e.time
+            if e.detail.get("ok", True):
+                let_go[(e.actor, e.key)] = ("deleted it" if e.kind == "delete" else "handed it back", e.time)
     return problems
 
 
