@@ -567,3 +567,15 @@ def test_retention_in_a_fifo_dlq_restarts_at_the_move(lab):
     dlq.dead_letter_all(lab, source)
     [left] = dlq.retention_left(lab, dead)
     assert left["expires_in"] == pytest.approx(2 * 86400, abs=5)
+
+
+def test_an_idle_queue_publishes_no_data_and_each_alarm_follows_its_treat_missing_data(lab):
+    cloudwatch = lab.client("cloudwatch", actor="ops")
+    source = dlq.queue_pair(lab, max_receive_count=2)
+    quiet = alarm_on(cloudwatch, source.dlq.name, TreatMissingData="notBreaching")
+    default = alarm_on(cloudwatch, source.dlq.name, AlarmName="default-missing")
+    assert dlq.evaluate_alarms(lab) == {quiet: "OK", default: "OK"}  # the DLQ is empty: its depth is 0
+    state, reason = dlq.evaluate_alarms(lab, reasons=True, idle=[source.dlq.name])[default]
+    assert state == "INSUFFICIENT_DATA" and "has no data (TreatMissingData=missing)" in reason
+    assert dlq.evaluate_alarms(lab, idle=[source.dlq.name])[quiet] == "OK"
+    assert dlq.evaluate_alarms(lab, idle=[source.name])[default] == "OK"  # another queue's idleness is no matter

@@ -9,7 +9,7 @@ and works out when SQS would delete each message at the end of its retention per
 from __future__ import annotations
 
 import weakref
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from ..exceptions import LabError
 from ..lab import REGION, Lab, Queue, current_lab
@@ -80,8 +80,8 @@ def metric_value(lab: Lab, metric: str, queue_name: str, *, period: int = 60) ->
     return max(0.0, snap["now"] - oldest)
 
 
-def _evaluate(lab: Lab, alarm: dict) -> tuple[str, str]:
-    """``(state, reason)`` of one alarm, evaluated now."""
+def _evaluate(lab: Lab, alarm: dict, idle: frozenset = frozenset()) -> tuple[str, str]:
+    """``(state, reason)`` of one alarm, evaluated now; the queues named in ``idle`` publish no data."""
     name = alarm.get("MetricName")
     if alarm.get("Metrics"):
         return "INSUFFICIENT_DATA", "metric math alarms are not evaluated by the bench"
@@ -100,6 +100,8 @@ def _evaluate(lab: Lab, alarm: dict) -> tuple[str, str]:
         value = metric_value(lab, name, dims["QueueName"], period=int(alarm.get("Period") or 60))
     except LabError:
         return "INSUFFICIENT_DATA", f"there is no queue named {dims['QueueName']!r}"
+    if dims["QueueName"] in idle:
+        value = None  # an idle queue: SQS published nothing for it
     threshold = float(alarm.get("Threshold", 0))
     if value is None:
         missing = alarm.get("TreatMissingData") or "missing"
@@ -113,11 +115,13 @@ def _evaluate(lab: Lab, alarm: dict) -> tuple[str, str]:
         f"({alarm.get('ComparisonOperator')} {threshold:g})")
 
 
-def evaluate_alarms(lab: Lab | None = None, *, reasons: bool = False) -> dict[str, Any]:
+def evaluate_alarms(lab: Lab | None = None, *, reasons: bool = False, idle: Iterable[str] = ()) -> dict[str, Any]:
     """Evaluate every CloudWatch alarm now, as CloudWatch would; returns ``{alarm name: state}``.
 
     With ``reasons=True`` the values are ``(state, reason)``: why the alarm is in that state now
-    (CloudWatch's own ``StateReason`` only changes when the state does).
+    (CloudWatch's own ``StateReason`` only changes when the state does). The queues named in
+    ``idle`` published no data for the alarm's periods (an idle queue may publish none), so each
+    alarm on them follows its ``TreatMissingData`` (default ``missing``: ``INSUFFICIENT_DATA``).
 
     moto stores alarms (PutMetricAlarm, DescribeAlarms) but SQS publishes no metrics there and
     nothing evaluates them. The bench computes the alarm's SQS metric from the queues
@@ -136,7 +140,7 @@ def evaluate_alarms(lab: Lab | None = None, *, reasons: bool = False) -> dict[st
     pages = cloudwatch.get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"])
     for page in pages:
         for alarm in page.get("MetricAlarms", []):
-            state, reason = _evaluate(lab, alarm)
+            state, reason = _evaluate(lab, alarm, frozenset(idle))
             states[alarm["AlarmName"]] = (state, reason) if reasons else state
             if state != alarm.get("StateValue"):
                 cloudwatch.set_alarm_state(AlarmName=alarm["AlarmName"], StateValue=state,
