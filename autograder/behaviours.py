@@ -360,7 +360,8 @@ BEHAVIOURS: dict[str, tuple[str, str]] = {
         "the alarm never fires. Watch the DLQ's depth."),
     "dlq_alarm_stays_quiet_while_the_dlq_is_empty": (
         "The DLQ alarm stays quiet while the DLQ is empty",
-        "Watch the queue the consumers read: its depth is ordinary traffic, and the alarm cries wolf."),
+        "Watch the queue the consumers read: its depth is ordinary traffic, and the alarm cries wolf. Or "
+        "an idle DLQ always reports 0: it may publish no data, and the default leaves the alarm unsure."),
     "concept_max_receive_count": (
         "Concept: maxReceiveCount counts receives",
         "A message is dead-lettered only after it failed: SQS counts receives, even one whose response "
@@ -395,15 +396,15 @@ BEHAVIOURS: dict[str, tuple[str, str]] = {
         "defaults to 1, and the batch delete is the point."),
     "heartbeat_keeps_every_message_of_the_batch_hidden": (
         "The heartbeat keeps every message of the batch hidden",
-        "Lesson 4's one-message heartbeat carried over: only the message in hand is renewed, while the "
+        "Lesson 4's one-message heartbeat carried over, or stopped for good at the first failure: the "
         "others of the batch wait unrenewed."),
     "heartbeat_stops_when_the_step_returns": (
         "The heartbeat stops when the step returns",
         "The heartbeat ends by itself: never cancelled, it keeps failed messages hidden."),
     "heartbeat_stops_before_a_message_is_let_go": (
         "The heartbeat stops before a message is let go",
-        "The order of delete and cancel at one instant does not matter: a beat between them renews a "
-        "message already let go."),
+        "The order of delete and cancel at one instant does not matter, or a restarted timer may keep "
+        "the message let go on its list: a beat renews a message already let go."),
     "failed_delete_entry_is_deleted_again_at_once": (
         "A failed delete entry is deleted again",
         "The batch call did not raise, so everything was deleted: DeleteMessageBatch reports failures "
@@ -421,8 +422,8 @@ BEHAVIOURS: dict[str, tuple[str, str]] = {
         "in the DLQ; or it is deleted with the batch."),
     "reports_the_failed_messages_by_message_id": (
         "Reports the failed messages by MessageId",
-        "The failures need no report, or a message charged before counts as failed: the caller cannot "
-        "tell which messages to look at."),
+        "Only failed charges need a report, or a message charged before counts as failed: a delete that "
+        "failed twice leaves a message that comes back."),
     "fix_redrive_and_replay_charge_each_order_once": (
         "Fix, redrive and replay charge each order once",
         "A replay of the DLQ is new work: without idempotent charges it charges twice."),
