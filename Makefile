@@ -7,6 +7,7 @@
 #   make grade SUBMISSIONS=dir OUT=dir   grade a class; plain `make grade` self-checks work/
 #   make grade GRADE_ARGS=...            extra arguments for autograder/grade.py
 #   make bench BENCH_ARGS=...            extra arguments for python -m sqslab.tools.bench
+#   make bench-speed SPEED_ARGS=...      extra arguments for python -m sqslab.tools.benchspeed
 #   make setup SETUP_FORCE=1             install into a venv that serves another checkout (see tools/envcheck.py)
 
 .DEFAULT_GOAL := help
@@ -27,6 +28,7 @@ TEST_ARGS ?=
 LAB_ARGS ?=
 GRADE_ARGS ?=
 BENCH_ARGS ?=
+SPEED_ARGS ?=
 SUBMISSIONS ?=
 OUT ?= out
 SETUP_FORCE ?=
@@ -40,7 +42,7 @@ JUPYTER_LAB_ANY = "$(PY)" -m jupyter lab --ip=127.0.0.1 \
 JUPYTER_LAB = JUPYTER_CONFIG_PATH="$(CURDIR)/tools/jupyter-config$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
   $(JUPYTER_LAB_ANY)
 
-.PHONY: help setup lab test lint grade release author strip bench fidelity demo clean clean-work
+.PHONY: help setup lab test lint grade release author strip bench bench-speed fidelity demo clean clean-work
 
 help: ## List the targets (this text)
 	@echo "sqs-reliability-course: make <target> [VAR=value ...]"
@@ -49,7 +51,7 @@ help: ## List the targets (this text)
 	  | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
 	@echo
 	@echo "Variables: VENV=$(VENV) PYTHON=$(PYTHON) WORKERS=$(WORKERS) OUT=$(OUT)"
-	@echo "           LAB_ARGS TEST_ARGS GRADE_ARGS BENCH_ARGS SUBMISSIONS SETUP_FORCE (see the Makefile's head)"
+	@echo "           LAB_ARGS TEST_ARGS GRADE_ARGS BENCH_ARGS SPEED_ARGS SUBMISSIONS SETUP_FORCE (see the Makefile's head)"
 
 setup: $(STAMP) ## Create the venv (Python 3.11, VENV=.venv) and install the course; instant once done
 
@@ -116,6 +118,9 @@ bench: setup ## Run the benchmarks (python -m sqslab.tools.bench)
 	else \
 	  echo "bench: sqslab.tools.bench is not built yet (src/sqslab/tools/bench.py)." >&2; exit 1; \
 	fi
+
+bench-speed: setup ## What each speed-up saves on the course, grading and the longest exploration (keep or delete; long)
+	"$(PY)" -m sqslab.tools.benchspeed --out "$(OUT)/bench" $(SPEED_ARGS)
 
 fidelity: setup ## Which SQS facts the endpoint honours (SQSLAB_ENDPOINT; python -m sqslab.tools.fidelity)
 	"$(PY)" -m sqslab.tools.fidelity --out "$(OUT)/fidelity.md"

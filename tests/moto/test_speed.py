@@ -536,6 +536,22 @@ def test_sqslab_speed_off_installs_nothing(monkeypatch):
     assert speed.apply() == tuple(s.name for s in speed.SPEED_UPS)
 
 
+def test_sqslab_speed_leaves_out_the_speed_ups_it_names(monkeypatch):
+    every = tuple(s.name for s in speed.SPEED_UPS)
+    first, last = every[0], every[-1]
+    speed.remove()
+    monkeypatch.setenv("SQSLAB_SPEED", f"-{first}, -{last}")
+    assert speed.apply() == every[1:-1]
+    assert speed.apply([first]) == every[1:-1]  # named or not, what the environment leaves out stays out
+    speed.remove()
+    monkeypatch.setenv("SQSLAB_SPEED", "on")
+    assert speed.apply() == every
+    for wrong in (f"-{first},-warp_drive", first):
+        monkeypatch.setenv("SQSLAB_SPEED", wrong)
+        with pytest.raises(ValueError):
+            speed.apply()
+
+
 def test_a_speed_up_whose_target_changed_is_left_out_with_a_warning(monkeypatch):
     def broken() -> None:
         raise speed._NotAsShipped("moto changed")

@@ -1036,25 +1036,26 @@ def apply(names: Iterable[str] | None = None) -> tuple[str, ...]:
     The corrections of moto (:func:`sqslab.moto.fixes.apply`) are applied first, so a speed-up that
     replaces a corrected method keeps the correction's wrappers. A speed-up that finds what it
     replaces changed (another moto, a new correction) is left out with a warning: the bench is
-    then slower, never different. With ``SQSLAB_SPEED=off`` in the environment nothing is
-    installed (to rule the speed-ups out when something looks wrong, or to measure without them).
+    then slower, never different. ``SQSLAB_SPEED`` in the environment can leave some out (see
+    :func:`_left_out_by_environment`): ``off`` installs nothing (to rule the speed-ups out when
+    something looks wrong), ``-name,-other`` all but those (what ``make bench-speed`` measures).
 
     Returns
     -------
     tuple of str
         The names of the speed-ups in force.
     """
-    import os
     import warnings
 
     from . import fixes
 
     fixes.apply()
-    if os.environ.get("SQSLAB_SPEED", "").strip().lower() in ("0", "off", "no", "false"):
+    left_out = _left_out_by_environment()
+    if left_out is None:
         return active()
     with _lock:
         for speed_up in _select(names):
-            if speed_up.name in _installed:
+            if speed_up.name in _installed or speed_up.name in left_out:
                 continue
             _installed[speed_up.name] = []
             _installing.append(speed_up.name)
@@ -1072,6 +1073,26 @@ def apply(names: Iterable[str] | None = None) -> tuple[str, ...]:
                 raise
             _installing.pop()
     return active()
+
+
+def _left_out_by_environment() -> frozenset[str] | None:
+    """The speed-ups ``SQSLAB_SPEED`` leaves out; None when it leaves out all of them.
+
+    Unset, empty or ``on``: none left out. ``off`` (or ``0``, ``no``, ``false``): all of them.
+    ``-name1,-name2``: those named, which must be known (a misspelt name would measure nothing).
+    """
+    import os
+
+    setting = os.environ.get("SQSLAB_SPEED", "").strip()
+    if setting.lower() in ("0", "off", "no", "false"):
+        return None
+    if setting.lower() in ("", "on"):
+        return frozenset()
+    items = [item.strip() for item in setting.split(",") if item.strip()]
+    if not all(item.startswith("-") for item in items):
+        raise ValueError(f"SQSLAB_SPEED={setting!r}: expected on, off, or speed-ups to leave out "
+                         "as -name1,-name2")
+    return frozenset(s.name for s in _select(item[1:] for item in items))
 
 
 def _undo(name: str) -> None:
