@@ -6,41 +6,45 @@ speed-up that saves at least ``--threshold`` (5 %) of any of them:
 
 * **the course**: every lesson notebook of ``solutions/`` executed headless, each in a fresh
   kernel, one after another (as ``make bench`` does);
-* **the longest exploration**: the exhaustive crash exploration that takes longest in the course,
-  timed inside its kernel by :mod:`sqslab.tools.benchprobe` during those same executions (chosen
-  once, in the warm-up run, by its CPU time; named by its notebook and its place there);
+* **the longest exploration**: the exhaustive crash exploration of any lesson that took the most
+  CPU time in a warm-up execution of the course (:mod:`sqslab.tools.benchprobe` times them all).
+  Its notebook is executed up to that cell, once; then, in that kernel, the cell is executed
+  again and again, the speed-ups switched between executions as ``SQSLAB_SPEED`` says, and the
+  probe times that exploration;
 * **grading a class**: ``autograder/grade.py --submissions`` on one learner who submits the
   reference solution of every graded lesson (``--force``, the grader's workers, no sandbox:
   bubblewrap would clear ``SQSLAB_SPEED`` from the kernel's environment and hide the kernels'
   CPU time from this process).
 
 The kernels learn which speed-ups to leave out from ``SQSLAB_SPEED`` (``-name`` to leave one out,
-``off`` for none at all). Every comparison is a run of pairs; within a pair the two sides run
-notebook by notebook, back to back, in an order that alternates, and the pairs of every speed-up
-are interleaved (pair 1 of each, then pair 2...), so a machine that gets busier slows both sides
-alike. A pair's saving is ``1 - with / without``;
-the table shows the median of the pairs and their range. Times are CPU seconds of the whole
-process tree (this process and every kernel or grader process it waited for), which work of other
-people on the same cores hardly changes; wall-clock savings are shown beside them, and the
-decision is taken on CPU time.
+``off`` for none at all). Every comparison is a run of pairs; within a pair the two sides run part
+by part (notebook by notebook for the course), back to back, in an order that alternates, and the
+pairs of every speed-up are interleaved (pair 1 of each, then pair 2...), so a machine that gets
+busier slows both sides alike. A pair's saving is ``1 - with / without``; the table shows the
+median of the pairs and their range. Times are CPU seconds of the whole process tree (this
+process and every kernel or grader process it waited for; for the exploration, the kernel's),
+which other people's work on the same cores disturbs far less than wall time; wall-clock savings
+are shown beside them, and the decision is taken on CPU time.
 
-Grading takes about as long as the course per pair, so by default it is measured only for "all
-on against all off" and for speed-ups left borderline by the other two workloads (a saving of at
-least a fifth of the threshold but below it); ``--grading all`` measures it for every speed-up.
+The course and grading take minutes per pair, so grading is measured by default only for "all on
+against all off" and for the speed-ups the other two workloads leave borderline (a saving of at
+least a fifth of the threshold, but below it); ``--grading all`` measures every speed-up.
 
 It prints the table and writes ``speedups.md``, ``speedups.csv`` and every execution's times
 (``speedups-samples.csv``) under ``--out`` (default ``out/bench``).
 
 Usage::
 
-    python -m sqslab.tools.benchspeed [--pairs 5] [--only NAME ...] [--grading borderline|all|none]
-                                      [--threshold 0.05] [--out DIR]
+    python -m sqslab.tools.benchspeed [--pairs 5] [--exploration-pairs 15] [--only NAME ...]
+                                      [--grading borderline|all|none] [--threshold 0.05] [--out DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import json
 import os
 import resource
 import shutil
@@ -51,26 +55,27 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from . import bench
 
 REPO = bench.REPO
 #: The row comparing every speed-up on with none at all (for the record; nothing is decided on it).
 ALL = "(all of them)"
+WORKLOADS = ("course", "grading", "exploration")
 
 
 @dataclass
 class Sample:
-    """One execution of a workload: wall and CPU seconds, and the course's explorations."""
+    """One execution of (a part of) a workload: wall and CPU seconds."""
 
     wall: float
     cpu: float
-    explorations: dict = field(default_factory=dict)  # (notebook, index) -> probe's record
 
 
 @dataclass
 class Comparison:
-    """Pairs of one workload: every speed-up on (``with``) against some left out (``without``)."""
+    """Pairs of one workload: every speed-up on (``with_``) against one left out (``without``)."""
 
     with_: list[Sample] = field(default_factory=list)
     without: list[Sample] = field(default_factory=list)
@@ -91,33 +96,113 @@ def _cpu_of_tree() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def _timed(fn: Callable[[], object]) -> Sample:
+    cpu, wall = _cpu_of_tree(), time.perf_counter()
+    fn()
+    return Sample(time.perf_counter() - wall, _cpu_of_tree() - cpu)
+
+
 def _say(text: str) -> None:
     print(text, flush=True)
 
 
-# -- the workloads -----------------------------------------------------------------------------------
-# A workload is a list of parts, each a function of the SQSLAB_SPEED setting returning a Sample;
-# a pair runs every part on both sides, back to back, before the next part, so the two sides of a
-# pair of course executions are never more than one notebook apart in time.
-def _timed(fn) -> Sample:
-    cpu, wall = _cpu_of_tree(), time.perf_counter()
-    explorations = fn() or {}
-    return Sample(time.perf_counter() - wall, _cpu_of_tree() - cpu, explorations)
-
-
-def course_parts() -> list:
+# -- the workloads: each a list of parts, a part a function of the SQSLAB_SPEED setting ----------------
+def course_parts() -> list[Callable[[str], Sample]]:
     """Every lesson notebook, headless in a fresh kernel: one part each."""
-    def part(path: Path):
-        def run(setting: str) -> Sample:
-            def execute() -> dict:
-                found = (bench._execute(path, {"SQSLAB_SPEED": setting}).probe or {}).get("explorations")
-                if found is None:
-                    raise RuntimeError(f"{path.stem}: the probe wrote nothing (did the kernel exit normally?)")
-                return {(path.stem, index): record for index, record in enumerate(found)}
-            return _timed(execute)
-        return run
+    def part(path: Path) -> Callable[[str], Sample]:
+        return lambda setting: _timed(lambda: bench._execute(path, {"SQSLAB_SPEED": setting}))
 
     return [part(path) for path in bench._lesson_notebooks()]
+
+
+@dataclass
+class Exploration:
+    """An exploration the course runs: its notebook, its cell, its place among the cell's explorations."""
+
+    notebook: Path
+    cell: int
+    position: int
+    function: str
+    runs: int | None
+    cpu: float
+
+    def __str__(self) -> str:
+        runs = f", {self.runs} runs" if self.runs else ""
+        return f"{self.notebook.stem}, cell {self.cell} ({self.function.rsplit('.', 1)[-1]}{runs})"
+
+
+def longest_exploration() -> Exploration:
+    """Execute the course once (a warm-up) and return the exploration that took the most CPU time."""
+    found = []
+    for path in bench._lesson_notebooks():
+        run = bench._execute(path)
+        records = (run.probe or {}).get("explorations")
+        if records is None:
+            raise RuntimeError(f"{path.stem}: the probe wrote nothing (did the kernel exit normally?)")
+        for n, record in enumerate(records):
+            position = sum(1 for earlier in records[:n] if earlier["cell"] == record["cell"])
+            cell = run.cells[record["cell"]][0]
+            found.append(Exploration(path, cell, position, record["function"], record.get("runs"), record["cpu"]))
+    if not found:
+        raise RuntimeError("no notebook of the course runs an exploration")
+    return max(found, key=lambda e: e.cpu)
+
+
+#: Executed in the exploration's kernel for each sample: switch the speed-ups as SQSLAB_SPEED says,
+#: execute the exploration's cell again, and print what the probe timed.
+_REPLAY = """
+import json as _json, os as _os, sys as _sys
+from sqslab.moto import speed as _speed
+_os.environ["SQSLAB_SPEED"] = {setting!r}
+_speed.remove()
+_speed.apply()
+_timed = _sys.modules["sqslab_benchprobe"]._findings["explorations"]
+_before = len(_timed)
+exec(compile({source!r}, "<the exploration's cell>", "exec"), globals())
+print("bench-speed:", _json.dumps(_timed[_before + {position}]))
+"""
+
+
+class ExplorationReplay:
+    """A kernel that has executed a notebook up to an exploration's cell, to execute it again on demand."""
+
+    def __init__(self, exploration: Exploration, scratch: Path):
+        import nbformat
+        from nbclient import NotebookClient
+
+        self.exploration = exploration
+        self.nb = nbformat.read(exploration.notebook, as_version=4)
+        self.source = self.nb.cells[exploration.cell].source
+        os.environ["SQSLAB_BENCH_PROBE"] = str(scratch / "probe.json")  # the probe only starts with a path
+        self.client = NotebookClient(
+            self.nb, timeout=900, kernel_name="python3",
+            resources={"metadata": {"path": str(exploration.notebook.parent)}},
+            extra_arguments=["--IPKernelApp.log_level=ERROR",
+                             f"--IPKernelApp.exec_lines={json.dumps([bench._probe_line()])}"])
+        self._kernel = contextlib.ExitStack()
+        self._kernel.enter_context(self.client.setup_kernel())
+        for index, cell in enumerate(self.nb.cells[:exploration.cell + 1]):
+            if cell.cell_type == "code":
+                self.client.execute_cell(cell, index)
+
+    def run(self, setting: str) -> Sample:
+        """Execute the exploration's cell with ``SQSLAB_SPEED=setting``; the probe's times of that exploration."""
+        import nbformat
+
+        cell = nbformat.v4.new_code_cell(_REPLAY.format(setting=setting, source=self.source,
+                                                        position=self.exploration.position))
+        self.nb.cells.append(cell)
+        self.client.execute_cell(cell, len(self.nb.cells) - 1)
+        text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+        line = next(line for line in text.splitlines() if line.startswith("bench-speed: "))
+        record = json.loads(line.removeprefix("bench-speed: "))
+        if record["function"] != self.exploration.function:
+            raise RuntimeError(f"replaying {self.exploration} timed {record['function']} instead")
+        return Sample(record["wall"], record["cpu"])
+
+    def close(self) -> None:
+        self._kernel.close()
+        os.environ.pop("SQSLAB_BENCH_PROBE", None)
 
 
 class GradingClass:
@@ -142,7 +227,7 @@ class GradingClass:
         env = {**os.environ, "SQSLAB_SPEED": setting}
 
         def grade() -> None:
-            # stderr too: the grader's banner about running without a sandbox, at every run.
+            # stderr too: the grader's banner about grading without a sandbox, at every run.
             subprocess.run(cmd, cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
         sample = _timed(grade)
@@ -152,30 +237,21 @@ class GradingClass:
         return sample
 
 
-def _sum(samples: list[Sample]) -> Sample:
-    explorations = {}
-    for s in samples:
-        explorations.update(s.explorations)
-    return Sample(sum(s.wall for s in samples), sum(s.cpu for s in samples), explorations)
-
-
-def _exploration(sample: Sample, key: tuple) -> Sample:
-    record = sample.explorations[key]
-    return Sample(record["wall"], record["cpu"])
-
-
 # -- pairs --------------------------------------------------------------------------------------------
-def measure_pairs(names: list[str], pairs: int, parts: list, samples: list | None = None) -> dict[str, Comparison]:
+def measure_pairs(names: list[str], pairs: int, parts: list[Callable[[str], Sample]], workload: str = "",
+                  samples: list | None = None) -> dict[str, Comparison]:
     """``pairs`` alternated pairs of the workload ``parts`` for each name, pair 1 of every name first.
 
     Within a pair, each part runs with every speed-up (``on``) and without the one named, in an
-    order that alternates from part to part and from pair to pair. ``samples``, if given, receives
-    ``(name, pair, side, part, Sample)`` for every execution.
+    order that alternates from part to part and from pair to pair; a side's sample is the sum of
+    its parts. ``samples``, if given, receives ``(workload, name, pair, side, part, Sample)`` for
+    every execution.
     """
     out = {name: Comparison() for name in names}
     for i in range(pairs):
+        if workload:
+            _say(f"  {workload}: pair {i + 1} of {pairs} for each of {len(names)}")
         for j, name in enumerate(names):
-            _say(f"  pair {i + 1}/{pairs}: {name}")
             sides: dict[str, list[Sample]] = {"with": [], "without": []}
             for k, part in enumerate(parts):
                 order = ("with", "without") if (i + j + k) % 2 == 0 else ("without", "with")
@@ -183,15 +259,15 @@ def measure_pairs(names: list[str], pairs: int, parts: list, samples: list | Non
                     sample = part("on" if side == "with" else _setting(name))
                     sides[side].append(sample)
                     if samples is not None:
-                        samples.append((name, i + 1, side, k, sample))
-            out[name].with_.append(_sum(sides["with"]))
-            out[name].without.append(_sum(sides["without"]))
+                        samples.append((workload, name, i + 1, side, k, sample))
+            for side, into in (("with", out[name].with_), ("without", out[name].without)):
+                into.append(Sample(sum(s.wall for s in sides[side]), sum(s.cpu for s in sides[side])))
     return out
 
 
 @dataclass
 class Figure:
-    """A workload's saving for one speed-up: the median of the pairs and their range."""
+    """A workload's saving for one speed-up: the median of the pairs and their range (CPU); wall's median."""
 
     median: float
     low: float
@@ -208,9 +284,6 @@ class Figure:
         return f"{100 * self.median:+.1f}% ({100 * self.low:+.1f}..{100 * self.high:+.1f})"
 
 
-WORKLOADS = ("course", "grading", "exploration")
-
-
 def decide(figures: dict[str, Figure | None], threshold: float) -> str:
     """``keep`` when some workload's median saving reaches ``threshold``, else ``delete``."""
     return "keep" if any(f is not None and f.median >= threshold for f in figures.values()) else "delete"
@@ -224,9 +297,9 @@ def borderline(figures: dict[str, Figure | None], threshold: float) -> bool:
 
 # -- output ------------------------------------------------------------------------------------------
 def table(results: dict[str, dict[str, Figure | None]], threshold: float) -> list[list[str]]:
-    """Rows of the table: speed-up, each workload's CPU saving (and wall), the decision."""
-    header = ["speed-up"] + [f"{w}: CPU saved, median (min..max)" for w in WORKLOADS] \
-        + [f"{w}: wall saved" for w in WORKLOADS] + ["decision"]
+    """Rows of the table: speed-up, each workload's CPU saving, each one's wall saving, the decision."""
+    header = ["speed-up"] + [f"{w}: CPU saved (min..max)" for w in WORKLOADS] \
+        + [f"{w}: wall" for w in WORKLOADS] + ["decision"]
     rows = [header]
     for name, figures in results.items():
         cells = [str(figures[w]) if figures.get(w) else "not measured" for w in WORKLOADS]
@@ -243,9 +316,9 @@ def write_outputs(rows: list[list[str]], samples: list, out: Path, preamble: str
         csv.writer(f).writerows(rows)
     with open(out / "speedups-samples.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["left out", "pair", "side", "part", "wall", "cpu"])
-        for name, pair, side, part, sample in samples:
-            writer.writerow([name, pair, side, part, f"{sample.wall:.3f}", f"{sample.cpu:.3f}"])
+        writer.writerow(["workload", "left out", "pair", "side", "part", "wall", "cpu"])
+        for workload, name, pair, side, part, sample in samples:
+            writer.writerow([workload, name, pair, side, part, f"{sample.wall:.3f}", f"{sample.cpu:.3f}"])
     lines = ["# What each speed-up saves", "", preamble, "",
              "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
@@ -266,7 +339,10 @@ def main(argv: list[str] | None = None) -> int:
     from ..moto import speed
 
     parser = argparse.ArgumentParser(prog="python -m sqslab.tools.benchspeed", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pairs", type=int, default=5, help="alternated pairs per comparison (default 5)")
+    parser.add_argument("--pairs", type=int, default=5,
+                        help="alternated pairs per comparison, course and grading (default 5)")
+    parser.add_argument("--exploration-pairs", type=int, default=15,
+                        help="alternated pairs per comparison, the longest exploration (default 15; seconds each)")
     parser.add_argument("--only", action="append", metavar="NAME", choices=[s.name for s in speed.SPEED_UPS],
                         help="measure only this speed-up (repeatable; default: every one)")
     parser.add_argument("--grading", choices=("borderline", "all", "none"), default="borderline",
@@ -279,53 +355,66 @@ def main(argv: list[str] | None = None) -> int:
     names = [ALL] + (args.only or [s.name for s in speed.SPEED_UPS])
     started = time.perf_counter()
     meta = bench._meta()
-    _say(f"sqslab bench-speed: {meta['cpus']} CPUs, load average {meta['load']}; {args.pairs} pairs per "
-         f"comparison; {len(names) - 1} speed-up(s)")
-
-    _say("Warm-up: the course once, every speed-up on (and which exploration is the longest)...")
-    parts = course_parts()
-    warm = _sum([part("on") for part in parts])
-    longest = max(warm.explorations, key=lambda k: warm.explorations[k]["cpu"])
-    record = warm.explorations[longest]
-    where = (f"{longest[0]}, exploration {longest[1] + 1} ({record['function'].rsplit('.', 1)[-1]}"
-             + (f", {record['runs']} runs" if record.get("runs") else "") + ")")
-    _say(f"  the course: {warm.wall:.1f} s wall, {warm.cpu:.1f} s CPU; the longest exploration: {where}, "
-         f"{record['cpu']:.2f} s CPU")
-
-    _say("The course (and its longest exploration), with and without each speed-up...")
+    _say(f"sqslab bench-speed: {meta['cpus']} CPUs, load average {meta['load']}; {len(names) - 1} speed-up(s); "
+         f"{args.pairs} pairs for the course and grading, {args.exploration_pairs} for the exploration")
     samples: list = []
-    course = measure_pairs(names, args.pairs, parts, samples)
-    results: dict[str, dict[str, Figure | None]] = {}
+    results: dict[str, dict[str, Figure | None]] = {name: dict.fromkeys(WORKLOADS) for name in names}
+    longest: Exploration | None = None
+
+    def report(final: bool = False) -> None:
+        # Written after every workload, so that hours of measuring survive a failure in the next one.
+        rows = table(results, args.threshold)
+        preamble = (
+            f"{meta['when']}, {meta['cpus']} CPUs, load average {meta['load']} at the start, Python "
+            f"{meta['python']}, moto {meta['moto']}. Each figure: the share of a workload's time that the "
+            f"speed-up saves, `1 - with/without`, in CPU seconds; the median of alternated pairs in one run "
+            f"({args.pairs} for the course and grading, {args.exploration_pairs} for the exploration), with "
+            f"their range; wall-clock medians beside. Kept: a saving of at least {100 * args.threshold:.0f}% "
+            f"on some workload. The course: {len(bench._lesson_notebooks())} notebooks headless. The longest "
+            f"exploration: {longest}. Grading: 1 learner x every graded lesson, `grade.py --force --sandbox "
+            f"none`, for the speed-ups shown. {time.perf_counter() - started:.0f} s in all"
+            + ("." if final else " so far (not finished)."))
+        write_outputs(rows, samples, args.out, preamble)
+        if final:
+            print()
+            print(preamble)
+            print()
+            print_table(rows)
+            print(f"\nWritten: {args.out / 'speedups.md'}, speedups.csv, speedups-samples.csv "
+                  f"({time.perf_counter() - started:.0f} s)")
+
+    _say("Warm-up: the course once, every speed-up on, to find the longest exploration...")
+    longest = longest_exploration()
+    _say(f"  the longest exploration: {longest}, {longest.cpu:.2f} s CPU")
+    with tempfile.TemporaryDirectory(prefix="sqslab-bench-speed-") as tmp:
+        replay = ExplorationReplay(longest, Path(tmp))
+        try:
+            for _ in range(2):
+                replay.run("on")  # warm-up: the first executions of a cell are the slowest
+            explored = measure_pairs(names, args.exploration_pairs, [replay.run], "exploration", samples)
+        finally:
+            replay.close()
     for name in names:
-        explored = Comparison([_exploration(s, longest) for s in course[name].with_],
-                              [_exploration(s, longest) for s in course[name].without])
-        results[name] = {"course": Figure.of(course[name]), "grading": None, "exploration": Figure.of(explored)}
+        results[name]["exploration"] = Figure.of(explored[name])
+    report()
+
+    course = measure_pairs(names, args.pairs, course_parts(), "course", samples)
+    for name in names:
+        results[name]["course"] = Figure.of(course[name])
+    report()
 
     graded = [name for name in names if args.grading == "all" or name == ALL
               or (args.grading == "borderline" and borderline(results[name], args.threshold))]
     if args.grading != "none" and graded:
-        _say(f"Grading a class, with and without: {', '.join(graded)}...")
         with tempfile.TemporaryDirectory(prefix="sqslab-bench-speed-") as tmp:
+            _say("Grading: building the class and grading it once (a warm-up)...")
             klass = GradingClass(Path(tmp))
-            _say(f"  the class: 1 learner x {len(klass.lessons)} lessons ({', '.join(klass.lessons)})")
-            grading = measure_pairs(graded, args.pairs, [klass.grade], samples)
+            _say(f"  1 learner x {len(klass.lessons)} lessons; with and without {', '.join(graded)}")
+            grading = measure_pairs(graded, args.pairs, [klass.grade], "grading", samples)
         for name in graded:
             results[name]["grading"] = Figure.of(grading[name])
 
-    rows = table(results, args.threshold)
-    preamble = (f"{meta['when']}, {meta['cpus']} CPUs, load average {meta['load']} at the start, Python "
-                f"{meta['python']}, moto {meta['moto']}. Each figure: the share of a workload's time that "
-                f"leaving the speed-up out adds back, `1 - with/without`, in CPU seconds of the whole process "
-                f"tree; the median of {args.pairs} alternated pairs in one run, with their range; wall-clock "
-                f"medians beside. Kept: a saving of at least {100 * args.threshold:.0f}% on some workload. "
-                f"The longest exploration: {where}. Grading: 1 learner x every graded lesson, "
-                f"`grade.py --force --sandbox none`. {time.perf_counter() - started:.0f} s in all.")
-    write_outputs(rows, samples, args.out, preamble)
-    print()
-    print(preamble)
-    print()
-    print_table(rows)
-    print(f"\nWritten: {args.out / 'speedups.md'}, speedups.csv ({time.perf_counter() - started:.0f} s)")
+    report(final=True)
     return 0
 
 
