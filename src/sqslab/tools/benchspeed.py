@@ -9,8 +9,9 @@ speed-up that saves at least ``--threshold`` (5 %) of any of them:
 * **the longest exploration**: the exhaustive crash exploration of any lesson that took the most
   CPU time in a warm-up execution of the course (:mod:`sqslab.tools.benchprobe` times them all).
   Its notebook is executed up to that cell, once; then, in that kernel, the cell is executed
-  again and again, the speed-ups switched between executions as ``SQSLAB_SPEED`` says, and the
-  probe times that exploration;
+  again and again, each time in a fresh lab with the speed-ups switched as ``SQSLAB_SPEED`` says,
+  and the probe times that exploration. It takes seconds, so each side of a pair is the fastest
+  of a few executions (``--exploration-repeats``), alternated;
 * **grading a class**: ``autograder/grade.py --submissions`` on one learner who submits the
   reference solution of every graded lesson (``--force``, the grader's workers, no sandbox:
   bubblewrap would clear ``SQSLAB_SPEED`` from the kernel's environment and hide the kernels'
@@ -31,12 +32,14 @@ against all off" and for the speed-ups the other two workloads leave borderline 
 least a fifth of the threshold, but below it); ``--grading all`` measures every speed-up.
 
 It prints the table and writes ``speedups.md``, ``speedups.csv`` and every execution's times
-(``speedups-samples.csv``) under ``--out`` (default ``out/bench``).
+(``speedups-samples.csv``) under ``--out`` (default ``out/bench``), after every round of pairs, so
+that a run stopped early leaves what it measured.
 
 Usage::
 
-    python -m sqslab.tools.benchspeed [--pairs 5] [--exploration-pairs 15] [--only NAME ...]
-                                      [--grading borderline|all|none] [--threshold 0.05] [--out DIR]
+    python -m sqslab.tools.benchspeed [--pairs 5] [--exploration-pairs 7] [--exploration-repeats 3]
+                                      [--only NAME ...] [--grading borderline|all|none] [--threshold 0.05]
+                                      [--out DIR]
 """
 
 from __future__ import annotations
@@ -149,13 +152,17 @@ def longest_exploration() -> Exploration:
 
 
 #: Executed in the exploration's kernel for each sample: switch the speed-ups as SQSLAB_SPEED says,
-#: execute the exploration's cell again, and print what the probe timed.
+#: open a fresh lab as the notebook's first cell does (the runs of every earlier execution would
+#: otherwise pile up in moto, each execution slower than the last), execute the exploration's cell
+#: again, and print what the probe timed.
 _REPLAY = """
 import json as _json, os as _os, sys as _sys
 from sqslab.moto import speed as _speed
+from sqslab import open_lab as _open_lab
 _os.environ["SQSLAB_SPEED"] = {setting!r}
 _speed.remove()
 _speed.apply()
+lab = _open_lab()
 _timed = _sys.modules["sqslab_benchprobe"]._findings["explorations"]
 _before = len(_timed)
 exec(compile({source!r}, "<the exploration's cell>", "exec"), globals())
@@ -239,13 +246,16 @@ class GradingClass:
 
 # -- pairs --------------------------------------------------------------------------------------------
 def measure_pairs(names: list[str], pairs: int, parts: list[Callable[[str], Sample]], workload: str = "",
-                  samples: list | None = None) -> dict[str, Comparison]:
+                  samples: list | None = None, repeats: int = 1,
+                  after_round: Callable[[dict[str, Comparison]], None] | None = None) -> dict[str, Comparison]:
     """``pairs`` alternated pairs of the workload ``parts`` for each name, pair 1 of every name first.
 
     Within a pair, each part runs with every speed-up (``on``) and without the one named, in an
-    order that alternates from part to part and from pair to pair; a side's sample is the sum of
-    its parts. ``samples``, if given, receives ``(workload, name, pair, side, part, Sample)`` for
-    every execution.
+    order that alternates from part to part and from pair to pair; with ``repeats``, the two sides
+    alternate that many times and each side counts its fastest execution (other work on the cores
+    only ever adds time). A side's sample is the sum of its parts. ``samples``, if given, receives
+    ``(workload, name, pair, side, part, Sample)`` for every execution; ``after_round`` is called
+    with the comparisons so far after each round of pairs.
     """
     out = {name: Comparison() for name in names}
     for i in range(pairs):
@@ -255,13 +265,19 @@ def measure_pairs(names: list[str], pairs: int, parts: list[Callable[[str], Samp
             sides: dict[str, list[Sample]] = {"with": [], "without": []}
             for k, part in enumerate(parts):
                 order = ("with", "without") if (i + j + k) % 2 == 0 else ("without", "with")
-                for side in order:
-                    sample = part("on" if side == "with" else _setting(name))
-                    sides[side].append(sample)
-                    if samples is not None:
-                        samples.append((workload, name, i + 1, side, k, sample))
+                tries: dict[str, list[Sample]] = {"with": [], "without": []}
+                for _ in range(repeats):
+                    for side in order:
+                        sample = part("on" if side == "with" else _setting(name))
+                        tries[side].append(sample)
+                        if samples is not None:
+                            samples.append((workload, name, i + 1, side, k, sample))
+                for side, got in tries.items():
+                    sides[side].append(Sample(min(s.wall for s in got), min(s.cpu for s in got)))
             for side, into in (("with", out[name].with_), ("without", out[name].without)):
                 into.append(Sample(sum(s.wall for s in sides[side]), sum(s.cpu for s in sides[side])))
+        if after_round is not None:
+            after_round(out)
     return out
 
 
@@ -341,8 +357,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sqslab.tools.benchspeed", description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=5,
                         help="alternated pairs per comparison, course and grading (default 5)")
-    parser.add_argument("--exploration-pairs", type=int, default=15,
-                        help="alternated pairs per comparison, the longest exploration (default 15; seconds each)")
+    parser.add_argument("--exploration-pairs", type=int, default=7,
+                        help="alternated pairs per comparison, the longest exploration (default 7)")
+    parser.add_argument("--exploration-repeats", type=int, default=3,
+                        help="executions of each side of an exploration pair, the fastest counting (default 3)")
     parser.add_argument("--only", action="append", metavar="NAME", choices=[s.name for s in speed.SPEED_UPS],
                         help="measure only this speed-up (repeatable; default: every one)")
     parser.add_argument("--grading", choices=("borderline", "all", "none"), default="borderline",
@@ -356,7 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     meta = bench._meta()
     _say(f"sqslab bench-speed: {meta['cpus']} CPUs, load average {meta['load']}; {len(names) - 1} speed-up(s); "
-         f"{args.pairs} pairs for the course and grading, {args.exploration_pairs} for the exploration")
+         f"{args.pairs} pairs for the course and grading, {args.exploration_pairs} for the exploration "
+         f"(fastest of {args.exploration_repeats} a side)")
     samples: list = []
     results: dict[str, dict[str, Figure | None]] = {name: dict.fromkeys(WORKLOADS) for name in names}
     longest: Exploration | None = None
@@ -368,8 +387,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{meta['when']}, {meta['cpus']} CPUs, load average {meta['load']} at the start, Python "
             f"{meta['python']}, moto {meta['moto']}. Each figure: the share of a workload's time that the "
             f"speed-up saves, `1 - with/without`, in CPU seconds; the median of alternated pairs in one run "
-            f"({args.pairs} for the course and grading, {args.exploration_pairs} for the exploration), with "
-            f"their range; wall-clock medians beside. Kept: a saving of at least {100 * args.threshold:.0f}% "
+            f"({args.pairs} for the course and grading; {args.exploration_pairs} for the exploration, each side "
+            f"the fastest of {args.exploration_repeats}), with their range; wall-clock medians beside. Kept: a saving of at least {100 * args.threshold:.0f}% "
             f"on some workload. The course: {len(bench._lesson_notebooks())} notebooks headless. The longest "
             f"exploration: {longest}. Grading: 1 learner x every graded lesson, `grade.py --force --sandbox "
             f"none`, for the speed-ups shown. {time.perf_counter() - started:.0f} s in all"
@@ -383,6 +402,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nWritten: {args.out / 'speedups.md'}, speedups.csv, speedups-samples.csv "
                   f"({time.perf_counter() - started:.0f} s)")
 
+    def record(workload: str) -> Callable[[dict[str, Comparison]], None]:
+        def after_round(comparisons: dict[str, Comparison]) -> None:
+            for name, comparison in comparisons.items():
+                results[name][workload] = Figure.of(comparison)
+            report()
+        return after_round
+
     _say("Warm-up: the course once, every speed-up on, to find the longest exploration...")
     longest = longest_exploration()
     _say(f"  the longest exploration: {longest}, {longest.cpu:.2f} s CPU")
@@ -391,17 +417,12 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for _ in range(2):
                 replay.run("on")  # warm-up: the first executions of a cell are the slowest
-            explored = measure_pairs(names, args.exploration_pairs, [replay.run], "exploration", samples)
+            measure_pairs(names, args.exploration_pairs, [replay.run], "exploration", samples,
+                          args.exploration_repeats, record("exploration"))
         finally:
             replay.close()
-    for name in names:
-        results[name]["exploration"] = Figure.of(explored[name])
-    report()
 
-    course = measure_pairs(names, args.pairs, course_parts(), "course", samples)
-    for name in names:
-        results[name]["course"] = Figure.of(course[name])
-    report()
+    measure_pairs(names, args.pairs, course_parts(), "course", samples, after_round=record("course"))
 
     graded = [name for name in names if args.grading == "all" or name == ALL
               or (args.grading == "borderline" and borderline(results[name], args.threshold))]
@@ -410,9 +431,7 @@ def main(argv: list[str] | None = None) -> int:
             _say("Grading: building the class and grading it once (a warm-up)...")
             klass = GradingClass(Path(tmp))
             _say(f"  1 learner x {len(klass.lessons)} lessons; with and without {', '.join(graded)}")
-            grading = measure_pairs(graded, args.pairs, [klass.grade], "grading", samples)
-        for name in graded:
-            results[name]["grading"] = Figure.of(grading[name])
+            measure_pairs(graded, args.pairs, [klass.grade], "grading", samples, after_round=record("grading"))
 
     report(final=True)
     return 0
