@@ -65,6 +65,8 @@ from . import bench
 REPO = bench.REPO
 #: The row comparing every speed-up on with none at all (for the record; nothing is decided on it).
 ALL = "(all of them)"
+#: The row leaving out, together, every speed-up the exploration did not keep (``--course candidates``).
+TOGETHER = "(the exploration's deletions, together)"
 WORKLOADS = ("course", "grading", "exploration")
 
 
@@ -88,8 +90,13 @@ class Comparison:
         return [1 - getattr(a, measure) / getattr(b, measure) for a, b in zip(self.with_, self.without)]
 
 
+_together: list[str] = []
+
+
 def _setting(name: str) -> str:
-    """``SQSLAB_SPEED`` for "every speed-up but ``name``" (``ALL``: none at all)."""
+    """``SQSLAB_SPEED`` for "every speed-up but ``name``" (``ALL``: none at all; ``TOGETHER``: the group)."""
+    if name == TOGETHER:
+        return ",".join(f"-{n}" for n in _together)
     return "off" if name == ALL else f"-{name}"
 
 
@@ -320,7 +327,14 @@ def table(results: dict[str, dict[str, Figure | None]], threshold: float) -> lis
     for name, figures in results.items():
         cells = [str(figures[w]) if figures.get(w) else "not measured" for w in WORKLOADS]
         walls = [f"{100 * figures[w].wall:+.1f}%" if figures.get(w) else "" for w in WORKLOADS]
-        decision = "(for the record)" if name == ALL else decide(figures, threshold)
+        if name == TOGETHER:
+            decision = "(bounds each one's saving)"
+        else:
+            decision = "(for the record)" if name == ALL else decide(figures, threshold)
+            group = results.get(TOGETHER)
+            if name in _together and group and decide(group, threshold) == "keep":
+                # Together they save enough on some workload: which of them does needs its own pairs.
+                decision = "undecided (measure it alone: --course each --only NAME)"
         rows.append([name] + cells + walls + [decision])
     return rows
 
@@ -365,6 +379,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure only this speed-up (repeatable; default: every one)")
     parser.add_argument("--grading", choices=("borderline", "all", "none"), default="borderline",
                         help="for which speed-ups to grade a class (default: all on/off and the borderline ones)")
+    parser.add_argument("--course", choices=("each", "candidates"), default="each",
+                        help="the course and grading for every speed-up (each), or only for all of them and for "
+                             "the exploration's deletions left out together (candidates: if those together save "
+                             "less than the threshold, none of them alone saves more; minutes instead of hours)")
     parser.add_argument("--threshold", type=float, default=0.05, help="the saving that keeps a speed-up (default 0.05)")
     parser.add_argument("--out", type=Path, default=REPO / "out" / "bench", help="where to write the results")
     args = parser.parse_args(argv)
@@ -422,10 +440,19 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             replay.close()
 
-    measure_pairs(names, args.pairs, course_parts(), "course", samples, after_round=record("course"))
+    course_names = names
+    if args.course == "candidates":
+        _together[:] = [n for n in names if n != ALL and decide(results[n], args.threshold) == "delete"]
+        course_names = [ALL] + ([TOGETHER] if _together else [])
+        results[TOGETHER] = dict.fromkeys(WORKLOADS)
+        _say(f"  left out together for the course and grading: {', '.join(_together) or 'none'}")
+    measure_pairs(course_names, args.pairs, course_parts(), "course", samples, after_round=record("course"))
 
-    graded = [name for name in names if args.grading == "all" or name == ALL
-              or (args.grading == "borderline" and borderline(results[name], args.threshold))]
+    if args.course == "candidates":
+        graded = course_names if args.grading != "none" else []
+    else:
+        graded = [name for name in names if args.grading == "all" or name == ALL
+                  or (args.grading == "borderline" and borderline(results[name], args.threshold))]
     if args.grading != "none" and graded:
         with tempfile.TemporaryDirectory(prefix="sqslab-bench-speed-") as tmp:
             _say("Grading: building the class and grading it once (a warm-up)...")
