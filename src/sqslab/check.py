@@ -49,7 +49,9 @@ class Problem:
 class Verdict:
     """The checker's answer: ``ok``, the problems, and an explanation for a learner.
 
-    ``bool(verdict)`` is ``verdict.ok``; ``str(verdict)`` is the explanation.
+    ``bool(verdict)`` is ``verdict.ok``; ``str(verdict)`` is the explanation laid out for reading
+    (one part a line, wrapped between words: :func:`sqslab.views.verdict.wrap`), and a verdict as
+    a notebook cell's value shows as a structured block (:func:`sqslab.views.verdict.to_html`).
     """
 
     ok: bool
@@ -65,11 +67,20 @@ class Verdict:
         return self.ok
 
     def __str__(self) -> str:
-        return self.explanation
+        # What print(verdict) shows: the explanation, one part a line, wrapped between words.
+        from .views.verdict import wrap
+
+        return wrap(self.explanation)
+
+    def _repr_html_(self) -> str:
+        from .views.verdict import to_html
+
+        return to_html(self.explanation, self.ok)
 
     def _repr_markdown_(self) -> str:
-        mark = "✅ passed" if self.ok else "❌ failed"
-        return f"**{mark}**\n\n```\n{self.explanation}\n```"
+        from .views.verdict import to_markdown
+
+        return to_markdown(self.explanation, self.ok)
 
     def show(self, **kw: Any) -> None:
         """Draw the run's lifecycle timeline (and its text version) in a notebook."""
@@ -82,7 +93,8 @@ class Verdict:
 def check(history: "History", *, expected: Iterable[str], effects: dict[str, int],
           remaining: Iterable[str] = (), dead_lettered: Iterable[str] = (),
           expect: str = "exactly_once", poison: Iterable[str] = (),
-          fired: Iterable["FiredFault"] = (), note: str = "", record: bool = True) -> Verdict:
+          fired: Iterable["FiredFault"] = (), note: str = "", record: bool = True,
+          interference: Iterable[str] = (), unreached: Iterable[Any] = ()) -> Verdict:
     """Check one run and explain any failure.
 
     Parameters
@@ -108,12 +120,21 @@ def check(history: "History", *, expected: Iterable[str], effects: dict[str, int
     record:
         Keep a failed verdict for the grader's feedback (:func:`record_failure`); False for views
         that ask at every click (the live demo).
+    interference:
+        What was done to the bench during the run (:meth:`~sqslab.faults.FaultPlan.interference`):
+        any of it fails the run, whatever else it shows.
+    unreached:
+        Faults a test armed by hand that never fired: the run never met the situation it was meant
+        to test, so it fails.
     """
     if expect not in EXPECTATIONS:
         raise ValueError(f"expect must be one of {', '.join(EXPECTATIONS)}")
     expected = list(expected)
     remaining, dead, poison = list(remaining), set(dead_lettered), set(poison)
-    problems: list[Problem] = []
+    problems: list[Problem] = [Problem("interfered", None, text) for text in interference]
+    for fault in unreached:
+        problems.append(Problem("not_reached", None, f"the test armed {fault.describe()}, and no process "
+                                                     "ever got there"))
     # A learner's function that is not a consumer (an operator's redrive script) must not raise: its
     # error comes first, since whatever else went wrong may only be its consequence.
     for e in (history.of_kind("error") if history is not None else []):
@@ -203,6 +224,12 @@ _HINTS = {
     ("duplicate", "visibility_expires"): "The work outlasted the visibility timeout, so a second consumer "
                                          "received the message while the first was still working, and both "
                                          "did the effect.",
+    ("interfered", None): "The bench itself was changed while your code ran (its fault injection, or the "
+                          "faults a test armed): such a run proves nothing, so it fails. A consumer "
+                          "gets its process and nothing else of the bench; leave the rest alone.",
+    ("not_reached", None): "A test arms a fault where every correct consumer must pass (receiving, handling, "
+                           "deleting that message). Yours never got there for that message, so the run never "
+                           "met the situation it tests: check that each message is handled and deleted.",
     ("script_failed", None): "Your function raised an exception instead of finishing its job. Fix the "
                              "error at the line it names first: the run's other events may only be its "
                              "consequences.",

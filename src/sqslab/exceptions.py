@@ -31,3 +31,10 @@ class Crash(BaseException):
     def __init__(self, point: str, message: str = ""):
         self.point = point
         super().__init__(message or f"injected crash at {point}")
+
+
+class RunawayConsumer(BaseException):
+    """A consumer step made far more AWS calls than one step needs (a loop that never returns).
+
+    A BaseException, like :class:`Crash`, so ``except Exception`` cannot hide it.
+    """

@@ -15,6 +15,11 @@ this process (``lab.in_process`` stays True: the simulated clock, the correction
 of moto's internals still apply), or an endpoint elsewhere -- ElasticMQ, real AWS -- where the clock
 is a :class:`~sqslab.clock.RealClock` and the readers fall back to the public API and to the lab's
 own record of its calls (:class:`~sqslab.record.Ledger`).
+
+The module is long because :class:`Lab` is the bench's one front door: every exercise and test
+starts from it, so its methods (queues, clients, runs, faults, readers of the queue) are kept
+together where a learner looks for them; the endpoint record, the snapshot and the hooks live in
+their own modules.
 """
 
 from __future__ import annotations
@@ -33,13 +38,12 @@ from .effects import EffectStore
 from .endpoint import Endpoint
 from .endpoint import from_environment as endpoint_from_environment
 from .exceptions import Crash, EnvironmentProblem, LabError
-from .faults import ClientHooks, Fault, FaultPlan, call_point, call_points_for, throttled_response
+from .faults import ClientHooks, Fault, FaultPlan, call_point
 from .history import History
 from .moto import backend, state
 from .record import Ledger
+from .recorder import ACCOUNT_ID, REGION, Recorder, queue_name_of
 
-ACCOUNT_ID = "123456789012"
-REGION = "us-east-1"
 #: Fake credentials: with moto active no request leaves the process, and these would not sign a
 #: real one anyway.
 FAKE_CREDENTIALS = {
@@ -64,13 +68,6 @@ KEY_FIELDS = ("order_id", "event_id", "idempotency_key", "key", "id")
 MAX_CALLS_PER_STEP = 200
 
 _current: "Lab | None" = None
-
-
-class RunawayConsumer(BaseException):
-    """A consumer step made far more AWS calls than one step needs (a loop that never returns).
-
-    A BaseException, like :class:`~sqslab.exceptions.Crash`, so ``except Exception`` cannot hide it.
-    """
 
 
 @dataclass(frozen=True)
@@ -142,7 +139,7 @@ class Lab:
         self._ledger: "Ledger | None" = None  # what the bench saw, where moto is not in this process
         self._real_names: dict[str, str] = {}   # a queue's name on the endpoint -> the name asked for
         self._token = ""
-        self._reset_maps()
+        self.recorder = Recorder(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> "Lab":
@@ -163,10 +160,7 @@ class Lab:
         if aws:  # your own credentials and region, found the way the AWS CLI finds them
             self._session = boto3.session.Session(region_name=self.endpoint.region)
         else:
-            self._session = boto3.session.Session(
-                aws_access_key_id="testing", aws_secret_access_key="testing",
-                aws_session_token="testing", region_name=REGION,
-            )
+            self._session = _fake_session()
         outer = _current if _current is not self and _current is not None and _current.running else None
         if self.endpoint.in_process_mock:
             from moto import mock_aws
@@ -208,77 +202,15 @@ class Lab:
         return self
 
     def _connect(self, outer: "Lab | None") -> None:
-        """Point the clients at the endpoint; find out whether its queues are in this process."""
-        from botocore.exceptions import EndpointConnectionError
+        from .endpoint import connect
 
-        from . import endpoint as endpoints
-
-        self._url = endpoints.moto_server_url() if self.endpoint.kind == "moto-server" else self.endpoint.url
-        if self.endpoint.kind == "moto-server":
-            self.in_process = True
-        elif self.endpoint.real_aws:
-            self.in_process = False
-        else:
-            try:
-                self.in_process = self._serves_this_process()
-            except EndpointConnectionError:
-                raise EnvironmentProblem(
-                    f"Nothing answers at SQSLAB_ENDPOINT={self._url}. Start that SQS first (ElasticMQ: "
-                    "docker run -p 9324:9324 softwaremill/elasticmq-native), or unset SQSLAB_ENDPOINT to "
-                    "use moto in this process.") from None
-        if self.in_process:
-            # moto's server shares this process's moto: a fresh world per lab, as mock_aws gives,
-            # except inside another lab (the canary), whose queues must survive.
-            if outer is None:
-                self._reset_moto_server()
-        else:
-            import secrets
-
-            self._token = secrets.token_hex(3)
-
-    def _serves_this_process(self) -> bool:
-        # A queue created through the endpoint shows up in this process's moto only if the
-        # server is moto's and runs here (the test suite's ThreadedMotoServer).
-        import secrets
-
-        admin = self._admin()
-        name = f"sqslab-probe-{secrets.token_hex(4)}"
-        url = admin.create_queue(QueueName=name)["QueueUrl"]
-        try:
-            return state.holds_queue(name, ACCOUNT_ID, REGION)
-        finally:
-            admin.delete_queue(QueueUrl=url)
-
-    def _reset_moto_server(self) -> None:
-        import urllib.request
-
-        # moto's server mode resets its state on this request (its public API, /moto-api/reset).
-        with urllib.request.urlopen(urllib.request.Request(f"{self._url}/moto-api/reset", method="POST"),
-                                    timeout=10):
-            pass
+        connect(self, outer)
 
     def endpoint_notice(self) -> str:
         """What changes on this lab's endpoint, in a few lines (printed when such a lab opens)."""
-        where = self.endpoint.describe() if self.endpoint.kind != "moto-server" else \
-            f"moto's server mode at {self._url}"
-        if self.endpoint.in_process_mock:
-            return "sqslab: SQS is moto in this process (no network); the clock is simulated."
-        if self.in_process:
-            return (f"sqslab: SQS is {where}, in this process. Every request goes over HTTP; the clock is "
-                    "still simulated and every correction of moto still applies.")
-        return "\n".join([
-            f"sqslab: SQS is {where}, outside this process. What changes:",
-            f"  - the clock is real: clock.advance(n) waits n seconds (at most {self.endpoint.max_wait:g}, "
-            "SQSLAB_MAX_WAIT; longer moves are refused), so use small timeouts (visibility_timeout=2);",
-            "  - the bench's corrections of moto do not apply: you see this endpoint's own behaviour "
-            "(python -m sqslab.tools.fidelity says which SQS facts it honours);",
-            "  - lab.snapshot() is the bench's own record of its calls (moves SQS makes by itself, to a "
-            "dead-letter queue or by a redrive, are not on it); lab.depth() asks SQS;",
-            "  - duplicate deliveries cannot be injected, and moto-only helpers (alarms, claims tables) "
-            "are not available;",
-            f"  - queue names start with {self.endpoint.prefix}{self._token}-, and the lab deletes its "
-            "queues when it closes.",
-        ])
+        from .endpoint import notice
+
+        return notice(self)
 
     def close(self) -> None:
         """Stop everything and give the process its real clock and environment back."""
@@ -448,10 +380,20 @@ class Lab:
             counts[m["state"]] = counts.get(m["state"], 0) + 1
         return counts
 
+    def long_poll_wait(self, queue: Queue | str) -> int:
+        """The WaitTimeSeconds for a receive by the bench's own helpers that must neither miss nor wait.
+
+        20 (a long poll, which returns every visible message at once) while a message is visible;
+        0 otherwise (a short poll, which returns nothing and lets no time pass). The course's
+        consumers long-poll; a helper that asks on a learner's behalf (a test fixture, a demo lane)
+        must not move the simulated clock just to find the queue empty.
+        """
+        return 20 if self.depth(queue)["visible"] else 0
+
     def _url_of(self, queue: Queue | str) -> str:
         if isinstance(queue, Queue):
             return queue.url
-        known = self._queues.get(self._logical(_queue_name(queue)))
+        known = self._queues.get(self._logical(queue_name_of(queue)))
         return known.url if known is not None else queue
 
     def _counts(self, queue: Queue | str) -> dict[str, int]:
@@ -465,7 +407,7 @@ class Lab:
 
     def _recorded_snapshot(self, queue: Queue | str) -> dict:
         url = self._url_of(queue)
-        name = self._logical(_queue_name(url))
+        name = self._logical(queue_name_of(url))
         known = self._queues.get(name)
         empty = bool(self._ledger.messages.get(name)) and sum(self._counts(url).values()) == 0
         return self._ledger.snapshot(name, known.arn if known else None, self.clock.now(), empty)
@@ -477,12 +419,12 @@ class Lab:
     def client(self, service: str = "sqs", *, actor: str = "consumer-1") -> Any:
         """A boto3 client for ``service`` whose calls are recorded and can be faulted."""
         self._require_running()
-        pool = self._idle.setdefault(service, [])
+        pool = self._pool(service)
         # A released client carries nothing over (its hooks are gone and moto keeps no
         # per-client state), so reusing one is the same as building one, at a fraction of
         # the cost (about 10 ms each).
         client = pool.pop() if pool else self._new_client(service)
-        self._instrument(client, actor)
+        self._hooks[id(client)] = self.recorder.instrument(client, actor)
         return client
 
     def _new_client(self, service: str) -> Any:
@@ -497,243 +439,45 @@ class Lab:
         hooks = self._hooks.pop(id(client), None)
         if hooks is not None:
             hooks.remove()
-            self._idle.setdefault(client.meta.service_model.service_name, []).append(client)
+            self._pool(client.meta.service_model.service_name).append(client)
+
+    def _pool(self, service: str) -> list:
+        # With the fake credentials every lab of the process shares one session and its idle
+        # clients (a new session reads botocore's JSON models again: about 100 ms a lab); with
+        # your own credentials (real AWS) they stay the lab's.
+        if self._session is _FAKE[0]:
+            return _IDLE.setdefault((service, self._url), [])
+        return self._idle.setdefault(service, [])
 
     def _admin(self) -> Any:
         # The bench's own calls are not part of anyone's story: an unhooked client.
         if getattr(self, "_admin_client", None) is None:
-            self._admin_client = self._session.client("sqs", region_name=self._region(), endpoint_url=self._url)
+            if self._session is _FAKE[0]:
+                if self._url not in _ADMINS:
+                    _ADMINS[self._url] = self._session.client("sqs", region_name=REGION, endpoint_url=self._url)
+                self._admin_client = _ADMINS[self._url]
+            else:
+                self._admin_client = self._session.client("sqs", region_name=self._region(), endpoint_url=self._url)
         return self._admin_client
 
     def _region(self) -> str:
         return self.endpoint.region if self.endpoint is not None and self.endpoint.real_aws else REGION
 
-    def _instrument(self, client: Any, actor: str) -> None:
-        hooks = ClientHooks(client)
-        service = client.meta.service_model.endpoint_prefix
-        state = {"calls": 0, "budget": None}
-        client._sqslab_state = state  # the scenario runner resets the per-step budget here
-        client._sqslab_actor = actor
-
-        def before_build(params=None, model=None, context=None, **_):
-            if context is not None:
-                context["sqslab_params"] = params
-                context["sqslab_failed"] = self._fail_batch_entries(model.name, params, actor)
-
-        def before_call(model=None, context=None, **_):
-            state["calls"] += 1
-            if state["budget"] is not None and state["calls"] > state["budget"]:
-                raise RunawayConsumer(
-                    f"{actor} made more than {state['budget']} AWS calls in one step: a consumer step "
-                    "should receive once, handle what came, and return (no endless loop).")
-            params = (context or {}).get("sqslab_params") or {}
-            targets = self._targets(model.name, params, None)
-            for point in call_points_for(model.name, "before"):
-                self.faults.hit(point, actor, targets)
-            if self.faults.wants("throttle") and self.faults.hit("throttle", actor, targets):
-                return throttled_response(model.name)
-            return None
-
-        def after_call(http_response=None, parsed=None, model=None, context=None, **_):
-            params = (context or {}).get("sqslab_params") or {}
-            failed = (context or {}).get("sqslab_failed") or []
-            if failed and isinstance(parsed, dict):
-                parsed.setdefault("Failed", []).extend(failed)
-            if service == "sqs":
-                self._record(actor, model.name, params, parsed or {})
-            targets = self._targets(model.name, params, parsed)
-            for point in call_points_for(model.name, "after"):
-                fired = self.faults.hit(point, actor, targets) if self.faults.wants(point) else None
-                if fired is not None and point == "duplicate_delivery":
-                    self._inject_duplicate(params.get("QueueUrl"), fired.message_id)
-                elif fired is not None and point == "send_timeout":
-                    from botocore.exceptions import ReadTimeoutError
-
-                    raise ReadTimeoutError(endpoint_url=f"https://sqs.{REGION}.amazonaws.com/ (injected)")
-
-        hooks.register(f"before-parameter-build.{service}", before_build)
-        hooks.register(f"before-call.{service}", before_call)
-        hooks.register(f"after-call.{service}", after_call)
-        self._hooks[id(client)] = hooks
-
-    # -- who is who ----------------------------------------------------------------------------
-    def _reset_maps(self) -> None:
-        self._positions: dict[str, int] = {}       # business key -> position in send order
-        self._message_key: dict[str, str] = {}     # MessageId -> business key
-        self._key_message: dict[str, str] = {}     # business key -> latest MessageId
-        self._handles: dict[str, str] = {}         # receipt handle -> MessageId
-        self._receives: dict[str, int] = {}        # MessageId -> receives seen
-        self._deduplicated: set[str] = set()
-
+    # -- who is who (the run's recorder knows) ---------------------------------------------------
     def position_of(self, key: str | None) -> int | None:
         """The position (0-based, in order of first send) of a business key."""
-        if key is None:
-            return None
-        if key not in self._positions:
-            self._positions[key] = len(self._positions)
-        return self._positions[key]
+        return self.recorder.position_of(key)
 
     def locate(self, key: str) -> tuple[int | None, str | None]:
         """``(position, latest MessageId)`` of a business key."""
-        return self.position_of(key), self._key_message.get(key)
+        return self.recorder.locate(key)
 
     def key_for(self, message_id: str | None = None, receipt_handle: str | None = None) -> str | None:
         """The business key of a message, by MessageId or receipt handle."""
-        if receipt_handle is not None:
-            message_id = self._handles.get(receipt_handle)
-        return self._message_key.get(message_id) if message_id else None
-
-    def _target(self, message_id: str | None = None, key: str | None = None):
-        key = key or self.key_for(message_id)
-        return self.position_of(key), key, message_id or (self._key_message.get(key) if key else None)
-
-    def _targets(self, operation: str, params: dict, parsed: dict | None) -> list:
-        if operation == "ReceiveMessage":
-            if not parsed:
-                return [(None, None, None)]
-            msgs = parsed.get("Messages") or []
-            return [self._target(m.get("MessageId")) for m in msgs] or [(None, None, None)]
-        if "ReceiptHandle" in params:
-            return [self._target(self._handles.get(params["ReceiptHandle"]))]
-        if operation == "SendMessage":
-            key = self.key_of(params.get("MessageBody", ""))
-            return [self._target(key=key)] if key else [(None, None, None)]
-        if "Entries" in params:
-            out = []
-            for entry in params["Entries"]:
-                if "ReceiptHandle" in entry:
-                    out.append(self._target(self._handles.get(entry["ReceiptHandle"])))
-                elif "MessageBody" in entry:
-                    key = self.key_of(entry["MessageBody"])
-                    out.append(self._target(key=key) if key else (None, None, None))
-            return out or [(None, None, None)]
-        keys = [k for k in self._positions if _mentions(params, k)]
-        return [self._target(key=k) for k in keys] or [(None, None, None)]
-
-    def _fail_batch_entries(self, operation: str, params: dict, actor: str) -> list[dict]:
-        # A per-entry failure: the entry is taken out of the request (so AWS never applies it)
-        # and reported back in Failed while the call itself succeeds, as AWS batch calls do.
-        if not operation.endswith("Batch") or not self.faults.wants("batch_entry_failure"):
-            return []
-        entries = params.get("Entries") or []
-        keep, failed = [], []
-        for entry in entries:
-            if "ReceiptHandle" in entry:
-                target = self._target(self._handles.get(entry["ReceiptHandle"]))
-            else:
-                key = self.key_of(entry.get("MessageBody", ""))
-                target = self._target(key=key) if key else (None, None, None)
-            if len(entries) - len(failed) > 1 and self.faults.hit("batch_entry_failure", actor, [target]):
-                failed.append({"Id": entry["Id"], "SenderFault": False, "Code": "InternalError",
-                               "Message": "Injected per-entry failure: this entry was not applied."})
-            else:
-                keep.append(entry)
-        params["Entries"] = keep
-        return failed
-
-    # -- recording -------------------------------------------------------------------------------
-    def _record(self, actor: str, operation: str, params: dict, parsed: dict) -> None:
-        error = (parsed.get("Error") or {}).get("Code")
-        queue = self._logical(_queue_name(params.get("QueueUrl", "")))
-        h = self.history
-        if operation == "SendMessage":
-            if error:
-                return
-            self._record_send(actor, queue, params, parsed.get("MessageId"))
-        elif operation == "SendMessageBatch":
-            ids = {e["Id"]: e["MessageId"] for e in parsed.get("Successful", [])}
-            for entry in params.get("Entries", []):
-                if entry["Id"] in ids:
-                    self._record_send(actor, queue, entry, ids[entry["Id"]])
-        elif operation == "ReceiveMessage":
-            if error:
-                return
-            timeout = params.get("VisibilityTimeout")
-            if timeout is None:
-                timeout = self._queue_visibility(queue)
-            for m in parsed.get("Messages", []) or []:
-                mid, handle = m["MessageId"], m["ReceiptHandle"]
-                self._handles[handle] = mid
-                key = self._message_key.get(mid) or self.key_of(m.get("Body", ""))
-                if key and mid not in self._message_key:
-                    self._message_key[mid] = key
-                    self._key_message.setdefault(key, mid)
-                self._receives[mid] = self._receives.get(mid, 0) + 1
-                now = h.now()
-                h.append(actor, "receive", mid, key, receipt_handle=handle, queue=queue,
-                         receive_count=self._receives[mid], visibility_timeout=int(timeout),
-                         visible_until_t=round(now + int(timeout), 6))
-        elif operation in ("DeleteMessage", "DeleteMessageBatch"):
-            entries = [params] if operation == "DeleteMessage" else params.get("Entries", [])
-            failed = {f["Id"]: f for f in parsed.get("Failed", [])} if operation != "DeleteMessage" else {}
-            for entry in entries:
-                handle = entry.get("ReceiptHandle", "")
-                mid = self._handles.get(handle)
-                problem = error or (failed.get(entry.get("Id")) or {}).get("Code")
-                applied = (not problem) and not self._handle_still_live(queue, handle)
-                h.append(actor, "delete", mid, self.key_for(mid), receipt_handle=handle, queue=queue,
-                         applied=applied, ok=not problem, error=problem)
-            for fail in failed.values():
-                if not any(e.get("Id") == fail["Id"] for e in entries):
-                    h.append(actor, "delete", None, None, queue=queue, applied=False, ok=False,
-                             error=fail.get("Code"))
-        elif operation in ("ChangeMessageVisibility", "ChangeMessageVisibilityBatch"):
-            entries = [params] if operation == "ChangeMessageVisibility" else params.get("Entries", [])
-            failed = {f["Id"]: f for f in parsed.get("Failed", [])} if operation != "ChangeMessageVisibility" else {}
-            for entry in entries:
-                mid = self._handles.get(entry.get("ReceiptHandle", ""))
-                problem = error or (failed.get(entry.get("Id")) or {}).get("Code")
-                timeout = int(entry.get("VisibilityTimeout", 0))
-                h.append(actor, "visibility", mid, self.key_for(mid), queue=queue, timeout=timeout,
-                         ok=not problem, error=problem,
-                         visible_until_t=round(h.now() + timeout, 6))
-
-        if self._ledger is not None and not error:
-            moved = self._ledger.observe(operation, queue, params, parsed, self.clock.now(),
-                                         self._queue_visibility(queue), self._ledger.delay.get(queue, 0))
-            for mid, body in moved:
-                self.history.append("sqs", "dlq_move", mid, self.key_for(mid) or self.key_of(body),
-                                    **{"from": queue, "to": self._ledger.redrive[queue][0]})
-
-    def _record_send(self, actor: str, queue: str, params: dict, message_id: str | None) -> None:
-        body = params.get("MessageBody", "")
-        key = self.key_of(body)
-        if message_id:
-            if key:
-                self._message_key[message_id] = key
-                self._key_message[key] = message_id
-            self.position_of(key)
-        delivered = message_id not in self._deduplicated
-        if self._ledger is not None and message_id:
-            # Off this process no listener hears SQS drop a FIFO duplicate, but SQS answers a
-            # duplicate with the first send's MessageId: a MessageId seen before was not delivered.
-            delivered = not self._ledger.seen_before(queue, message_id, self.clock.now())
-        detail: dict[str, Any] = {"queue": queue, "body": body, "delivered": delivered}
-        for field, name in (("MessageDeduplicationId", "dedup_id"), ("MessageGroupId", "group_id"),
-                            ("DelaySeconds", "delay")):
-            if params.get(field) is not None:
-                detail[name] = params[field]
-        self.history.append(actor, "send", message_id, key, **detail)
+        return self.recorder.key_for(message_id, receipt_handle)
 
     def _on_sqs_event(self, event: dict) -> None:
-        queue = event.get("from") or event.get("queue")
-        if queue and queue not in self._queues:
-            return  # another lab's queue (labs can nest)
-        kind = event.get("kind")
-        if kind == "deduplicated":
-            self._deduplicated.add(event.get("message_id"))
-        elif kind == "dlq_move":
-            mid = event.get("message_id")
-            self.history.append("sqs", "dlq_move", mid, self.key_for(mid) or self.key_of(event.get("body", "")),
-                                **{"from": event.get("from"), "to": event.get("to")})
-        elif kind == "move_task":
-            mid, old = event.get("message_id"), event.get("original_message_id")
-            key = self.key_for(old) or self.key_of(event.get("body", ""))
-            if key and mid:
-                self._message_key[mid] = key
-                self._key_message[key] = mid
-            self.history.append("sqs", "move_task", mid, key, original_message_id=old,
-                                **{"from": event.get("from"), "to": event.get("to")})
+        self.recorder.on_sqs_event(event)
 
     def _on_clock(self, before: float, after: float) -> None:
         self.history.append("clock", "clock", seconds=round(after - before, 6))
@@ -742,32 +486,9 @@ class Lab:
         """Put a line of your own on the record (shown in the history and the timeline)."""
         self.history.append(actor, "note", text=text)
 
-    # -- what only moto in this process can tell or do ----------------------------------------
-    def _queue_visibility(self, queue: str) -> int:
-        if not self.in_process:  # as the lab created it (no need to ask SQS on every receive)
-            return self._ledger.visibility.get(queue, 30)
-        return state.queue_visibility(queue, ACCOUNT_ID, REGION)
-
-    def _handle_still_live(self, queue: str, handle: str) -> bool:
-        if not self.in_process:
-            # SQS deletes only with a message's most recent handle (API Reference, DeleteMessage):
-            # by the record, an older one left the message where it was.
-            return self._ledger.handle_superseded(queue, handle)
-        return state.handle_ever_issued(queue, handle, ACCOUNT_ID, REGION)
-
-    def _inject_duplicate(self, queue_url: str | None, message_id: str | None) -> None:
-        if not self.in_process:
-            raise LabError(f"A duplicate delivery cannot be injected on {self.endpoint.describe()}: only "
-                           "moto in this process can be made to deliver a message again. Leave "
-                           "'duplicate_delivery' out of the fault points on this endpoint.")
-        if queue_url and message_id:
-            state.inject_duplicate(queue_url, message_id, account_id=ACCOUNT_ID, region=REGION)
-            self.history.append("sqs", "note", message_id, self.key_for(message_id),
-                                text="SQS will deliver this message again (duplicate delivery)")
-
     def expire_visibility(self, key: str, actor: str = "bench") -> None:
         """Move the clock just past the moment ``key``'s message becomes visible again."""
-        mid = self._key_message.get(key)
+        mid = self.recorder.message_of(key)
         for queue in self._queues.values():
             for m in self.snapshot(queue)["messages"]:
                 if m["message_id"] == mid and m["state"] == "in_flight":
@@ -793,13 +514,12 @@ class Lab:
         Returns what :meth:`end_run` needs to put the previous ones back.
         """
         saved = {"history": self.history, "faults": self.faults, "effects": self.effects,
-                 "maps": (self._positions, self._message_key, self._key_message, self._handles,
-                          self._receives, self._deduplicated),
+                 "recorder": self.recorder,
                  "visibility_expired": self.visibility_expired}
         start = self.clock.elapsed()
         self.history = History(now=lambda: self.clock.elapsed() - start)
         self.faults = FaultPlan(self.history)
-        self._reset_maps()
+        self.recorder = Recorder(self)
         self._seed_ids(self.seed + self._runs)
         self.effects = self._new_effect_store()
         return saved
@@ -807,8 +527,7 @@ class Lab:
     def end_run(self, saved: dict) -> None:
         """Restore what :meth:`begin_run` replaced."""
         self.history, self.faults, self.effects = saved["history"], saved["faults"], saved["effects"]
-        (self._positions, self._message_key, self._key_message, self._handles,
-         self._receives, self._deduplicated) = saved["maps"]
+        self.recorder = saved["recorder"]
         self.visibility_expired = saved["visibility_expired"]
 
     @staticmethod
@@ -820,18 +539,20 @@ class Lab:
             raise LabError("The lab is closed: run `lab = open_lab()` first.")
 
 
-def _queue_name(url: str) -> str:
-    return url.rstrip("/").rsplit("/", 1)[-1] if url else ""
+#: The one session with the fake credentials, its idle clients (by service and endpoint URL) and its
+#: unhooked admin clients (by endpoint URL): shared by every lab of the process.
+_FAKE: list = [None]
+_IDLE: dict[tuple[str, str | None], list] = {}
+_ADMINS: dict[str | None, Any] = {}
 
 
-def _mentions(obj: Any, key: str) -> bool:
-    if isinstance(obj, str):
-        return obj == key or f'"{key}"' in obj
-    if isinstance(obj, dict):
-        return any(_mentions(v, key) for v in obj.values())
-    if isinstance(obj, (list, tuple)):
-        return any(_mentions(v, key) for v in obj)
-    return False
+def _fake_session():
+    if _FAKE[0] is None:
+        import boto3
+
+        _FAKE[0] = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                         aws_session_token="testing", region_name=REGION)
+    return _FAKE[0]
 
 
 def check_environment() -> None:
@@ -889,6 +610,20 @@ def crash_at(client: Any, point: str, *, plan: FaultPlan | None = None,
         hooks.remove()
 
 
+@contextlib.contextmanager
+def lab_for(lab: "Lab | None") -> Iterator[Lab]:
+    """``lab`` itself; or, for None, a private lab started for the block and closed after it.
+
+    Runs and explorations use a private lab unless they are given one: a verdict must never depend
+    on a lab that the notebook opened (and that a learner's code may have changed).
+    """
+    if lab is not None:
+        yield lab
+        return
+    with Lab() as private:
+        yield private
+
+
 def open_lab(*, seed: int = 0) -> Lab:
     """Start a lab (closing any earlier one in this process) and return it: the notebook one-liner."""
     if _current is not None:
@@ -897,5 +632,29 @@ def open_lab(*, seed: int = 0) -> Lab:
 
 
 def current_lab() -> Lab | None:
-    """The lab opened last in this process, if it is still running."""
+    """The lab opened last in this process, if it is still running.
+
+    Raises
+    ------
+    LabError
+        When called from code the bench runs as the learner's (a consumer step): a consumer gets
+        its process and nothing else of the bench.
+    """
+    if _learner_code[0]:
+        raise LabError("A consumer cannot reach the lab: it gets only its process (process.sqs, "
+                       "process.queue_url, process.handle, process.db, process.clock, ...). Use those.")
     return _current if _current is not None and _current.running else None
+
+
+#: How deep the bench is inside code it runs on a learner's behalf (a consumer step, a script).
+_learner_code = [0]
+
+
+@contextlib.contextmanager
+def learner_code() -> Iterator[None]:
+    """Run the learner's code (a consumer step, an operator script) with the lab out of its reach."""
+    _learner_code[0] += 1
+    try:
+        yield
+    finally:
+        _learner_code[0] -= 1

@@ -11,21 +11,30 @@ one thread, so every run is the same.
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 from .check import Verdict, check, describe_error
 from .effects import EffectDB
-from .exceptions import Crash, LabError
+from .exceptions import Crash, LabError, RunawayConsumer
 from .faults import Fault
-from .lab import Lab, Queue, RunawayConsumer, current_lab
+from .lab import Lab, Queue, lab_for, learner_code
+from .timers import ProcessClock
 
 _run_ids = iter(range(1, 10**9))
 
+#: Steps that did nothing (every short poll empty) allowed per counted step, before a run gives up.
+IDLE_STEPS_PER_STEP = 20
 
-@dataclass
+
+@dataclass(eq=False)
 class Process:
-    """One consumer process: everything a consumer step may use.
+    """One consumer process: everything a consumer step may use, and nothing else.
+
+    A consumer gets no handle to the lab, its fault plan, the clock's controls or the checker:
+    what it can reach, it could also break, and a grade must not depend on a consumer's good
+    manners. (The bench's own helpers find the process's lab with :func:`lab_of`.)
 
     Attributes
     ----------
@@ -33,9 +42,10 @@ class Process:
     sqs: a boto3 SQS client (recorded, faultable).
     queue_url: the queue to consume.
     db: this process's connection to the effect database (:class:`~sqslab.effects.EffectDB`).
-    clock: the simulated clock.
-    lab: the lab (for anything else).
+    clock: the process's view of the simulated clock (:class:`~sqslab.timers.ProcessClock`): the time,
+        work that takes time, and timers that die with the process.
     dlq_url: the dead-letter queue's URL, if the queue has one.
+    state: a dict for whatever the consumer keeps in memory (gone when the process dies).
     """
 
     name: str
@@ -43,14 +53,13 @@ class Process:
     queue_url: str
     db: EffectDB
     clock: Any
-    lab: Lab
     dlq_url: str | None = None
     state: dict = field(default_factory=dict)
-    _clients: list = field(default_factory=list)
+    _clients: list = field(default_factory=list, repr=False)
 
     def handle(self, body: str) -> None:
         """The business handler: charge the order in ``body`` (JSON), in its own transaction."""
-        key = self.lab.key_of(body)
+        key = lab_of(self).key_of(body)
         if key is None:
             raise ValueError(f"message body has no order id: {body[:60]!r}")
         self.db.apply_effect(key, "charge")
@@ -58,22 +67,35 @@ class Process:
 
     def client(self, service: str) -> Any:
         """Another AWS client for this process (e.g. ``"dynamodb"``), recorded and faultable."""
-        c = self.lab.client(service, actor=self.name)
+        c = lab_of(self).client(service, actor=self.name)
         self._clients.append(c)
         return c
 
     def die(self) -> None:
         """Process death: roll back what was not committed, drop every client, stop its timers."""
         self.db.crash()
+        lab = lab_of(self)
         for c in [self.sqs, *self._clients]:
-            self.lab.release(c)
-        kill = getattr(self.clock, "kill", None)  # a ProcessClock (sqslab.lessons.heartbeat): its "threads" die too
-        if kill is not None:
-            kill()
+            lab.release(c)
+        self.clock.kill()  # its timers are its threads: they die too
 
     def stop(self) -> None:
         """A clean exit: the same as dying, as far as uncommitted work goes."""
         self.die()
+
+
+#: Each process's lab, out of the consumer's reach (a process holds no reference to it).
+_labs: "weakref.WeakKeyDictionary[Process, Lab]" = weakref.WeakKeyDictionary()
+
+
+def lab_of(process: Process) -> Lab:
+    """The lab a process runs in: for the bench's own helpers, never for a consumer.
+
+    A consumer step that reaches for the lab (this, or :func:`~sqslab.lab.current_lab`) is reaching
+    into the bench: during a step ``current_lab()`` refuses, and the grader flags submissions that
+    call into the bench's internals.
+    """
+    return _labs[process]
 
 
 @dataclass
@@ -98,7 +120,7 @@ def run_scenario(consumer: Callable[[Process], Any], *, messages: int | Sequence
                  visibility_timeout: int = 30, fifo: bool = False, max_receive_count: int | None = None,
                  poison: Iterable[str] = (), max_steps: int | None = None, lab: Lab | None = None,
                  note: str = "", send: Callable[[Lab, Queue, list[str]], None] | None = None,
-                 queue_attributes: dict | None = None) -> Outcome:
+                 queue_attributes: dict | None = None, require_fired: bool = True) -> Outcome:
     """Send messages, run ``consumer`` steps under ``faults`` until drained, and check.
 
     Parameters
@@ -118,23 +140,22 @@ def run_scenario(consumer: Callable[[Process], Any], *, messages: int | Sequence
     max_steps:
         Give up after this many consumer steps (default: generous for the message count).
     lab:
-        The lab to run in (default: the open lab, or a private one for this run).
+        The lab to run in (default: a private one for this run, never the notebook's).
     send:
         ``send(lab, queue, bodies)`` to send the messages some other way (e.g. a FIFO producer).
+    require_fired:
+        A fault of ``faults`` that never fires fails the run (a test armed it where every correct
+        consumer passes, so the run did not test what it meant to). Explorations, whose plans try
+        points a consumer may rightly never reach, pass False.
     """
-    own_lab = None
-    if lab is None:
-        lab = current_lab()
-    if lab is None:
-        own_lab = lab = Lab().start()
-    saved = lab.begin_run()
-    try:
-        return _run(lab, consumer, messages, list(faults), expect, visibility_timeout, fifo,
-                    max_receive_count, set(poison), max_steps, note, send, queue_attributes or {})
-    finally:
-        lab.end_run(saved)
-        if own_lab is not None:
-            own_lab.close()
+    with lab_for(lab) as lab:
+        saved = lab.begin_run()
+        try:
+            return _run(lab, consumer, messages, list(faults), expect, visibility_timeout, fifo,
+                        max_receive_count, set(poison), max_steps, note, send, queue_attributes or {},
+                        require_fired)
+        finally:
+            lab.end_run(saved)
 
 
 def start_process(lab: Lab, queue: Queue, name: str) -> Process:
@@ -143,8 +164,18 @@ def start_process(lab: Lab, queue: Queue, name: str) -> Process:
     The runner starts every process this way, and so does the demo (``sqslab.views.demo``), which steps
     processes by hand: both see the same processes.
     """
-    p = Process(name, lab.client("sqs", actor=name), queue.url, lab.effects.connect(name),
-                lab.clock, lab, queue.dlq.url if queue.dlq else None)
+    return new_process(lab, name, queue.url, queue.dlq.url if queue.dlq else None)
+
+
+def new_process(lab: Lab, name: str, queue_url: str, dlq_url: str | None = None) -> Process:
+    """Start a process named ``name`` consuming ``queue_url`` (its start goes on the history)."""
+    db = lab.effects.connect(name)
+    clock = ProcessClock(lab.clock, owner=name, alive=lambda: not db.closed and name not in lab.faults.dead,
+                         note=lambda actor, text: lab.history.append(actor, "note", text=text),
+                         record=lambda action, timer: lab.history.append(name, "timer", action=action,
+                                                                         timer=timer.id))
+    p = Process(name, lab.client("sqs", actor=name), queue_url, db, clock, dlq_url)
+    _labs[p] = lab
     lab.history.append(name, "start")
     return p
 
@@ -156,11 +187,12 @@ def step_process(consumer: Callable[[Process], Any], p: Process) -> bool:
     and the process is dead for good: its uncommitted work is rolled back and its clients are
     dropped (:meth:`Process.die`). An error of the bench itself (:class:`LabError`) is raised.
     """
-    lab = p.lab
+    lab = lab_of(p)
     p.sqs._sqslab_state["calls"] = 0
     p.sqs._sqslab_state["budget"] = 200
     try:
-        consumer(p)
+        with learner_code():
+            consumer(p)
         if p.name not in lab.faults.dead:
             return True
         lab.history.append(p.name, "crash", point="caught",
@@ -179,8 +211,31 @@ def step_process(consumer: Callable[[Process], Any], p: Process) -> bool:
     return False
 
 
+def receivable(snapshot: dict) -> bool:
+    """True when a receive could return a message of this queue now (a snapshot of :meth:`Lab.snapshot`).
+
+    A visible message is not receivable while a message of its FIFO group is in flight: SQS
+    delivers no later message of a group until the earlier one is deleted or visible again
+    (Developer Guide, FIFO delivery logic). A runner that waited for "visible" alone would step a
+    short-polling FIFO consumer forever without moving the clock.
+    """
+    messages = snapshot.get("messages", [])
+    busy = {m.get("group_id") for m in messages if snapshot.get("fifo") and m["state"] == "in_flight"}
+    return any(m["state"] == "visible" and not (snapshot.get("fifo") and m.get("group_id") in busy)
+               for m in messages)
+
+
+def _restart_later(lab: Lab, dead: str) -> None:
+    """Let the time pass that the fault which killed ``dead`` asks for before a process restarts."""
+    delay = max((ff.fault.restart_after for ff in lab.faults.fired if ff.actor == dead and ff.fault.fatal),
+                default=0.0)
+    if delay:
+        lab.history.append("bench", "note", text=f"the next process starts {delay:g} s after {dead} died")
+        lab.clock.advance(delay)
+
+
 def _run(lab, consumer, messages, faults, expect, visibility_timeout, fifo, max_receive_count, poison,
-         max_steps, note, send, queue_attributes) -> Outcome:
+         max_steps, note, send, queue_attributes, require_fired) -> Outcome:
     run_id = next(_run_ids)
     suffix = ".fifo" if fifo else ""
     dlq = None
@@ -200,6 +255,7 @@ def _run(lab, consumer, messages, faults, expect, visibility_timeout, fifo, max_
             extra = {"MessageGroupId": "orders", "MessageDeduplicationId": f"m{i}"} if fifo else {}
             lab.send(queue, body, **extra)
     lab.faults.arm(*faults)
+    armed = tuple(lab.faults.armed)
 
     names = iter(range(1, 10**6))
     live: dict[str, Process] = {}
@@ -221,25 +277,38 @@ def _run(lab, consumer, messages, faults, expect, visibility_timeout, fifo, max_
         # takes a step while the first one is still inside its work.
         lab.expire_visibility(key, actor)
         rival = spawn()
-        if step(rival):
+        for _ in range(IDLE_STEPS_PER_STEP):  # until its receive is not an empty short poll
+            events = len(lab.history)
+            alive = step(rival)
+            if not alive or len(lab.history) > events:
+                break
+        if alive:
             rival.stop()
             live.pop(rival.name, None)
 
     lab.visibility_expired = competitor
     limit = max_steps or (12 * max(len(bodies), 1) + 20)
     current: Process | None = None
-    steps = 0
+    steps = idle = 0
     drained = False
     try:
-        while steps < limit:
+        while steps < limit and idle < IDLE_STEPS_PER_STEP * limit:
             if current is None:
                 current = spawn()
-            steps += 1
-            if not step(current):
+            events = len(lab.history)
+            alive = step(current)
+            # A step that left no trace (its short polls all came back empty) costs the budget
+            # nothing: SQS may answer a short poll with nothing while messages wait.
+            if len(lab.history) == events:
+                idle += 1
+            else:
+                steps += 1
+            if not alive:
+                _restart_later(lab, current.name)
                 current = None
             snap = lab.snapshot(queue)
             states = [m["state"] for m in snap["messages"]]
-            if "visible" in states:
+            if receivable(snap):
                 continue
             if states:
                 nxt = snap.get("next_receivable_at")
@@ -262,6 +331,7 @@ def _run(lab, consumer, messages, faults, expect, visibility_timeout, fifo, max_
     effects = dict(lab.effects.counts())
     verdict = check(lab.history, expected=expected, effects=effects, remaining=remaining_keys,
                     dead_lettered=dead_keys, expect=expect, poison=poison, fired=list(lab.faults.fired),
-                    note=note)
+                    note=note, interference=lab.faults.interference(armed),
+                    unreached=lab.faults.unfired(armed) if require_fired else ())
     return Outcome(verdict, lab.history, effects, steps, list(lab.faults.fired), drained)
 

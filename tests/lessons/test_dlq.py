@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import pytest
 
 from sqslab import LabError, run_scenario
 from sqslab.lessons import dlq
-from sqslab.lab import RunawayConsumer
+from sqslab.exceptions import RunawayConsumer
+from sqslab.scenario import start_process
 
 
 # -- helpers a test plays the learner with -----------------------------------------------------------
@@ -26,7 +26,7 @@ def charge_once(db, body, parse):
 
 def consumer(parse, *, down_for=0, charge=charge_once):
     def step(p):
-        for m in p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        for m in p.sqs.receive_message(QueueUrl=p.queue_url, WaitTimeSeconds=20, MaxNumberOfMessages=10).get("Messages", []):
             try:
                 parse(m["Body"])
                 dlq.payments(p, down_for)
@@ -90,7 +90,7 @@ def test_incident_orders_marks_string_amounts_and_broken_orders():
 
 
 def test_payments_are_down_for_the_first_seconds_of_the_run(lab):
-    process = SimpleNamespace(lab=lab)
+    process = start_process(lab, lab.queue("outage"), "consumer-1")
     with pytest.raises(dlq.PaymentsUnavailable):
         dlq.payments(process, down_for=45)
     lab.clock.advance(46)

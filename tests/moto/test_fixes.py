@@ -18,6 +18,7 @@ from moto import mock_aws
 from sqslab.moto import backend, fixes, state
 from sqslab.clock import Clock
 from sqslab.exceptions import LabError
+from sqslab.sleeps import SleepMeter
 
 REGION = "us-east-1"
 
@@ -489,39 +490,34 @@ def test_fifo_message_moved_to_its_dlq_takes_its_message_id_as_dedup_id(sqs, clo
 
 
 # -- f. long polling --------------------------------------------------------------------------------
-class RealSleeps:
-    """Records the real seconds asked of ``time.sleep`` and of condition waits (and still waits)."""
+@pytest.fixture
+def real_sleeps():
+    """Counts the real sleeps and waits of the thread that makes the long poll, and only those.
 
-    def __init__(self, monkeypatch):
-        self.asked: list[float] = []
-        sleep, wait = time.sleep, threading.Condition.wait
+    The test's own join on it waits, and so may a thread another test of this worker left running
+    (moto's server mode serves on one): neither is the long poll's doing.
+    """
+    with SleepMeter(ignore=lambda kind, frame: threading.current_thread().name != POLLER) as meter:
+        yield meter
 
-        def recorded_sleep(seconds):
-            self.asked.append(seconds)
-            return sleep(seconds)
 
-        def recorded_wait(cond, timeout=None):
-            if threading.current_thread() is not threading.main_thread():  # the poller, not the test's join
-                self.asked.append(float("inf") if timeout is None else timeout)
-            return wait(cond, timeout)
-
-        monkeypatch.setattr(time, "sleep", recorded_sleep)
-        monkeypatch.setattr(threading.Condition, "wait", recorded_wait)
+POLLER = "long-poll"
 
 
 def long_poll(sqs, url, wait):
     """Receive with WaitTimeSeconds=wait; fail, rather than hang, if it has not returned in 5 real s."""
     answer: list = []
-    poller = threading.Thread(target=lambda: answer.append(receive(sqs, url, WaitTimeSeconds=wait)), daemon=True)
+    poller = threading.Thread(target=lambda: answer.append(receive(sqs, url, WaitTimeSeconds=wait)), daemon=True,
+                              name=POLLER)
     poller.start()
     poller.join(timeout=5)
     assert answer, f"ReceiveMessage(WaitTimeSeconds={wait}) had not returned after 5 real seconds"
     return answer[0]
 
 
-def test_long_poll_on_an_empty_queue_returns_nothing_when_the_wait_ends(sqs, clock, monkeypatch):
+def test_long_poll_on_an_empty_queue_returns_nothing_when_the_wait_ends(sqs, clock, real_sleeps):
     url, _ = make_queue(sqs, "orders")
-    t0, sleeps = clock.now(), RealSleeps(monkeypatch)
+    t0, sleeps = clock.now(), real_sleeps
 
     assert long_poll(sqs, url, 20) == []
 
@@ -529,11 +525,11 @@ def test_long_poll_on_an_empty_queue_returns_nothing_when_the_wait_ends(sqs, clo
     assert not sleeps.asked, f"the long poll waited in real time: {sleeps.asked}"
 
 
-def test_long_poll_returns_an_in_flight_message_as_soon_as_its_timeout_ends(sqs, clock, monkeypatch):
+def test_long_poll_returns_an_in_flight_message_as_soon_as_its_timeout_ends(sqs, clock, real_sleeps):
     url, _ = make_queue(sqs, "orders")
     sqs.send_message(QueueUrl=url, MessageBody="order-1")
     receive(sqs, url, VisibilityTimeout=5)
-    t0, sleeps = clock.now(), RealSleeps(monkeypatch)
+    t0, sleeps = clock.now(), real_sleeps
 
     assert [m["Body"] for m in long_poll(sqs, url, 20)] == ["order-1"]
 

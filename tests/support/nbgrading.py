@@ -60,9 +60,27 @@ class Graded:
         return sum(m for _, m in self.cells.values())
 
 
+def notebook_names(assignment: str, folder: Path | None = None) -> list[str]:
+    """The notebooks of ``assignment`` in teaching order: ``<a>``, then ``<a>_b``, ``<a>_c``, ...
+
+    A lesson too long for one sitting is split into several notebooks in its folder; graded and
+    solution cells are addressed by grade_id, in whichever of them they sit.
+    """
+    folder = folder or SOLUTIONS / assignment
+    names = [p.stem for p in folder.glob("*.ipynb") if p.stem == assignment or p.stem.startswith(assignment + "_")]
+    return sorted(names, key=lambda n: (n != assignment, n))
+
+
+def source_notebooks(assignment: str) -> dict[str, dict]:
+    """Each instructor's notebook of ``assignment`` as JSON, by name, in teaching order."""
+    return {name: json.loads((SOLUTIONS / assignment / f"{name}.ipynb").read_text())
+            for name in notebook_names(assignment)}
+
+
 def source_notebook(assignment: str) -> dict:
-    """The instructor's notebook of ``assignment`` as JSON."""
-    return json.loads((SOLUTIONS / assignment / f"{assignment}.ipynb").read_text())
+    """The instructor's notebooks of ``assignment`` as one notebook's JSON: every cell, in order."""
+    notebooks = list(source_notebooks(assignment).values())
+    return {**notebooks[0], "cells": [cell for nb in notebooks for cell in nb["cells"]]}
 
 
 def solution_cells(nb: dict) -> dict[str, str]:
@@ -86,26 +104,66 @@ def graded_cells(nb: dict) -> dict[str, float]:
 
 
 def load_corpus(assignment: str) -> list[Case]:
-    """Read ``tests/corpus/<assignment>/*.py``.
+    """Read ``tests/corpus/<assignment>/*.py``; each case is the reference solution, changed.
 
     Each file starts with ``# expect: full`` (an alternative right solution) or
     ``# expect: lose grade_id [grade_id ...]`` (a wrong one, with the cells it must lose points
-    on). The rest replaces the solution cell; with several solution cells, the file is cut into
-    sections by lines ``# --- cell: <grade_id>``.
+    on), then says how it differs from the reference solution, cell by cell:
+
+    - ``# --- cell: <grade_id>`` then the whole cell, replacing that solution cell;
+    - ``# --- edit: <grade_id>`` then one or more edits of the reference's cell, each
+      ``# replace:`` then lines that occur exactly once in it, then ``# with:`` and their
+      replacement (or ``# with nothing``), so the reference lives in one place;
+    - an assignment with one solution cell may give that cell alone, without a header.
+
+    Solution cells a case does not name keep the reference solution.
     """
+    reference = solution_cells(source_notebook(assignment))
     cases = []
     for path in sorted((CORPUS / assignment).glob("*.py")):
         text = path.read_text()
         m = re.search(r"^# expect: (full|lose)(.*)$", text, re.M)
         if not m:
             raise ValueError(f"{path}: first lines need '# expect: full' or '# expect: lose <grade_id> ...'")
-        sections = re.split(r"^# --- cell: (\S+)\s*$", text, flags=re.M)
+        sections = re.split(r"^# --- (cell|edit): (\S+)\s*$", text, flags=re.M)
         if len(sections) == 1:
-            code = {"*": text}
+            if len(reference) != 1:
+                raise ValueError(f"{path}: this assignment has several solution cells: name each with "
+                                 "'# --- cell: <grade_id>' or '# --- edit: <grade_id>'")
+            code = {next(iter(reference)): text}
         else:
-            code = {sections[i]: sections[i + 1] for i in range(1, len(sections), 2)}
+            code = dict(reference)
+            for i in range(1, len(sections), 3):
+                kind, grade_id, body = sections[i], sections[i + 1], sections[i + 2]
+                if grade_id not in reference:
+                    raise ValueError(f"{path}: no solution cell {grade_id!r}; there are {sorted(reference)}")
+                code[grade_id] = body if kind == "cell" else apply_edits(reference[grade_id], body, f"{path}: {grade_id}")
         cases.append(Case(path.stem, code, m.group(1), tuple(m.group(2).split()), path))
     return cases
+
+
+def apply_edits(cell: str, edits: str, where: str) -> str:
+    """``cell`` with each ``# replace:`` ... ``# with:`` ... edit of ``edits`` applied (see load_corpus)."""
+    parts = re.split(r"^# (replace:|with:|with nothing)\s*$", edits, flags=re.M)
+    if parts[0].strip():
+        raise ValueError(f"{where}: an edit starts with '# replace:', not {parts[0].strip()[:40]!r}")
+    if len(parts) < 3:
+        raise ValueError(f"{where}: an edit section needs '# replace:' and '# with:' (or '# with nothing')")
+    for i in range(1, len(parts), 4):
+        if parts[i] != "replace:" or i + 2 >= len(parts) or parts[i + 2] not in ("with:", "with nothing"):
+            raise ValueError(f"{where}: each '# replace:' needs a '# with:' (or '# with nothing') after it")
+        old = parts[i + 1].strip("\n")
+        new = "" if parts[i + 2] == "with nothing" else parts[i + 3].strip("\n")
+        if parts[i + 2] == "with nothing" and parts[i + 3].strip():
+            raise ValueError(f"{where}: '# with nothing' must not be followed by code")
+        found = cell.count(old)
+        if found != 1:
+            raise ValueError(f"{where}: the lines to replace occur {found} times in the reference, not once "
+                             f"(has the reference changed?):\n{old}")
+        if not new and old + "\n" in cell:
+            old += "\n"  # a removed block takes its line break with it
+        cell = cell.replace(old, new, 1)
+    return cell
 
 
 def _set_source(cell: dict, text: str) -> None:
@@ -136,24 +194,39 @@ def build_submission(release_nb: dict, code: dict[str, str] | None) -> dict:
 
 
 def grade(assignment: str, cases: list[Case], workdir: Path, *, timeout: int = 900) -> dict[str, Graded]:
-    """Grade every case of ``assignment`` with one real ``nbgrader autograde``; scores per case."""
+    """Grade every case of ``assignment`` with one real ``nbgrader autograde``; scores per case.
+
+    An assignment of several notebooks is submitted whole: each case's code goes into whichever
+    notebook holds the solution cell of that grade_id, and its scores add up over the notebooks.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "nbgrader_config.py").write_text(CONFIG.format(root=str(workdir)))
     src = workdir / "source" / assignment
     shutil.rmtree(src, ignore_errors=True)
     src.mkdir(parents=True)
-    shutil.copy(SOLUTIONS / assignment / f"{assignment}.ipynb", src)
+    names = notebook_names(assignment)
+    for name in names:
+        shutil.copy(SOLUTIONS / assignment / f"{name}.ipynb", src)
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     run = lambda *args: subprocess.run([str(BIN / "nbgrader"), *args], cwd=workdir, env=env,
                                        capture_output=True, text=True, timeout=timeout)
     done = run("generate_assignment", assignment, "--force")
     if done.returncode:
         raise RuntimeError(f"nbgrader generate_assignment failed:\n{done.stderr[-3000:]}")
-    release_nb = json.loads((workdir / "release" / assignment / f"{assignment}.ipynb").read_text())
+    releases = {name: json.loads((workdir / "release" / assignment / f"{name}.ipynb").read_text()) for name in names}
     for case in cases:
         dest = workdir / "submitted" / case.name / assignment
         dest.mkdir(parents=True, exist_ok=True)
-        (dest / f"{assignment}.ipynb").write_text(json.dumps(build_submission(release_nb, case.code)))
+        code = case.code
+        if code is not None and "*" in code:
+            code = _single_cell(releases, code["*"])
+        for name, release_nb in releases.items():
+            own = None if code is None else {g: c for g, c in code.items() if g in _solution_ids(release_nb)}
+            (dest / f"{name}.ipynb").write_text(json.dumps(build_submission(release_nb, own)))
+        if code is not None:
+            unknown = set(code) - {g for nb in releases.values() for g in _solution_ids(nb)}
+            if unknown:
+                raise ValueError(f"{case.name}: no solution cell {sorted(unknown)} in {assignment}")
     done = run("autograde", assignment, "--force")
     if done.returncode:
         raise RuntimeError(f"nbgrader autograde failed:\n{done.stderr[-3000:]}")
@@ -163,12 +236,25 @@ def grade(assignment: str, cases: list[Case], workdir: Path, *, timeout: int = 9
     with Gradebook(f"sqlite:///{workdir}/gradebook.db") as gb:
         for case in cases:
             graded = Graded()
-            nb = gb.find_submission_notebook(assignment, assignment, case.name)
-            for g in nb.grades:
-                if g.max_score:
-                    graded.cells[g.name] = (float(g.score), float(g.max_score))
+            for name in names:
+                nb = gb.find_submission_notebook(name, assignment, case.name)
+                for g in nb.grades:
+                    if g.max_score:
+                        graded.cells[g.name] = (float(g.score), float(g.max_score))
             results[case.name] = graded
     return results
+
+
+def _solution_ids(nb: dict) -> set[str]:
+    return {c["metadata"]["nbgrader"]["grade_id"] for c in nb["cells"]
+            if c.get("metadata", {}).get("nbgrader", {}).get("solution") and c["cell_type"] == "code"}
+
+
+def _single_cell(releases: dict[str, dict], text: str) -> dict[str, str]:
+    ids = {g for nb in releases.values() for g in _solution_ids(nb)}
+    if len(ids) != 1:
+        raise ValueError("this assignment has several solution cells: mark sections with '# --- cell: <id>'")
+    return {ids.pop(): text}
 
 
 def reference_case(assignment: str) -> Case:

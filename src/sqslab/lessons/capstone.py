@@ -10,7 +10,7 @@ messages. This module supplies what the lesson's exercises run against:
   open transaction, without committing: the caller decides what commits with it.
 * :func:`consumer`: a consumer step for :func:`~sqslab.scenario.run_scenario` and
   :func:`~sqslab.explore.explore` built from a learner's ``consume_batch``. Each process gets a
-  :class:`~sqslab.lessons.heartbeat.ProcessClock`, so the timers it starts die with it.
+  :class:`~sqslab.timers.ProcessClock`, so the timers it starts die with it.
 * :func:`lambda_event` and :func:`lambda_consumer`: what AWS Lambda's event source mapping for SQS
   does around a function with ``ReportBatchItemFailures`` turned on (Lambda Developer Guide,
   "Handling errors for an SQS event source in Lambda"): it receives a batch, invokes the function
@@ -32,10 +32,11 @@ import json
 from typing import Any, Callable, Iterable, Iterator
 
 from ..check import Problem, Verdict, record_failure
-from .dlq import PaymentsUnavailable, load_order, parse_order_v2
 from ..exceptions import LabError
-from .heartbeat import Trial, process_clock
 from ..lab import ACCOUNT_ID, REGION
+from ..scenario import lab_of
+from .dlq import PaymentsUnavailable, load_order, parse_order_v2
+from .heartbeat import Trial, process_clock
 
 __all__ = ["BatchTrial", "order_id", "order_handler", "consumer", "lambda_event", "lambda_consumer",
            "read_batch_response", "delete_batch", "redrive", "received_again", "received_once", "trial"]
@@ -52,7 +53,8 @@ def order_id(body: str) -> str:
 
 
 def order_handler(lab: Any, clock: Any, *, seconds: float = 0.0, down_for: float = 0.0,
-                  parse: Callable[[str], dict] = parse_order_v2, since: float = 0.0) -> Callable[[Any, str], None]:
+                  parse: Callable[[str], dict] = parse_order_v2, since: float = 0.0,
+                  actor: str | None = None) -> Callable[[Any, str], None]:
     """The business work of one order, as ``handler(db, body)``.
 
     ``handler(db, body)`` parses the order with ``parse`` (a broken order raises
@@ -76,25 +78,42 @@ def order_handler(lab: Any, clock: Any, *, seconds: float = 0.0, down_for: float
         The order parser (``dlq.parse_order_v1`` has lesson 5's bug, ``dlq.parse_order_v2`` the fix).
     since:
         When the outage starts, in seconds on the history's scale (0: the start of the run).
+    actor:
+        Who runs the work (a process's name): a failure is noted on the history under that name,
+        on the message's row of the timeline.
     """
 
     def handler(db: Any, body: str) -> None:
-        order = parse(body)
-        if seconds:
-            clock.advance(seconds)
-        if down_for and lab.history.now() - since < down_for:
-            raise PaymentsUnavailable(f"payment service unavailable (down for {down_for:g} s)")
-        db.apply_effect(order["order_id"], "charge", detail=str(order["amount"]))
+        try:
+            order = parse(body)
+            if seconds:
+                clock.advance(seconds)
+            if down_for and lab.history.now() - since < down_for:
+                raise PaymentsUnavailable(f"payment service unavailable (down for {down_for:g} s)")
+            db.apply_effect(order["order_id"], "charge", detail=str(order["amount"]))
+        except Exception as exc:
+            _note_failure(lab, actor or getattr(db, "actor", "consumer"), body, exc)
+            raise
 
     handler.__name__ = f"charge_order_{seconds:g}s"
     return handler
+
+
+def _note_failure(lab: Any, actor: str, body: str, exc: Exception) -> None:
+    # On the message's row of the timeline (a note with ``failure``): the poison order, the
+    # database that was locked, the payment service that was down.
+    error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    mid = next((e.message_id for e in reversed(lab.history.events)
+                if e.kind == "send" and e.detail.get("body") == body), None)
+    lab.history.append(actor, "note", mid, lab.key_of(body) if mid else None,
+                       text=f"{actor}: the work on this order failed: {error}", failure=error)
 
 
 def consumer(consume_batch: Callable[..., Any], *, seconds: float = 0.0, down_for: float = 0.0,
              parse: Callable[[str], dict] = parse_order_v2, timeout: int = 30) -> Callable[[Any], Any]:
     """A consumer step made of a learner's ``consume_batch(sqs, queue_url, db, handler, clock, *, timeout)``.
 
-    Each process gets a :class:`~sqslab.lessons.heartbeat.ProcessClock` (``p.clock``), so the timers its
+    Each process gets a :class:`~sqslab.timers.ProcessClock` (``p.clock``), so the timers its
     step starts die with the process, and a handler of its own (:func:`order_handler` with
     ``seconds``, ``down_for`` and ``parse``). What the step returned is noted on the history.
     ``timeout`` should be the queue's visibility timeout.
@@ -102,11 +121,11 @@ def consumer(consume_batch: Callable[..., Any], *, seconds: float = 0.0, down_fo
 
     def step(p: Any) -> Any:
         clock = process_clock(p)  # if the step dies, p.die() stops its timers
-        handler = order_handler(p.lab, clock, seconds=seconds, down_for=down_for, parse=parse)
+        handler = order_handler(lab_of(p), clock, seconds=seconds, down_for=down_for, parse=parse, actor=p.name)
         report = consume_batch(p.sqs, p.queue_url, p.db, handler, clock, timeout=timeout)
         failures = _identifiers(report)
         if failures:
-            p.lab.note(f"{p.name} reported batchItemFailures: {', '.join(_short(i) for i in failures)}",
+            lab_of(p).note(f"{p.name} reported batchItemFailures: {', '.join(_short(i) for i in failures)}",
                        actor=p.name)
         return report
 
@@ -205,12 +224,12 @@ def lambda_consumer(function: Callable[[dict, Any, Callable], Any], *, batch_siz
     def step(p: Any) -> None:
         clock = process_clock(p)
         answer = p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=batch_size,
-                                       MessageSystemAttributeNames=["All"])
+                                       MessageSystemAttributeNames=["All"], WaitTimeSeconds=20)
         messages = answer.get("Messages", [])
         if not messages:
             return
         event = lambda_event(messages, p.queue_url)
-        handler = order_handler(p.lab, clock, seconds=seconds, down_for=down_for, parse=parse)
+        handler = order_handler(lab_of(p), clock, seconds=seconds, down_for=down_for, parse=parse, actor=p.name)
         try:
             response = function(event, p.db, handler)
         except Exception as exc:  # noqa: BLE001 - Lambda records any error of the function
@@ -383,7 +402,7 @@ def received_once(history: Any, keys: Iterable[str] | None = None, *, why: str =
 def _note_each(p: Any, messages: list[dict], text: str) -> None:
     # One note per message, under its key, so that the checker's story of a message shows it.
     for m in messages:
-        p.lab.history.append(p.name, "note", m["MessageId"], p.lab.key_for(m["MessageId"]), text=text)
+        lab_of(p).history.append(p.name, "note", m["MessageId"], lab_of(p).key_for(m["MessageId"]), text=text)
 
 
 def _identifiers(report: Any) -> list[str]:

@@ -30,8 +30,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable
 
 from ..check import describe_error
-from ..exceptions import LabError
-from ..lab import REGION, Lab, Queue, RunawayConsumer, current_lab
+from ..exceptions import LabError, RunawayConsumer
+from ..lab import REGION, Lab, Queue, current_lab
+from ..scenario import lab_of
 
 __all__ = [
     "InvalidOrder", "PaymentsUnavailable", "parse_order_v1", "parse_order_v2", "payments",
@@ -105,9 +106,9 @@ def payments(process: Any, down_for: float = 0) -> None:
     """Call the payment service; it is down during the first ``down_for`` seconds of the run.
 
     Raises :class:`PaymentsUnavailable` while it is down. Time is the run's simulated time
-    (``process.lab.history.now()``), so every run of a scenario sees the same outage.
+    (the run's history clock), so every run of a scenario sees the same outage.
     """
-    if down_for and process.lab.history.now() < down_for:
+    if down_for and lab_of(process).history.now() < down_for:
         raise PaymentsUnavailable(f"payment service unavailable (down for the first {down_for:g} s)")
 
 
@@ -162,15 +163,18 @@ def dead_letter_all(lab: Lab, queue: Queue, *, actor: str = "failing-consumer") 
         for _ in range(1000):
             if not lab.snapshot(queue)["messages"]:
                 break
+            # Short polls: a long poll would wait while SQS moves what it passes over to the DLQ.
             got = client.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=10,
                                          VisibilityTimeout=0).get("Messages", [])
             if got:
                 lab.clock.advance(0.002)  # moto: visible again only once now > visible_at
-            else:
-                nxt = lab.snapshot(queue)["next_receivable_at"]
-                if nxt is None:
-                    break
-                lab.clock.advance_to(nxt + 0.001)
+                continue
+            snap = lab.snapshot(queue)
+            if any(m["state"] == "visible" for m in snap["messages"]):
+                continue  # a short poll that sampled nothing: ask again
+            if snap["next_receivable_at"] is None:
+                break
+            lab.clock.advance_to(snap["next_receivable_at"] + 0.001)
     finally:
         lab.release(client)
     return len(lab.snapshot(queue.dlq)["messages"]) - before
@@ -218,7 +222,7 @@ class Incident:
         return self.state
 
     def __call__(self, process: Any) -> None:
-        state = self._state_for(process.lab)
+        state = self._state_for(lab_of(process))
         step = self.after if state["fixed"] else self.before
         try:
             step(process)
@@ -226,7 +230,7 @@ class Incident:
             self._operate(process, state)
 
     def _operate(self, process: Any, state: dict) -> None:
-        lab = process.lab
+        lab = lab_of(process)
         if not process.dlq_url or lab.snapshot(process.queue_url)["messages"]:
             return  # no DLQ, or the consumers still have work
         if not state["fixed"]:

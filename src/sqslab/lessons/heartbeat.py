@@ -26,24 +26,27 @@ The rest of this module is the bench around it:
 Everything runs on one thread. When a rival's own long work runs inside another consumer's work
 (the only way one thread can interleave them), both finish when the inner one does; the order of
 events per message is still what real concurrency would produce.
+
+The module is long because it holds everything lesson 4's bench needs, one module per lesson (the
+package's rule): the process clock, the rival, the trial, and the checks of leases and of the
+heartbeat's order.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
-import threading
-import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from ..exceptions import Crash, LabError
+from ..scenario import lab_of, new_process
+from ..timers import ProcessClock, ThreadClock, ThreadTimer, one_line
 
 __all__ = [
     "MAX_VISIBILITY_TIMEOUT", "JobFailed", "ProcessClock", "Rival", "ThreadClock", "ThreadTimer",
-    "Trial", "lease_problems", "long_job", "outage_consumer", "plot_receives", "process_clock",
-    "receives_alt_text", "recovery_times", "retry_demo", "show_receives", "trial", "twelve_hour_problems",
-    "with_rival",
+    "Trial", "backoff_ceiling", "heartbeat_order_problems", "lease_problems", "long_job", "one_job_per_step", "outage_consumer",
+    "process_clock", "recovery_times", "release_problems", "retry_demo", "trial", "twelve_hour_problems", "with_rival",
 ]
 
 #: The longest a message can stay in flight after one receive: 12 hours (API Reference,
@@ -55,197 +58,6 @@ _names = itertools.count(1)
 
 class JobFailed(Exception):
     """The work failed for a reason that may pass (a dependency is down): try again later."""
-
-
-# -- the clock as one process sees it ---------------------------------------------------------------
-class ProcessClock:
-    """The lab's clock as one consumer process sees it.
-
-    Reading and moving time go straight to the lab's clock. Timers started here are the process's
-    own "threads": each fires only while the process is alive (``alive()``), an exception in its
-    callback cancels that timer alone and is written to the history (an uncaught exception ends a
-    thread, not the process), and :meth:`kill` cancels them all (the process died).
-
-    Parameters
-    ----------
-    clock:
-        The lab's :class:`~sqslab.clock.Clock`.
-    owner:
-        The process's name, for the history.
-    alive:
-        Returns False once the process is dead or stopped; its timers then cancel themselves.
-    note:
-        ``note(actor, text)`` records a line in the history.
-    """
-
-    def __init__(self, clock: Any, *, owner: str = "consumer", alive: Callable[[], bool] | None = None,
-                 note: Callable[[str, str], None] | None = None):
-        self._clock = clock
-        self.owner = owner
-        self._alive = alive or (lambda: True)
-        self._note = note
-        self._timers: list[Any] = []
-
-    # reading and moving time: the lab's clock
-    def now(self) -> float:
-        """Simulated Unix seconds."""
-        return self._clock.now()
-
-    def elapsed(self) -> float:
-        """Simulated seconds since the lab started."""
-        return self._clock.elapsed()
-
-    def advance(self, seconds: float) -> None:
-        """Let ``seconds`` of simulated time pass (every process's timers fire on the way)."""
-        self._clock.advance(seconds)
-
-    def sleep(self, seconds: float) -> None:
-        """Simulated ``time.sleep``."""
-        self._clock.advance(seconds)
-
-    def advance_to(self, when: float) -> None:
-        """Move simulated time to the Unix time ``when``."""
-        self._clock.advance_to(when)
-
-    # timers: the process's own
-    def every(self, interval: float, callback: Callable[[], object], name: str = "timer") -> Any:
-        """Run ``callback`` every ``interval`` simulated seconds until cancelled (or the process dies)."""
-        return self._start(self._clock.every, interval, callback, name)
-
-    def call_later(self, delay: float, callback: Callable[[], object], name: str = "timer") -> Any:
-        """Run ``callback`` once, ``delay`` simulated seconds from now (unless the process died)."""
-        return self._start(self._clock.call_later, delay, callback, name)
-
-    def _start(self, schedule, seconds, callback, name):
-        holder: dict[str, Any] = {}
-
-        def run() -> None:
-            timer = holder["timer"]
-            if not self._alive():
-                timer.cancel()
-                return
-            try:
-                callback()
-            except Exception as exc:  # noqa: BLE001 - a thread dies of any exception
-                timer.cancel()
-                if self._note is not None:
-                    self._note(self.owner, f"{self.owner}'s timer '{name}' died of an uncaught "
-                                           f"{type(exc).__name__}: {_one_line(exc)}")
-
-        timer = schedule(seconds, run, name=name)
-        holder["timer"] = timer
-        self._timers = [t for t in self._timers if t.active] + [timer]
-        return timer
-
-    @property
-    def timers(self) -> list[Any]:
-        """This process's timers that may still fire."""
-        return [t for t in self._timers if t.active]
-
-    def kill(self) -> None:
-        """Cancel every timer of this process (it died or stopped)."""
-        for t in self._timers:
-            t.cancel()
-        self._timers = []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._clock, name)
-
-    def __repr__(self) -> str:
-        return f"<ProcessClock of {self.owner}: {len(self.timers)} timer(s), {self._clock!r}>"
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200]
-
-
-# -- the production clock: timers on real threads ---------------------------------------------------
-class ThreadTimer:
-    """A repeating timer on a daemon thread; :meth:`cancel` stops it and waits for it to finish."""
-
-    def __init__(self, interval: float, callback: Callable[[], object], name: str,
-                 event: threading.Event | None = None, repeat: bool = True):
-        self.interval = interval
-        self.callback = callback
-        self.name = name
-        self.repeat = repeat
-        self._stop = event if event is not None else threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-
-    def start(self) -> "ThreadTimer":
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        # Event.wait returns True as soon as cancel() sets the event, so cancelling never has to
-        # wait out an interval.
-        while not self._stop.wait(self.interval):
-            try:
-                self.callback()
-            except Exception:  # noqa: BLE001 - a failed beat ends the heartbeat, like a lost lease
-                self._stop.set()
-                raise
-            if not self.repeat:
-                self._stop.set()
-
-    def cancel(self) -> None:
-        """Stop the timer and wait until a callback that is running has returned.
-
-        After ``cancel()`` returns, the callback will not run again: safe to delete or release the
-        message next (otherwise a late beat could hide a released message again).
-        """
-        self._stop.set()
-        if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join()
-
-    @property
-    def active(self) -> bool:
-        """True while the timer may still fire."""
-        return not self._stop.is_set()
-
-
-class ThreadClock:
-    """Real time, with timers on threads: the production stand-in for the lab's clock.
-
-    It offers the part of the clock interface a heartbeat uses -- ``now()``, ``sleep()``,
-    ``every(interval, callback, name=...)`` and ``call_later(...)`` returning a timer with
-    ``cancel()`` and ``active`` -- so code written and graded against the simulated clock runs
-    unchanged in a real consumer::
-
-        heartbeat = start_heartbeat(sqs, queue_url, handle, ThreadClock(), timeout=30)
-
-    boto3 clients may be shared between threads (sessions may not), so the heartbeat thread can
-    use the consumer's client.
-
-    Parameters
-    ----------
-    event_factory:
-        Makes each timer's stop event (default :class:`threading.Event`); tests pass an event whose
-        ``wait`` does not block, so they never sleep.
-    """
-
-    def __init__(self, event_factory: Callable[[], threading.Event] | None = None):
-        self._event_factory = event_factory or threading.Event
-
-    def now(self) -> float:
-        """Unix seconds."""
-        return time.time()
-
-    def sleep(self, seconds: float) -> None:
-        """Really sleep."""
-        time.sleep(seconds)
-
-    advance = sleep
-
-    def every(self, interval: float, callback: Callable[[], object], name: str = "timer") -> ThreadTimer:
-        """Run ``callback`` on a thread every ``interval`` seconds until cancelled."""
-        if interval <= 0:
-            raise LabError("A repeating timer needs an interval > 0 seconds.")
-        return ThreadTimer(interval, callback, name, self._event_factory()).start()
-
-    def call_later(self, delay: float, callback: Callable[[], object], name: str = "timer") -> ThreadTimer:
-        """Run ``callback`` once on a thread, ``delay`` seconds from now."""
-        return ThreadTimer(delay, callback, name, self._event_factory(), repeat=False).start()
 
 
 # -- work that takes time ---------------------------------------------------------------------------
@@ -266,6 +78,26 @@ def long_job(process: Any, seconds: float = 600, *, minutes: float | None = None
     return work
 
 
+def one_job_per_step(handle_message: Callable[..., Any], *, minutes: float = 10,
+                     timeout: int = 30) -> Callable[[Any], None]:
+    """The lesson's consumer step, built around an exercise's ``handle_message``.
+
+    Each step long-polls for one message (with its ApproximateReceiveCount) and hands it to
+    ``handle_message(sqs, queue_url, message, clock, work, timeout=timeout)``, the work being
+    :func:`long_job` of ``minutes``. A graded test builds its consumer this way, calling only the
+    exercise's function, never a consumer defined in the notebook.
+    """
+
+    def step(p: Any) -> None:
+        answer = p.sqs.receive_message(QueueUrl=p.queue_url, WaitTimeSeconds=20,
+                                       MessageSystemAttributeNames=["ApproximateReceiveCount"])
+        for m in answer.get("Messages", []):
+            handle_message(p.sqs, p.queue_url, m, p.clock, long_job(p, minutes=minutes), timeout=timeout)
+
+    step.__name__ = f"one_{minutes:g}_minute_job_per_step"
+    return step
+
+
 # -- a rival process running the same code ----------------------------------------------------------
 def _receivable(queue_url: str) -> Callable[[], bool]:
     # A rival polls every simulated second: ask the mock's state, not SQS (see receivable_now).
@@ -276,16 +108,10 @@ def _receivable(queue_url: str) -> Callable[[], bool]:
 
 
 def process_clock(p: Any) -> ProcessClock:
-    """Give process ``p`` a :class:`ProcessClock` (once) and return it: timers that die with ``p``.
+    """Process ``p``'s :class:`~sqslab.timers.ProcessClock`: timers that die with ``p``.
 
-    ``p.die()`` (a crash or a clean stop) cancels them.
+    Every process the scenario runner starts already has one as ``p.clock``.
     """
-    lab = p.lab
-    if not isinstance(p.clock, ProcessClock):
-        p.clock = ProcessClock(
-            lab.clock, owner=p.name,
-            alive=lambda: not p.db.closed and p.name not in lab.faults.dead,
-            note=lambda actor, text: lab.history.append(actor, "note", text=text))
     return p.clock
 
 
@@ -313,7 +139,7 @@ def with_rival(consumer: Callable[[Any], Any], *, every: float = 1.0) -> Callabl
     state = _RivalState()
 
     def step(p: Any) -> Any:
-        lab = p.lab
+        lab = lab_of(p)
         process_clock(p)
         if state.store is not lab.effects:  # a new run: number the rivals afresh
             state.store, state.count = lab.effects, 0
@@ -332,7 +158,7 @@ class _RivalProcess:
     """The rival of one step of a consumer: a timer, and a process spawned when it has work."""
 
     def __init__(self, owner: Any, consumer: Callable[[Any], Any], state: _RivalState, every: float):
-        self.lab = owner.lab
+        self.lab = lab_of(owner)
         self.owner = owner
         self.consumer = consumer
         self.state = state
@@ -342,21 +168,13 @@ class _RivalProcess:
         self.timer = self.lab.clock.every(every, self._tick, name="rival")
 
     def _spawn(self) -> Any:
-        from ..scenario import Process
-
-        lab = self.lab
         self.state.count += 1
-        name = f"rival-{self.state.count}"
-        p = Process(name, lab.client("sqs", actor=name), self.owner.queue_url, lab.effects.connect(name),
-                    lab.clock, lab, self.owner.dlq_url)
-        process_clock(p)
-        lab.history.append(name, "start")
-        return p
+        return new_process(self.lab, f"rival-{self.state.count}", self.owner.queue_url, self.owner.dlq_url)
 
     def _tick(self) -> None:
         if self.busy or not self.lab.running or not self.visible():
             return
-        from ..lab import RunawayConsumer
+        from ..exceptions import RunawayConsumer
 
         self.busy = True
         try:
@@ -377,7 +195,7 @@ class _RivalProcess:
             except LabError:
                 raise
             except Exception as exc:  # noqa: BLE001 - an uncaught error kills a real process too
-                died = {"error": f"{type(exc).__name__}: {_one_line(exc)}"}
+                died = {"error": f"{type(exc).__name__}: {one_line(exc)}"}
             if died is not None:
                 self.lab.history.append(p.name, "crash", **died)
                 self._end(p)
@@ -432,7 +250,7 @@ class Rival:
     def _poll(self) -> None:
         if not self._visible():
             return
-        answer = self._sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+        answer = self._sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=20,
                                            MessageSystemAttributeNames=["ApproximateReceiveCount"])
         for m in answer.get("Messages", []):
             self.received.append({"t": round(self.lab.history.now() - self.origin, 6), "message_id": m["MessageId"],
@@ -462,8 +280,10 @@ class Trial:
     ----------
     queue, url: the queue (and its URL).
     sqs: a recorded client acting as ``actor``.
-    clock: a :class:`ProcessClock` whose timers are cancelled when the trial ends.
+    clock: a :class:`ProcessClock` whose timers are cancelled when the trial ends (their starts and
+        stops are on the history).
     charged: business keys charged by :meth:`work` functions, in order.
+    tried: business keys whose :meth:`work` started, in order (a failed job too).
     """
 
     def __init__(self, lab: Any, name: str, *, timeout: int = 30, messages: int = 1, actor: str = "worker"):
@@ -477,27 +297,46 @@ class Trial:
         for i in range(messages):
             lab.send(self.queue, {"order_id": f"{name}-{i + 1}", "amount": 10 * (i + 1)})
         self.sqs = lab.client("sqs", actor=actor)
+        # Its timers' starts and cancels go on the history, so "stop the heartbeat, then delete" can be
+        # checked at one simulated instant (heartbeat_order_problems).
         self.clock = ProcessClock(lab.clock, owner=actor,
-                                  note=lambda who, text: lab.history.append(who, "note", text=text))
+                                  note=lambda who, text: lab.history.append(who, "note", text=text),
+                                  record=lambda action, timer: lab.history.append(actor, "timer", action=action,
+                                                                                  timer=timer.id))
         self.charged: list[str] = []
+        self.tried: list[str] = []
 
     def receive(self, n: int = 1) -> dict | None:
         """Receive one message (with its ApproximateReceiveCount) or ``n`` of them as a list."""
         answer = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=n,
+                                          WaitTimeSeconds=self.lab.long_poll_wait(self.url),
                                           MessageSystemAttributeNames=["ApproximateReceiveCount"])
         messages = answer.get("Messages", [])
         if n == 1:
             return messages[0] if messages else None
         return messages
 
-    def work(self, seconds: float, *, fail: bool = False) -> Callable[[str], None]:
-        """A job of ``seconds`` simulated seconds that charges the order, or fails at its end."""
+    def work(self, seconds: float, *, fail: bool | Iterable[str] | type[BaseException] = False) -> Callable[[str], None]:
+        """A job of ``seconds`` simulated seconds that charges the order, or fails at its end.
+
+        ``fail`` is True (every job fails with :class:`JobFailed`), False, the order ids whose jobs
+        fail, or an exception class every job raises at its end (``KeyboardInterrupt``: Ctrl-C). Every
+        job started is written down in :attr:`tried`, every charge in :attr:`charged`.
+        """
+        if isinstance(fail, type) and issubclass(fail, BaseException):
+            raising, failing = fail, None
+        else:
+            raising, failing = JobFailed, (fail if isinstance(fail, bool) else set(fail))
 
         def work(body: str) -> None:
+            key = self.lab.key_of(body) or body
+            self.tried.append(key)
             self.clock.advance(seconds)
-            if fail:
-                raise JobFailed("the payment service is unavailable (try again later)")
-            self.charged.append(self.lab.key_of(body) or body)
+            if failing is None or failing is True or (not isinstance(failing, bool) and key in failing):
+                if raising is JobFailed:
+                    raise JobFailed("the payment service is unavailable (try again later)")
+                raise raising()
+            self.charged.append(key)
 
         return work
 
@@ -514,14 +353,24 @@ class Trial:
         return self.lab.depth(self.queue)
 
     def events(self, *kinds: str) -> list:
-        """This trial's events (of the given kinds), in order: its queue's calls and its notes."""
+        """This trial's events (of the given kinds), in order: its queue's calls, its notes and its timers."""
         out = []
         for e in self.lab.history.since(self.mark):
             if kinds and e.kind not in kinds:
                 continue
-            if e.detail.get("queue") == self.name or (e.kind == "note" and e.actor == self.actor):
+            if e.detail.get("queue") == self.name or (e.kind in ("note", "timer") and e.actor == self.actor):
                 out.append(e)
         return out
+
+    def order_problems(self) -> list[str]:
+        """Deletes or releases made while this trial's heartbeat still ran (see :func:`heartbeat_order_problems`)."""
+        return heartbeat_order_problems(self.events())
+
+    def calls_later(self, seconds: float) -> list:
+        """Let ``seconds`` pass, then return the ChangeMessageVisibility calls made meanwhile (a heartbeat left running)."""
+        mark = self.now()
+        self.clock.advance(seconds)
+        return self.visibility_changes(after=mark)
 
     def visibility_changes(self, *, after: float | None = None) -> list:
         """ChangeMessageVisibility calls on this queue (those after ``after`` only, if given)."""
@@ -545,11 +394,11 @@ class Trial:
 
     def lines(self, events: list) -> str:
         """``events`` as readable lines, timed from the trial's start."""
-        return "\n".join(e.describe() for e in self.relative(events))
+        return "\n".join(_line(e) for e in self.relative(events))
 
     def story(self) -> str:
-        """This trial's events as text, timed from its start."""
-        return "\n".join(e.describe() for e in self.relative() if e.kind != "clock")
+        """This trial's events as text, timed from its start (timers' starts and stops, and which calls they made)."""
+        return "\n".join(_line(e) for e in self.relative() if e.kind != "clock")
 
     def show(self, **kw: Any) -> None:
         """Draw this trial's timeline (times from its start) in a notebook; ``kw`` as for timeline.show."""
@@ -561,6 +410,16 @@ class Trial:
         """End the trial: its timers stop, its client goes back."""
         self.clock.kill()
         self.lab.release(self.sqs)
+
+
+def _line(e: Any) -> str:
+    """One event as a line: timers named, and calls a timer made tagged with it."""
+    if e.kind == "timer":
+        verb = {"start": "started", "cancel": "stopped", "died": "ended (its process died)"}.get(e.detail.get("action"),
+                                                                                              e.detail.get("action"))
+        return f"t={e.time:7.3f}s {e.actor:<11} timer {e.detail.get('timer')} {verb}"
+    line = e.describe()
+    return line + f"  [by timer {e.detail['timer']}]" if e.detail.get("timer") else line
 
 
 @contextlib.contextmanager
@@ -650,6 +509,87 @@ def lease_problems(events: list, *, spare: float) -> list[str]:
     return problems
 
 
+def heartbeat_order_problems(history: Any) -> list[str]:
+    """Where a process deleted or released a message while a timer of its own still beat for it.
+
+    The lesson's order: stop the heartbeat, then delete or release the message. A heartbeat left
+    running after the delete calls ChangeMessageVisibility on a deleted message; one left running
+    after a release hides the message again, so no one can retry it when the backoff says so.
+    The history ties each heartbeat call to its timer (``timer`` in the call's detail) and records
+    every timer's start and cancel, so the order of actions at one simulated instant is visible.
+
+    Returns
+    -------
+    list of str
+        One sentence per delete or release that came while the process's heartbeat for that
+        message was still running, and per beat after the message was deleted; empty when the
+        order was kept.
+    """
+    beating: dict[tuple[str, str], set[str]] = {}
+    stopped: set[str] = set()
+    deleted: dict[tuple[str, str], float] = {}
+    problems = []
+    for e in history:
+        timer = e.detail.get("timer")
+        if e.kind == "timer" and e.detail.get("action") in ("cancel", "died", "done"):
+            stopped.add(timer)
+        elif e.kind == "visibility" and timer and e.key:
+            beating.setdefault((e.actor, e.key), set()).add(timer)
+            if (e.actor, e.key) in deleted:
+                problems.append(f"t={e.time:g}s: {e.actor}'s timer {timer} changed {e.key}'s visibility after "
+                                f"{e.actor} had deleted it (t={deleted[(e.actor, e.key)]:g}s): stop the heartbeat first")
+        elif e.kind in ("delete", "visibility") and not timer and e.key:
+            live = sorted(t for t in beating.get((e.actor, e.key), ()) if t not in stopped)
+            what = "deleted" if e.kind == "delete" else "released"
+            if live:
+                problems.append(f"t={e.time:g}s: {e.actor} {what} {e.key} while its heartbeat ({', '.join(live)}) "
+                                "was still running: stop the heartbeat first, then delete or release")
+            if e.kind == "delete" and e.detail.get("ok", True):
+                deleted[(e.actor, e.key)] = e.time
+    return problems
+
+
+def backoff_ceiling(attempt: int, *, base: float = 5, cap: float = 900) -> int:
+    """The longest a message may stay away after its ``attempt``-th receive: ``min(cap, 12 h, base * 2**(attempt-1))``."""
+    return int(min(cap, MAX_VISIBILITY_TIMEOUT, base * 2 ** (max(attempt, 1) - 1)))
+
+
+def release_problems(events: list, *, base: float = 5, cap: float = 900) -> list[str]:
+    """Sentences about failed messages that were not released with a backoff.
+
+    ``events`` are a trial's receive, visibility and delete events (see :meth:`Trial.events`). Every
+    receive of a message must be followed, before its next receive, by a delete or by exactly one
+    release (a ChangeMessageVisibility not made by a timer) whose timeout lies between 0 and
+    :func:`backoff_ceiling` of that receive's count: released, not left for its lease to run out.
+    """
+    problems: list[str] = []
+    open_receive: dict[str, Any] = {}
+    released: dict[str, int] = {}
+    for e in events:
+        mid = e.message_id
+        if e.kind == "receive":
+            if mid in open_receive and not released.get(mid):
+                problems.append(f"t={e.time:.1f}s: {e.key} was received again, but after its receive #"
+                                f"{open_receive[mid].detail.get('receive_count')} it was neither deleted nor released")
+            open_receive[mid], released[mid] = e, 0
+        elif e.kind == "delete" and mid in open_receive:
+            open_receive.pop(mid)
+        elif e.kind == "visibility" and not e.detail.get("timer") and mid in open_receive:
+            count = int(open_receive[mid].detail.get("receive_count", 1))
+            timeout, ceiling = e.detail.get("timeout"), backoff_ceiling(count, base=base, cap=cap)
+            released[mid] += 1
+            if released[mid] > 1:
+                problems.append(f"t={e.time:.1f}s: {e.key} was released twice after one receive")
+            elif not 0 <= timeout <= ceiling:
+                problems.append(f"t={e.time:.1f}s: {e.key} was released for {timeout} s after its receive #{count}; "
+                                f"backoff allows 0 to {ceiling} s")
+    for mid, e in open_receive.items():
+        if not released.get(mid):
+            problems.append(f"{e.key} was received (receive #{e.detail.get('receive_count')}) and neither deleted nor "
+                            "released: it stays hidden until its lease runs out")
+    return problems
+
+
 def twelve_hour_problems(events: list) -> list[str]:
     """Sentences about visibility asked beyond 12 hours after a receive (the AWS maximum).
 
@@ -694,11 +634,11 @@ def outage_consumer(release: Callable[[int, Any], float | None], *, down_for: fl
 
     def step(p: Any) -> None:
         rng = p.state.setdefault("rng", random.Random(p.name))
-        answer = p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10,
+        answer = p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=20,
                                        MessageSystemAttributeNames=["ApproximateReceiveCount"])
         for m in answer.get("Messages", []):
             p.clock.advance(job)
-            if p.lab.history.now() < down_for:
+            if lab_of(p).history.now() < down_for:
                 delay = release(int(m["Attributes"]["ApproximateReceiveCount"]), rng)
                 if delay is not None:
                     p.sqs.change_message_visibility(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"],
@@ -719,101 +659,3 @@ def retry_demo(release: Callable[[int, Any], float | None], *, messages: int = 5
     return run_scenario(outage_consumer(release, down_for=down_for, job=job), messages=messages,
                         visibility_timeout=visibility_timeout, max_steps=400, lab=lab,
                         note=f"Payment service down for the first {down_for:g} s:")
-
-
-# -- a picture of retries ---------------------------------------------------------------------------
-def _receive_times(history: Any) -> dict[str, list[float]]:
-    rows: dict[str, list[float]] = {}
-    for e in history:
-        if e.kind == "receive" and e.key:
-            rows.setdefault(e.key, []).append(e.time)
-    return rows
-
-
-def plot_receives(runs: dict[str, Any], *, title: str | None = None, until: float | None = None,
-                  shade: tuple[float, float] | None = None):
-    """One panel per run: a dot for every receive of every message, time across.
-
-    Parameters
-    ----------
-    runs:
-        ``{label: history}``, drawn top to bottom.
-    title:
-        A title over the panels.
-    until:
-        The right end of the time axis (default: the last receive of any run).
-    shade:
-        ``(start, end)`` of a stretch to shade in every panel (e.g. an outage).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    from matplotlib.figure import Figure
-
-    data = {label: _receive_times(h) for label, h in runs.items()}
-    last = max((t for rows in data.values() for ts in rows.values() for t in ts), default=1.0)
-    right = until if until is not None else last * 1.04 + 1
-    height = 0.9 + 1.35 * len(data)
-    fig = Figure(figsize=(8.5, height))
-    # Fixed margins rather than a constrained layout: the same picture, drawn several times faster.
-    fig.subplots_adjust(left=0.11, right=0.98, top=1 - (0.55 if title else 0.3) / height,
-                        bottom=0.55 / height, hspace=0.55)
-    axes = fig.subplots(len(data), 1, sharex=True, squeeze=False)[:, 0]
-    for ax, (label, rows) in zip(axes, data.items()):
-        keys = sorted(rows, key=lambda k: (len(k), k))
-        for y, key in enumerate(keys):
-            ax.plot(rows[key], [y] * len(rows[key]), "o", markersize=4, color="#0072B2")
-        total = sum(len(v) for v in rows.values())
-        ax.set_title(f"{label}: {total} receives", loc="left", fontsize=10)
-        ax.set_yticks(range(len(keys)), keys, fontsize=7)
-        ax.set_ylim(-0.7, len(keys) - 0.3)
-        ax.set_xlim(0, right)
-        if shade:
-            ax.axvspan(shade[0], shade[1], color="#E69F00", alpha=0.15, lw=0)
-        ax.grid(axis="x", color="#dddddd", lw=0.6)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-    axes[-1].set_xlabel("simulated seconds")
-    if title:
-        fig.suptitle(title, fontsize=11)
-    return fig
-
-
-def receives_alt_text(runs: dict[str, Any], *, title: str | None = None) -> str:
-    """The alt text of :func:`plot_receives`: what each panel shows, in words."""
-    parts = []
-    for label, h in runs.items():
-        rows = _receive_times(h)
-        total = sum(len(v) for v in rows.values())
-        last = max((t for ts in rows.values() for t in ts), default=0.0)
-        parts.append(f"{label}: {total} receives of {len(rows)} message(s), the last at {last:.0f} s")
-    head = f"{title}. " if title else ""
-    return (f"{head}Receives over simulated time, one panel per run, one dot per receive. "
-            + "; ".join(parts) + ".")
-
-
-def show_receives(runs: dict[str, Any], **kw: Any) -> None:
-    """Display :func:`plot_receives` in a notebook, with alt text and a text summary."""
-    import base64
-    import html
-    import io
-
-    from IPython.display import display
-
-    fig = plot_receives(runs, **kw)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, facecolor="white", metadata={"Software": None})
-    lines = []
-    for label, h in runs.items():
-        rows = _receive_times(h)
-        counts = ", ".join(f"{k}: {len(v)}" for k, v in sorted(rows.items(), key=lambda kv: (len(kv[0]), kv[0])))
-        lines.append(f"{label}: receives per message: {counts}")
-    summary = "\n".join(lines)
-    png = base64.b64encode(buffer.getvalue()).decode("ascii")
-    alt = html.escape(receives_alt_text(runs, title=kw.get("title")), quote=True)
-    # An <img> with alt text (a bare image output has none), and the numbers as text beside it.
-    display({"text/html": (f'<figure style="margin:0"><img src="data:image/png;base64,{png}" alt="{alt}" '
-                           f'style="max-width:100%;height:auto"><figcaption><pre>{html.escape(summary)}</pre>'
-                           "</figcaption></figure>"),
-             "text/plain": summary}, raw=True)

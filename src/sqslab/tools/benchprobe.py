@@ -44,6 +44,7 @@ _KERNEL_MACHINERY = ("ipykernel", "zmq", "tornado", "IPython", "asyncio", "jupyt
 _findings: dict = {"explorations": [], "clocks": {}, "slept": 0.0, "sleeps": 0, "waited": 0.0, "waits": 0}
 _depth = threading.local()
 _installed = False
+_meter = None  # the SleepMeter (sqslab/sleeps.py) counting real waits, once installed
 _clock_ids = itertools.count(1)
 #: original exploration function -> its timed wrapper (to rebind names imported before the probe).
 _wrapped: dict = {}
@@ -145,30 +146,15 @@ def _ours(frame) -> bool:
     return module.split(".")[0] not in _KERNEL_MACHINERY
 
 
-def _meter_waiting() -> None:
-    sleep, wait = time.sleep, threading.Condition.wait
+def _sleep_meter():
+    # sqslab/sleeps.py from its file: importing it as sqslab.sleeps would import the package first.
+    import importlib.util
 
-    def metered_sleep(seconds):
-        if not _ours(sys._getframe(1)):
-            return sleep(seconds)
-        started = time.perf_counter()
-        try:
-            return sleep(seconds)
-        finally:
-            _findings["slept"] += time.perf_counter() - started
-            _findings["sleeps"] += 1
-
-    def metered_wait(self, timeout=None):
-        if not _ours(sys._getframe(1)):
-            return wait(self, timeout)
-        started = time.perf_counter()
-        try:
-            return wait(self, timeout)
-        finally:
-            _findings["waited"] += time.perf_counter() - started
-            _findings["waits"] += 1
-
-    time.sleep, threading.Condition.wait = metered_sleep, metered_wait
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sleeps.py")
+    spec = importlib.util.spec_from_file_location("_sqslab_probe_sleeps", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.SleepMeter(ignore=lambda kind, frame: not _ours(frame))
 
 
 def findings() -> dict:
@@ -177,7 +163,10 @@ def findings() -> dict:
     ``cpu`` is the kernel's CPU time so far, start-up included: unlike wall time, another
     program busy on the same cores hardly changes it.
     """
-    return {**_findings, "simulated": sum(_findings["clocks"].values()), "cpu": time.process_time()}
+    waiting = {}
+    if _meter is not None:
+        waiting = {"slept": _meter.slept, "sleeps": _meter.sleeps, "waited": _meter.waited, "waits": _meter.waits}
+    return {**_findings, **waiting, "simulated": sum(_findings["clocks"].values()), "cpu": time.process_time()}
 
 
 def _write(path: str) -> None:
@@ -205,5 +194,6 @@ def install(path: str | None = None) -> None:
             if wrapper is not None:
                 setattr(module, attribute, wrapper)
     sys.meta_path.insert(0, _Finder())
-    _meter_waiting()
+    global _meter
+    _meter = _sleep_meter().start()
     atexit.register(_write, path)

@@ -2,20 +2,6 @@
 # Pitfall: an in-progress claim without an expiry. The claim is a plain "attribute_not_exists(id)"
 # conditional put, so a consumer that dies holding it leaves it INPROGRESS for ever: every later
 # delivery is refused and the order is never charged.
-# --- cell: idempotency_key
-import json
-
-def idempotency_key(body):
-    try:
-        data = json.loads(body)
-    except (TypeError, ValueError):
-        return None
-    if not isinstance(data, dict):
-        return None
-    key = data.get("order_id")
-    return key if isinstance(key, str) and key else None
-
-
 # --- cell: consume_once
 def consume_once(sqs, queue_url, db):
     db.execute("CREATE TABLE IF NOT EXISTS processed (key TEXT PRIMARY KEY)")
@@ -31,13 +17,11 @@ def consume_once(sqs, queue_url, db):
         except Exception:
             continue
         sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-
 # --- cell: consume_with_claim
 def consume_with_claim(sqs, queue_url, dynamodb, db, now, claim_seconds=60):
     response = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
     for message in response.get("Messages", []):
-        key = idempotency_key(message["Body"])
+        key = order_key(message["Body"])
         if key is None:
             continue
         item_key = {"id": {"S": key}}

@@ -3,20 +3,6 @@
 # and commit, then record the key and commit; a crash between the two commits charges again on the
 # redelivery. With DynamoDB: no INPROGRESS claim, only a COMPLETED record written after the charge,
 # so a second consumer that receives the message mid-work sees nothing and charges too.
-# --- cell: idempotency_key
-import json
-
-def idempotency_key(body):
-    try:
-        data = json.loads(body)
-    except (TypeError, ValueError):
-        return None
-    if not isinstance(data, dict):
-        return None
-    key = data.get("order_id")
-    return key if isinstance(key, str) and key else None
-
-
 # --- cell: consume_once
 def consume_once(sqs, queue_url, db):
     db.execute("CREATE TABLE IF NOT EXISTS processed (key TEXT PRIMARY KEY)")
@@ -34,12 +20,10 @@ def consume_once(sqs, queue_url, db):
             db.rollback()
             continue
         sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-
 # --- cell: consume_with_claim
 def consume_with_claim(sqs, queue_url, dynamodb, db, now, claim_seconds=60):
     for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
-        key = idempotency_key(message["Body"])
+        key = order_key(message["Body"])
         if key is None:
             continue
         item_key = {"id": {"S": key}}

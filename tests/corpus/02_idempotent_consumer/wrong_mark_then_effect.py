@@ -4,20 +4,6 @@
 # redelivery finds the key and deletes the message uncharged. With DynamoDB: any refused claim is
 # taken as "done", so the claim of a consumer that died before charging makes the next delivery
 # delete the message uncharged.
-# --- cell: idempotency_key
-import json
-
-def idempotency_key(body):
-    try:
-        data = json.loads(body)
-    except (TypeError, ValueError):
-        return None
-    if not isinstance(data, dict):
-        return None
-    key = data.get("order_id")
-    return key if isinstance(key, str) and key else None
-
-
 # --- cell: consume_once
 def consume_once(sqs, queue_url, db):
     db.execute("CREATE TABLE IF NOT EXISTS processed (key TEXT PRIMARY KEY)")
@@ -36,13 +22,11 @@ def consume_once(sqs, queue_url, db):
             db.rollback()
             continue
         sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-
 # --- cell: consume_with_claim
 def consume_with_claim(sqs, queue_url, dynamodb, db, now, claim_seconds=60):
     response = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
     for message in response.get("Messages", []):
-        key = idempotency_key(message["Body"])
+        key = order_key(message["Body"])
         if key is None:
             continue
         item_key = {"id": {"S": key}}

@@ -3,29 +3,6 @@
 # FIFO queue the next one may be the same customer's later order: it is charged first, and the
 # failed one after it, when it comes back.
 # (Wrong only in consume_in_order; the other cells are the reference solution.)
-# --- cell: publish
-def publish(sqs, queue_url, order, clock):
-    body = json.dumps(order)
-    for attempt in range(1, 6):
-        try:
-            return sqs.send_message(QueueUrl=queue_url, MessageBody=body,
-                                    MessageGroupId=str(order["customer"]),
-                                    MessageDeduplicationId=str(order["order_id"]))["MessageId"]
-        except BotoCoreError:
-            if attempt == 5:
-                raise
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ThrottlingException" or attempt == 5:
-                raise
-        clock.sleep(0.1 * 2 ** attempt)
-
-# --- cell: place_order
-def place_order(producer, order):
-    with producer.db:
-        producer.save_order(order)
-        producer.db.execute("INSERT INTO outbox (order_id, body) VALUES (?, ?)",
-                            (order["order_id"], json.dumps(order)))
-
 # --- cell: consume_in_order
 def consume_in_order(sqs, queue_url, handle):
     done = 0

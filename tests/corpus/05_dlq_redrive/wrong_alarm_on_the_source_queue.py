@@ -1,59 +1,6 @@
 # expect: lose dlq_alarm_goes_off_when_a_message_is_dead_lettered dlq_alarm_stays_quiet_while_the_dlq_is_empty
 # Misconception: "watch the queue the consumers read". Its depth is ordinary traffic (the alarm cries
 # wolf), and once the poison message has moved to the DLQ the source queue looks healthy.
-
-# --- cell: redrive_policy
-def redrive_policy(dlq_arn, retries):
-    """The RedrivePolicy (JSON) that gives every message its first try and `retries` retries."""
-    return json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": retries + 1})
-
-# --- cell: is_poison
-def is_poison(error):
-    """True if the failure comes from the message itself, so no retry can ever succeed."""
-    return isinstance(error, (ValueError, KeyError, TypeError))
-
-# --- cell: charge_order
-def charge_order(db, body, parse):
-    """Charge the order in `body` once; True if it was charged now, False if it had been already."""
-    order = parse(body)
-    db.execute("CREATE TABLE IF NOT EXISTS charged_orders (order_id TEXT PRIMARY KEY)")
-    with db:
-        if db.execute("SELECT 1 FROM charged_orders WHERE order_id = ?", (order["order_id"],)).fetchone():
-            return False
-        db.apply_effect(order["order_id"], "charge", detail=str(order["amount"]))
-        db.execute("INSERT INTO charged_orders (order_id) VALUES (?)", (order["order_id"],))
-    return True
-
-# --- cell: consume_with_dlq
-def consume_with_dlq(sqs, queue_url, handle, is_poison):
-    """One step: handle up to 10 messages; poison goes back at once, retryable failures wait."""
-    done = 0
-    for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
-        try:
-            handle(message["Body"])
-        except Exception as error:
-            if is_poison(error):
-                sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"],
-                                              VisibilityTimeout=0)
-            continue  # a retryable failure: SQS delivers it again after its visibility timeout
-        sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        done += 1
-    return done
-
-# --- cell: redrive
-def redrive(sqs, queue_url, clock):
-    """Move every message of queue_url's DLQ back to queue_url; wait for it; return how many moved."""
-    dlq_arn = dead_letter_arn(sqs, queue_url)
-    sqs.start_message_move_task(SourceArn=dlq_arn)
-    while True:
-        task = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=1)["Results"][0]
-        if task["Status"] != "RUNNING":
-            break
-        clock.advance(1)
-    if task["Status"] != "COMPLETED":
-        raise RuntimeError(f"the redrive ended {task['Status']}: {task.get('FailureReason', '')}")
-    return task["ApproximateNumberOfMessagesMoved"]
-
 # --- cell: create_dlq_alarm
 def create_dlq_alarm(cloudwatch, sqs, queue_url):
     name = queue_url.rsplit("/", 1)[-1]

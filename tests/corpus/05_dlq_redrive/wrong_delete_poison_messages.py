@@ -2,29 +2,6 @@
 # Misconception: "a message that can never succeed is garbage: delete it so it stops coming back".
 # It never reaches the DLQ, so nobody sees it and there is nothing to redrive after the fix: the
 # orders that were only poison to the buggy version are lost.
-
-# --- cell: redrive_policy
-def redrive_policy(dlq_arn, retries):
-    """The RedrivePolicy (JSON) that gives every message its first try and `retries` retries."""
-    return json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": retries + 1})
-
-# --- cell: is_poison
-def is_poison(error):
-    """True if the failure comes from the message itself, so no retry can ever succeed."""
-    return isinstance(error, (ValueError, KeyError, TypeError))
-
-# --- cell: charge_order
-def charge_order(db, body, parse):
-    """Charge the order in `body` once; True if it was charged now, False if it had been already."""
-    order = parse(body)
-    db.execute("CREATE TABLE IF NOT EXISTS charged_orders (order_id TEXT PRIMARY KEY)")
-    with db:
-        if db.execute("SELECT 1 FROM charged_orders WHERE order_id = ?", (order["order_id"],)).fetchone():
-            return False
-        db.apply_effect(order["order_id"], "charge", detail=str(order["amount"]))
-        db.execute("INSERT INTO charged_orders (order_id) VALUES (?)", (order["order_id"],))
-    return True
-
 # --- cell: consume_with_dlq
 def consume_with_dlq(sqs, queue_url, handle, is_poison):
     done = 0
@@ -39,29 +16,3 @@ def consume_with_dlq(sqs, queue_url, handle, is_poison):
             done += 1
         sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
     return done
-
-# --- cell: redrive
-def redrive(sqs, queue_url, clock):
-    """Move every message of queue_url's DLQ back to queue_url; wait for it; return how many moved."""
-    dlq_arn = dead_letter_arn(sqs, queue_url)
-    sqs.start_message_move_task(SourceArn=dlq_arn)
-    while True:
-        task = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=1)["Results"][0]
-        if task["Status"] != "RUNNING":
-            break
-        clock.advance(1)
-    if task["Status"] != "COMPLETED":
-        raise RuntimeError(f"the redrive ended {task['Status']}: {task.get('FailureReason', '')}")
-    return task["ApproximateNumberOfMessagesMoved"]
-
-# --- cell: create_dlq_alarm
-def create_dlq_alarm(cloudwatch, sqs, queue_url):
-    """An alarm on queue_url's DLQ that goes off when a message is in it; returns the alarm's name."""
-    dlq_name = dead_letter_arn(sqs, queue_url).split(":")[-1]
-    name = f"{dlq_name}-not-empty"
-    cloudwatch.put_metric_alarm(
-        AlarmName=name, Namespace="AWS/SQS", MetricName="ApproximateNumberOfMessagesVisible",
-        Dimensions=[{"Name": "QueueName", "Value": dlq_name}], Statistic="Maximum", Period=60,
-        EvaluationPeriods=1, Threshold=0, ComparisonOperator="GreaterThanThreshold",
-        TreatMissingData="notBreaching")
-    return name

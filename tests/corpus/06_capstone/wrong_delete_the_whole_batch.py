@@ -2,29 +2,6 @@
 # Misconception: "the batch has been handled, so delete the batch". Every message received is
 # deleted at the end, the failed ones too: a retryable failure is lost for good, and a poison message
 # never reaches the dead-letter queue (it is deleted, not set aside).
-
-# --- cell: charge_once
-def charge_once(db, handler, body):
-    """Charge the order in `body` unless it was charged before; True if it was charged now."""
-    key = capstone.order_id(body)
-    db.execute("CREATE TABLE IF NOT EXISTS processed (key TEXT PRIMARY KEY)")
-    with db:
-        if not db.execute("INSERT OR IGNORE INTO processed (key) VALUES (?)", (key,)).rowcount:
-            return False
-        handler(db, body)
-    return True
-
-# --- cell: handle_event
-def handle_event(event, db, handler):
-    """Charge every record of an SQS event once; report the ones that failed, by messageId."""
-    failures = []
-    for record in event["Records"]:
-        try:
-            charge_once(db, handler, record["body"])
-        except Exception:
-            failures.append({"itemIdentifier": record["messageId"]})
-    return {"batchItemFailures": failures}
-
 # --- cell: consume_batch
 from botocore.exceptions import ClientError
 
