@@ -37,6 +37,7 @@ from pathlib import Path
 
 import pytest
 from support.browser import CHROMIUM, CHROMIUM_ARGS, chromium_or_skip
+from support.servers import wait_until_up
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
@@ -126,20 +127,11 @@ def start_lab(base: Path, root: Path, *extra: str, settings: dict | None = None)
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root,
                                 start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"jupyter lab exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as answer:
-                if answer.status == 200:
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            stop_lab(proc)
-            pytest.fail(f"jupyter lab did not answer within 90 s:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)  # real time: waiting for a real server to start
+    try:
+        wait_until_up(proc, f"{url}/api/status?token={token}", log, "jupyter lab")
+    except BaseException:
+        stop_lab(proc)
+        raise
     return proc, Server(url, token, root, log)
 
 
