@@ -9,6 +9,7 @@
 #   make grade STRICT=1                  self-check: exit non-zero when anything is not fully passed
 #   make grade GRADE_ARGS=...            extra arguments for autograder/grade.py
 #   make bench BENCH_ARGS=...            extra arguments for python -m sqslab.tools.bench
+#   make bench-speed SPEED_ARGS=...      extra arguments for python -m sqslab.tools.benchspeed
 #   make setup SETUP_FORCE=1             install into a venv that serves another checkout (see tools/envcheck.py)
 #   make hub HUB_PORT=8000 HUB_LEARNERS=sqs-ada,sqs-bob HUB_INSTRUCTOR=sqs-teacher   the local hub's users and port
 #   make hub-setup HUB_PREFIX=/opt/sqslab-hub    where the hub's environment (readable by every uid) lives
@@ -31,6 +32,7 @@ TEST_ARGS ?=
 LAB_ARGS ?=
 GRADE_ARGS ?=
 BENCH_ARGS ?=
+SPEED_ARGS ?=
 SUBMISSIONS ?=
 SOURCE ?=
 STRICT ?=
@@ -50,7 +52,7 @@ JUPYTER_LAB_ANY = "$(PY)" -m jupyter lab --ip=127.0.0.1 \
 JUPYTER_LAB = JUPYTER_CONFIG_PATH="$(CURDIR)/tools/jupyter-config$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
   $(JUPYTER_LAB_ANY)
 
-.PHONY: help setup lab test lint grade release author strip bench fidelity demo clean clean-work hub hub-setup hub-test hub-clean
+.PHONY: help setup lab test lint grade release author strip bench bench-speed fidelity demo clean clean-work hub hub-setup hub-test hub-clean
 
 help: ## List the targets (this text)
 	@echo "sqs-reliability-course: make <target> [VAR=value ...]"
@@ -59,7 +61,7 @@ help: ## List the targets (this text)
 	  | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
 	@echo
 	@echo "Variables: VENV=$(VENV) PYTHON=$(PYTHON) WORKERS=$(WORKERS) OUT=$(OUT)"
-	@echo "           LAB_ARGS TEST_ARGS GRADE_ARGS BENCH_ARGS SUBMISSIONS SETUP_FORCE"
+	@echo "           LAB_ARGS TEST_ARGS GRADE_ARGS BENCH_ARGS SPEED_ARGS SUBMISSIONS SETUP_FORCE"
 	@echo "           HUB_PREFIX HUB_PORT HUB_INSTRUCTOR HUB_LEARNERS (see the Makefile's head)"
 
 setup: $(STAMP) ## Create the venv (Python 3.11, VENV=.venv) and install the course; instant once done
@@ -145,6 +147,9 @@ bench: setup ## Run the benchmarks (python -m sqslab.tools.bench)
 	else \
 	  echo "bench: sqslab.tools.bench is not built yet (src/sqslab/tools/bench.py)." >&2; exit 1; \
 	fi
+
+bench-speed: setup ## What each speed-up saves on the course, grading and the longest exploration (keep or delete; long)
+	"$(PY)" -m sqslab.tools.benchspeed --out "$(OUT)/bench" $(SPEED_ARGS)
 
 fidelity: setup ## Which SQS facts the endpoint honours (SQSLAB_ENDPOINT; python -m sqslab.tools.fidelity)
 	"$(PY)" -m sqslab.tools.fidelity --out "$(OUT)/fidelity.md"
