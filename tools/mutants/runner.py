@@ -1,0 +1,247 @@
+"""Run a lesson's graded tests against each mutant of its solution cells, one kernel per notebook.
+
+For each notebook of a lesson (a split lesson has several, and nbgrader grades each in a kernel of
+its own, so a mutant of one notebook's solution is graded by that notebook's tests):
+
+1. start a kernel in a scratch copy of the lesson's folder and run the notebook's **setup**: every
+   statement of the ordinary cells that no mutant can change (see :mod:`mutants.lessons`);
+2. run the **reference**: the solution cells as written, the statements that keep a solution
+   function, every graded cell with its hidden tests. Each must pass, or the lesson's tests are
+   broken and its mutants are not run;
+3. for each mutant: forget the names the solution cells bind, run the solution cells (one of them
+   mutated), the statements that depend on them and every graded cell. The mutant is **killed** if
+   a graded cell raises; a mutant that runs past its time limit (interrupted, then the kernel is
+   restarted and set up again) or kills the kernel is killed too.
+
+Each graded cell that raised is recorded as a killer. With ``stop_early`` (the CI sample) the
+first killer is enough.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .kernel import Kernel, Outcome
+from .lessons import Lesson, Notebook
+from .operators import Mutant
+
+#: A mutant's time limit: this many times the reference's time, at least MIN_LIMIT, at most
+#: MAX_LIMIT (the grader's own budget for a notebook, autograder/nbgrader_config.py).
+LIMIT_FACTOR = 5.0
+MIN_LIMIT = 30.0
+MAX_LIMIT = 300.0
+#: Setup statements get this long each (a demo cell may explore for a while).
+SETUP_LIMIT = 600.0
+
+KILLED = ("killed", "timeout", "died")
+
+
+@dataclass
+class Result:
+    """What one mutant did against the graded cells."""
+
+    mutant: Mutant
+    status: str                                    # killed | survived | timeout | died | not_run
+    killers: dict[str, str] = field(default_factory=dict)   # grade_id -> what it raised
+    seconds: float = 0.0
+    equivalent: str | None = None                  # the argument, when the mutant is listed as equivalent
+
+    @property
+    def killed(self) -> bool:
+        return self.status in KILLED
+
+    @property
+    def verdict(self) -> str:
+        """killed / survived / equivalent (a listed mutant that survived)."""
+        if self.killed:
+            return "killed"
+        if self.status == "survived" and self.equivalent is not None:
+            return "equivalent"
+        return self.status
+
+
+@dataclass
+class NotebookRun:
+    """The reference's run and the setup's problems, for the report."""
+
+    notebook: str
+    setup_errors: list[str] = field(default_factory=list)
+    reference: dict[str, Outcome] = field(default_factory=dict)
+    reference_seconds: float = 0.0
+    limit: float = 0.0
+    leaked: str | None = None          # the reference failed after the mutants: state leaked between them
+    reset_note: str | None = None      # the lean reset was not enough, so the whole setup ran between mutants
+    reset_statements: int = 0
+    kernel_starts: int = 0
+
+    @property
+    def reference_failures(self) -> dict[str, str]:
+        return {k: o.summary() for k, o in self.reference.items() if not o.ok}
+
+
+@dataclass
+class LessonRun:
+    """Every result of one lesson, with its timing."""
+
+    lesson: str
+    results: list[Result] = field(default_factory=list)
+    notebooks: list[NotebookRun] = field(default_factory=list)
+    seconds: float = 0.0
+    total: int = 0                     # mutants of the lesson (all, not only those run)
+
+    @property
+    def broken(self) -> dict[str, dict[str, str]]:
+        """Notebooks whose reference solution fails its own graded cells."""
+        return {n.notebook: n.reference_failures for n in self.notebooks if n.reference_failures}
+
+    def count(self, verdict: str) -> int:
+        return sum(1 for r in self.results if r.verdict == verdict)
+
+    @property
+    def survivors(self) -> list[Result]:
+        return [r for r in self.results if r.verdict == "survived"]
+
+    @property
+    def kill_rate(self) -> float | None:
+        live = sum(1 for r in self.results if r.verdict in ("killed", "survived"))
+        return None if not live else self.count("killed") / live
+
+
+def sample(mutants: list[Mutant], n: int, seed: str | int, *, exclude: Iterable[str] = ()) -> list[Mutant]:
+    """``n`` mutants drawn at random with ``seed`` (the same every run), not counting ``exclude``d ids."""
+    skip = set(exclude)
+    pool = [m for m in mutants if m.id not in skip]
+    if len(pool) <= n:
+        return pool
+    rng = random.Random(f"{seed}:{pool[0].lesson}")
+    picked = set(id(m) for m in rng.sample(pool, n))
+    return [m for m in pool if id(m) in picked]
+
+
+class LessonRunner:
+    """Runs mutants of one lesson; see the module's docstring."""
+
+    def __init__(self, lesson: Lesson, *, limit: float | None = None, stop_early: bool = False,
+                 equivalents: dict[str, str] | None = None, on_result: Callable[[Result], None] | None = None,
+                 on_phase: Callable[[str], None] | None = None, check_after: bool = True):
+        self.lesson = lesson
+        self.limit = limit
+        self.stop_early = stop_early
+        self.equivalents = equivalents or {}
+        self.on_result = on_result or (lambda r: None)
+        self.on_phase = on_phase or (lambda s: None)
+        self.check_after = check_after
+
+    def run(self, mutants: list[Mutant]) -> LessonRun:
+        began = time.monotonic()
+        out = LessonRun(self.lesson.name, total=len(mutants))
+        with tempfile.TemporaryDirectory(prefix=f"mutants-{self.lesson.name}-") as tmp:
+            work = Path(tmp) / self.lesson.name
+            shutil.copytree(self.lesson.folder, work)
+            for nb in self.lesson.notebooks:
+                mine = [m for m in mutants if m.notebook == nb.name]
+                if mine:
+                    self._notebook(nb, mine, work, out)
+        out.seconds = time.monotonic() - began
+        return out
+
+    # -- one notebook -----------------------------------------------------------------------------
+    def _notebook(self, nb: Notebook, mutants: list[Mutant], cwd: Path, out: LessonRun) -> None:
+        record = NotebookRun(nb.name)
+        out.notebooks.append(record)
+        kernel = Kernel(cwd)
+        reset = nb.reset
+        try:
+            self.on_phase(f"{nb.name}: setup")
+            kernel.start()
+            self._setup(kernel, nb.setup, record)
+            self.on_phase(f"{nb.name}: reference")
+            began = time.monotonic()
+            status, outcomes = self._run(kernel, nb, None, SETUP_LIMIT, stop_early=False)
+            record.reference_seconds = time.monotonic() - began
+            record.reference = dict(outcomes)
+            if status != "survived":
+                for m in mutants:
+                    out.results.append(Result(m, "not_run", equivalent=self.equivalents.get(m.id)))
+                if status in ("timeout", "died"):
+                    record.reference.setdefault("(reference)", Outcome(status, record.reference_seconds))
+                return
+            # The world is rebuilt before each mutant (a killed mutant may leave a queue full or a
+            # fault armed). Check once that the rebuilt world passes the reference as the first did.
+            self._setup(kernel, reset, record)
+            status, outcomes = self._run(kernel, nb, None, SETUP_LIMIT, stop_early=False)
+            if status != "survived":
+                record.reset_note = (f"the reference failed {sorted(k for k, o in outcomes.items() if not o.ok)} "
+                                     "after the lean reset: the whole setup runs before each mutant")
+                reset = nb.setup
+            record.reset_statements = len(reset)
+            record.limit = self.limit or min(MAX_LIMIT, max(MIN_LIMIT, LIMIT_FACTOR * record.reference_seconds))
+            fresh = False
+            self.on_phase(f"{nb.name}: mutants")
+            for m in mutants:
+                began = time.monotonic()
+                if not fresh:
+                    self._setup(kernel, reset, record)
+                status, outcomes = self._run(kernel, nb, m, record.limit, stop_early=self.stop_early)
+                fresh = False
+                killers = {k: o.summary() for k, o in outcomes.items() if not o.ok}
+                result = Result(m, status, killers, time.monotonic() - began, self.equivalents.get(m.id))
+                out.results.append(result)
+                self.on_result(result)
+                if status in ("timeout", "died"):
+                    kernel.restart()
+                    self._setup(kernel, nb.setup, record)
+                    fresh = True
+            if self.check_after:
+                if not fresh:
+                    self._setup(kernel, reset, record)
+                status, outcomes = self._run(kernel, nb, None, SETUP_LIMIT, stop_early=False)
+                if status != "survived":
+                    failed = {k: o.summary() for k, o in outcomes.items() if not o.ok}
+                    record.leaked = (f"after the mutants the reference fails {sorted(failed)}: "
+                                     "a mutant left the kernel changed, so later kills may be false")
+        finally:
+            record.kernel_starts = kernel.starts
+            kernel.shutdown()
+
+    def _setup(self, kernel: Kernel, units: list, record: NotebookRun) -> None:
+        for unit in units:
+            outcome = kernel.run(unit.source, SETUP_LIMIT)
+            if not outcome.ok:
+                first = unit.source.strip().splitlines()[0][:80]
+                problem = f"cell {unit.cell} ({first}): {outcome.summary()}"
+                if problem not in record.setup_errors:
+                    record.setup_errors.append(problem)
+                if outcome.status in ("timeout", "died"):
+                    kernel.restart()
+
+    def _run(self, kernel: Kernel, nb: Notebook, mutant: Mutant | None, limit: float, *,
+             stop_early: bool) -> tuple[str, dict[str, Outcome]]:
+        """Run one mutant (None: the reference). Returns its status and each graded cell's outcome."""
+        names = sorted(nb.solution_names)
+        kernel.run(f"for _mutants_name in {names!r}:\n    globals().pop(_mutants_name, None)\n"
+                   "globals().pop('_mutants_name', None)\n", 30)
+        deadline = time.monotonic() + limit
+        outcomes: dict[str, Outcome] = {}
+        status = "survived"
+        for unit in nb.per_mutant:
+            code = unit.source
+            if mutant is not None and unit.kind == "solution" and unit.grade_id == mutant.grade_id:
+                code = mutant.source
+            outcome = kernel.run(code, deadline - time.monotonic())
+            if outcome.status in ("timeout", "died"):
+                outcomes[unit.grade_id or f"cell {unit.cell}"] = outcome
+                return outcome.status, outcomes
+            if unit.kind == "graded":
+                outcomes[unit.grade_id] = outcome
+                if not outcome.ok:
+                    status = "killed"
+                    if stop_early:
+                        break
+        return status, outcomes
