@@ -183,6 +183,16 @@ class _Text:
 _OPERATOR_EXPRS = (ast.BinOp, ast.BoolOp, ast.Compare, ast.UnaryOp, ast.IfExp, ast.Lambda, ast.NamedExpr)
 
 
+def _precedence(node: ast.AST) -> tuple:
+    """Nodes of one precedence level (a comparison for a comparison, + for -) need no new parentheses."""
+    if isinstance(node, ast.BinOp):
+        levels = ((ast.Add, ast.Sub), (ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.MatMult), (ast.Pow,))
+        return ("binop", next((i for i, ops in enumerate(levels) if isinstance(node.op, ops)), -1))
+    if isinstance(node, ast.BoolOp):
+        return ("boolop",)   # and/or are associative: (a or b) or c == a or b or c
+    return (type(node).__name__,)
+
+
 def _reindent(lines: list[str], old: str, new: str) -> list[str]:
     out = []
     for line in lines:
@@ -356,7 +366,7 @@ class _Generator:
         """
         new = new_node if isinstance(new_node, str) else ast.unparse(new_node)
         if wrap is None:
-            wrap = isinstance(new_node, _OPERATOR_EXPRS)
+            wrap = isinstance(new_node, _OPERATOR_EXPRS) and _precedence(new_node) != _precedence(node)
         if wrap and self._operand(node):
             new = f"({new})"
         change = change or f"{_unparse(node)} -> {_short(new)}"
