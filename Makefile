@@ -7,6 +7,7 @@
 #   make grade SUBMISSIONS=dir OUT=dir   grade a class; plain `make grade` self-checks work/
 #   make grade GRADE_ARGS=...            extra arguments for autograder/grade.py
 #   make bench BENCH_ARGS=...            extra arguments for python -m sqslab.tools.bench
+#   make mutants MUTANTS_ARGS="--lesson 04 --jobs 2"   extra arguments for tools/mutants (--list, --sample N, ...)
 #   make setup SETUP_FORCE=1             install into a venv that serves another checkout (see tools/envcheck.py)
 
 .DEFAULT_GOAL := help
@@ -27,6 +28,7 @@ TEST_ARGS ?=
 LAB_ARGS ?=
 GRADE_ARGS ?=
 BENCH_ARGS ?=
+MUTANTS_ARGS ?=
 SUBMISSIONS ?=
 OUT ?= out
 SETUP_FORCE ?=
@@ -40,7 +42,7 @@ JUPYTER_LAB_ANY = "$(PY)" -m jupyter lab --ip=127.0.0.1 \
 JUPYTER_LAB = JUPYTER_CONFIG_PATH="$(CURDIR)/tools/jupyter-config$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
   $(JUPYTER_LAB_ANY)
 
-.PHONY: help setup lab test lint grade release author strip bench fidelity demo clean clean-work
+.PHONY: help setup lab test lint grade release author strip bench fidelity mutants demo clean clean-work
 
 help: ## List the targets (this text)
 	@echo "sqs-reliability-course: make <target> [VAR=value ...]"
@@ -49,7 +51,7 @@ help: ## List the targets (this text)
 	  | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
 	@echo
 	@echo "Variables: VENV=$(VENV) PYTHON=$(PYTHON) WORKERS=$(WORKERS) OUT=$(OUT)"
-	@echo "           LAB_ARGS TEST_ARGS GRADE_ARGS BENCH_ARGS SUBMISSIONS SETUP_FORCE (see the Makefile's head)"
+	@echo "           LAB_ARGS TEST_ARGS GRADE_ARGS BENCH_ARGS MUTANTS_ARGS SUBMISSIONS SETUP_FORCE (see the Makefile's head)"
 
 setup: $(STAMP) ## Create the venv (Python 3.11, VENV=.venv) and install the course; instant once done
 
@@ -119,6 +121,10 @@ bench: setup ## Run the benchmarks (python -m sqslab.tools.bench)
 
 fidelity: setup ## Which SQS facts the endpoint honours (SQSLAB_ENDPOINT; python -m sqslab.tools.fidelity)
 	"$(PY)" -m sqslab.tools.fidelity --out "$(OUT)/fidelity.md"
+
+mutants: setup ## Mutation analysis: each lesson's graded tests against every mutant of its solutions (OUT/mutants/)
+	@# One kernel per lesson; prints a table per lesson and its time, lists every survivor with its diff.
+	PYTHONPATH="$(CURDIR)/tools$${PYTHONPATH:+:$$PYTHONPATH}" "$(PY)" -m mutants --out "$(OUT)/mutants" $(MUTANTS_ARGS)
 
 demo: setup ## JupyterLab on the instructor's live demos (demos/, copied once into demo-work/)
 	@if ! compgen -G 'demos/*.ipynb' >/dev/null; then \

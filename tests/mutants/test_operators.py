@@ -337,3 +337,11 @@ def test_sample_is_seeded_and_leaves_out_equivalents(consumer):
     skip = {first[0].id}
     assert first[0].id not in {m.id for m in sample(consumer, 5, "ci", exclude=skip)}
     assert len(sample(consumer[:3], 5, "ci")) == 3
+
+
+def test_sample_keeps_domain_and_generic_mutants_in_proportion(consumer, heartbeat, batch):
+    pool = [*consumer, *heartbeat, *batch]
+    picked = sample(pool, 10, "ci")
+    domain = sum(1 for m in pool if m.kind == "domain") / len(pool)
+    got = sum(1 for m in picked if m.kind == "domain")
+    assert len(picked) == 10 and abs(got - 10 * domain) <= 1, (got, domain)

@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     bars.close()
     seconds = time.monotonic() - began
 
-    title = f"Mutation analysis ({'sample of ' + str(args.sample) + ' per lesson, seed ' + args.seed if args.sample else 'every mutant'})"
+    what = f"a sample of {args.sample} per lesson, seed {args.seed}" if args.sample else "every mutant"
+    title = f"Mutation analysis ({what})"
     written = report.write(runs, args.out, title=title, seconds=seconds)
     print()
     print(report.table(runs))
@@ -116,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
             for r in run.survivors:
                 print(f"  {r.mutant.grade_id:<22} {r.mutant.id}")
             print("  To list one as equivalent, add under [" + run.lesson + f"] in {args.equivalents.name}:")
-            print(f"    {toml_key(run.survivors[0].mutant.id, run.lesson)} = \"why no test can tell it from the reference\"")
+            key = toml_key(run.survivors[0].mutant.id, run.lesson)
+            print(f'    {key} = "why no test can tell it from the reference"')
         stale = [r for r in run.results if r.equivalent is not None and r.killed]
         for r in stale:
             print(f"\n{run.lesson}: {r.mutant.id} is listed as equivalent but was killed by {sorted(r.killers)}")

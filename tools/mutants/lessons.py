@@ -357,7 +357,7 @@ def _names(unit: Unit) -> None:
 
 
 def _shows(stmt: ast.stmt) -> bool:
-    """An expression statement that only displays: ``print(...)``, ``display(...)``, ``x.show(...)``, ``show_x(...)``, ``lab``."""
+    """An expression statement that only displays: ``print(...)``, ``display(...)``, ``x.show(...)``, ``lab``."""
     if not isinstance(stmt, ast.Expr):
         return False
     value = stmt.value

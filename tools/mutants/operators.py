@@ -250,6 +250,12 @@ def _is_clock_read(node: ast.AST) -> bool:
     return True
 
 
+def _reads_time_module(node: ast.Call) -> bool:
+    """``time.time()``, ``time.monotonic()``: already the wall clock."""
+    func = node.func
+    return isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "time"
+
+
 def _short(text: str, limit: int = 60) -> str:
     text = re.sub(r"\s+", " ", text).strip()
     return text if len(text) <= limit else text[:limit - 3] + "..."
@@ -555,7 +561,8 @@ class _Generator:
             if seq is None:
                 continue
             text = ast.unparse(seq)
-            first = f"{text}[0]" if isinstance(seq, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)) else f"({text})[0]"
+            simple = isinstance(seq, (ast.Name, ast.Attribute, ast.Subscript, ast.Call))
+            first = f"{text}[0]" if simple else f"({text})[0]"
             yield self.replace("stale_receipt_handle", node.value, first,
                                change=f"{_unparse(node)} -> {_short(first)}['ReceiptHandle']", wrap=False)
 
@@ -615,8 +622,7 @@ class _Generator:
                     continue
                 yield self.replace("reread_clock", node, f"({ast.unparse(value)})",
                                    change=f"{node.id} -> ({_unparse(value)}) at its use")
-            if _is_clock_read(node) and not (isinstance(node.func, ast.Attribute) and node.func.attr in ("time", "perf_counter", "monotonic")
-                                             and isinstance(node.func.value, ast.Name) and node.func.value.id == "time"):
+            if _is_clock_read(node) and not _reads_time_module(node):
                 yield self.replace("wall_clock", node, "__import__('time').time()",
                                    change=f"{_unparse(node)} -> time.time()")
 
@@ -758,10 +764,9 @@ class _Generator:
         for s in self.statements:
             if not self.inside(s) or id(s) in self.docs:
                 continue
-            if isinstance(s, ast.Expr) or isinstance(s, (ast.AugAssign, ast.Raise, ast.Delete, ast.Continue,
-                                                         ast.Break)) \
-                    or (isinstance(s, (ast.Assign, ast.AnnAssign))
-                        and not all(isinstance(t, ast.Name) for t in getattr(s, "targets", [getattr(s, "target", None)]))):
+            targets = s.targets if isinstance(s, ast.Assign) else [s.target] if isinstance(s, ast.AnnAssign) else []
+            if isinstance(s, (ast.Expr, ast.AugAssign, ast.Raise, ast.Delete, ast.Continue, ast.Break)) \
+                    or (targets and not all(isinstance(t, ast.Name) for t in targets)):
                 edit = self.remove("remove_statement", s)
                 if edit:
                     yield edit

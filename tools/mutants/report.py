@@ -1,4 +1,4 @@
-"""Tables and files: one row per lesson (mutants, killed, survived, equivalent, kill rate, time), every survivor with its diff."""
+"""Tables and files: a row per lesson (mutants, killed, survived, equivalent, kill rate, time); survivors with diffs."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def _survivor(result: Result) -> str:
 
 
 def lesson_markdown(run: LessonRun) -> str:
-    """One lesson's report: its row, the notebooks' notes, every survivor with its diff, the timeouts, the equivalents."""
+    """One lesson's report: its row, notes on its notebooks, each survivor with its diff, timeouts, equivalents."""
     out = [f"## {run.lesson}", "", markdown_table([run]), ""]
     for nb in run.notebooks:
         notes = []

@@ -114,13 +114,27 @@ class LessonRun:
 
 
 def sample(mutants: list[Mutant], n: int, seed: str | int, *, exclude: Iterable[str] = ()) -> list[Mutant]:
-    """``n`` mutants drawn at random with ``seed`` (the same every run), not counting ``exclude``d ids."""
+    """``n`` mutants drawn at random with ``seed`` (the same every run), leaving out ``exclude``d ids.
+
+    The draw is stratified by operator kind: domain and generic mutants in proportion to their
+    numbers (at least one of each kind there is), so that every sample has some of the mistakes
+    the course is about, whatever the seed. Returned in the mutants' own order.
+    """
     skip = set(exclude)
     pool = [m for m in mutants if m.id not in skip]
     if len(pool) <= n:
         return pool
     rng = random.Random(f"{seed}:{pool[0].lesson}")
-    picked = set(id(m) for m in rng.sample(pool, n))
+    strata = {kind: [m for m in pool if m.kind == kind] for kind in ("domain", "generic")}
+    strata = {k: v for k, v in strata.items() if v}
+    quota = {k: max(1, round(n * len(v) / len(pool))) for k, v in strata.items()}
+    while sum(quota.values()) > n:
+        quota[max(quota, key=lambda k: quota[k])] -= 1
+    while sum(quota.values()) < n:
+        quota[max(strata, key=lambda k: len(strata[k]) - quota[k])] += 1
+    picked = set()
+    for kind, members in strata.items():
+        picked |= {id(m) for m in rng.sample(members, min(quota[kind], len(members)))}
     return [m for m in pool if id(m) in picked]
 
 
