@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                               on_phase=lambda text: bars.phase(name, text))
         run = runner.run(mutants)
         run.total = total if not args.sample else len(mutants)
+        report.write_lesson(run, args.out)   # each lesson's file as soon as it is done: the full run is long
         bars.done(name, run)
         return run
 

@@ -56,6 +56,7 @@ class Notebook:
     name: str                      # file stem: 03_fifo_dedup, 03_fifo_dedup_b, ...
     path: Path
     units: list[Unit]
+    cells: list[Unit] = field(default_factory=list)   # every code cell whole, in order (for confirm)
 
     @property
     def solutions(self) -> list[Unit]:
@@ -161,6 +162,7 @@ def load_lesson(folder: Path) -> Lesson:
     for path in notebook_paths(folder):
         nb = json.loads(path.read_text(encoding="utf-8"))
         units: list[Unit] = []
+        cells: list[Unit] = []
         for i, cell in enumerate(nb.get("cells", [])):
             if cell.get("cell_type") != "code":
                 continue
@@ -177,11 +179,10 @@ def load_lesson(folder: Path) -> Lesson:
                 if grade_id in seen and seen[grade_id] != path.stem:
                     grade_id = f"{path.stem}/{grade_id}"   # the same id in two notebooks: say which
                 seen[grade_id] = path.stem
-            if kind == "other":
-                units.extend(_statements(i, src))
-            else:
-                units.append(Unit(i, kind, src, grade_id, float(meta.get("points", 0) or 0)))
-        notebook = Notebook(folder.name, path.stem, path, units)
+            whole = Unit(i, kind, src, grade_id, float(meta.get("points", 0) or 0))
+            cells.append(whole)
+            units.extend(_statements(i, src) if kind == "other" else [whole])
+        notebook = Notebook(folder.name, path.stem, path, units, cells)
         _flow(notebook)
         notebooks.append(notebook)
     return Lesson(folder.name, folder, notebooks)

@@ -37,6 +37,8 @@ EFFECT_CALLS = frozenset({"handle", "handler", "apply_effect", "charge_once", "c
 DELETE_CALLS = frozenset({"delete_message", "delete_message_batch"})
 #: Calls that make a transaction durable.
 COMMIT_CALLS = frozenset({"commit"})
+#: Calls that renew or release a lease.
+VISIBILITY_CALLS = frozenset({"change_message_visibility", "change_message_visibility_batch"})
 #: Calls that stop a heartbeat (a timer).
 STOP_CALLS = frozenset({"cancel"})
 #: Calls that read a clock: ``clock.now()``, ``now()``, ``time.time()``, ...
@@ -56,6 +58,7 @@ OPERATORS: dict[str, tuple[str, str]] = {
     "drop_delete": ("domain", "never delete the message (remove the statement that deletes)"),
     "drop_commit": ("domain", "never commit (remove a commit() call)"),
     "drop_transaction": ("domain", "no transaction (`with db:` becomes `if True:`: nothing commits at its end)"),
+    "drop_visibility_change": ("domain", "never renew or release the lease (remove a ChangeMessageVisibility call)"),
     "delete_in_finally": ("domain", "delete in `finally` (the message is deleted even when the effect fails)"),
     "stale_receipt_handle": ("domain", "use an earlier receipt handle (the batch's first message's)"),
     "batch_index": ("domain", "use an earlier or later batch index (i -> i - 1, i + 1)"),
@@ -464,6 +467,13 @@ class _Generator:
                 if edit:
                     yield edit
 
+    def drop_visibility_change(self) -> Iterator[_Edit]:
+        for s in self.statements:
+            if isinstance(s, (ast.Expr, ast.Assign)) and _calls(s, VISIBILITY_CALLS) and self.inside(s):
+                edit = self.remove("drop_visibility_change", s)
+                if edit:
+                    yield edit
+
     def drop_transaction(self) -> Iterator[_Edit]:
         for s in self.statements:
             if not isinstance(s, ast.With) or not self.inside(s) or len(s.items) != 1:
@@ -829,7 +839,8 @@ class _Generator:
 
     def all(self) -> Iterator[_Edit]:
         makers: list[Callable[[], Iterator[_Edit]]] = [
-            self.swap_effect_delete, self.drop_delete, self.drop_commit, self.drop_transaction,
+            self.swap_effect_delete, self.drop_delete, self.drop_commit, self.drop_visibility_change,
+            self.drop_transaction,
             self.delete_in_finally, self.stale_receipt_handle, self.batch_index, self.id_swap, self.dedup_ids,
             self.clocks, self.stops, self.catch_base, self.timeouts,
             self.numbers, self.compares, self.arith, self.boolops, self.negations, self.bools, self.strings,

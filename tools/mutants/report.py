@@ -140,14 +140,19 @@ def summary_csv(runs: list[LessonRun]) -> str:
     return buf.getvalue()
 
 
+def write_lesson(run: LessonRun, out: Path) -> list[Path]:
+    """``<lesson>.md`` (the report) and ``<lesson>.csv`` (a row per mutant)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{run.lesson}.md").write_text(f"# Mutants of {run.lesson}\n\n" + lesson_markdown(run), encoding="utf-8")
+    (out / f"{run.lesson}.csv").write_text(mutants_csv([run]), encoding="utf-8")
+    return [out / f"{run.lesson}.md", out / f"{run.lesson}.csv"]
+
+
 def write(runs: list[LessonRun], out: Path, *, title: str, seconds: float) -> list[Path]:
     """``summary.md``/``summary.csv`` for the lessons run, and ``<lesson>.md``/``<lesson>.csv`` for each."""
-    out.mkdir(parents=True, exist_ok=True)
     written = []
     for run in runs:
-        (out / f"{run.lesson}.md").write_text(f"# Mutants of {run.lesson}\n\n" + lesson_markdown(run), encoding="utf-8")
-        (out / f"{run.lesson}.csv").write_text(mutants_csv([run]), encoding="utf-8")
-        written += [out / f"{run.lesson}.md", out / f"{run.lesson}.csv"]
+        written += write_lesson(run, out)
     body = [f"# {title}", "", markdown_table(runs), "", f"Total time: {seconds:.0f} s.", ""]
     body += [lesson_markdown(run) for run in runs]
     (out / "summary.md").write_text("\n".join(body), encoding="utf-8")

@@ -266,3 +266,31 @@ class LessonRunner:
                     if stop_early:
                         break
         return status, outcomes
+
+
+def confirm(lesson: Lesson, mutant: Mutant, *, limit: float = MAX_LIMIT) -> Result:
+    """Grade ``mutant`` the slow, faithful way: a fresh kernel runs its whole notebook, every cell in order.
+
+    This is what nbgrader does with a submission (with the hidden tests in place), without the
+    runner's shortcuts (setup once, statements skipped or re-run by data flow, the world rebuilt
+    between mutants): a survivor confirmed here is a real survivor.
+    """
+    nb = next(n for n in lesson.notebooks if n.name == mutant.notebook)
+    began = time.monotonic()
+    killers: dict[str, str] = {}
+    status = "survived"
+    with tempfile.TemporaryDirectory(prefix=f"mutants-{lesson.name}-") as tmp:
+        work = Path(tmp) / lesson.name
+        shutil.copytree(lesson.folder, work)
+        with Kernel(work) as kernel:
+            for cell in nb.cells:
+                code = mutant.source if cell.kind == "solution" and cell.grade_id == mutant.grade_id else cell.source
+                outcome = kernel.run(code, max(1.0, limit - (time.monotonic() - began)))
+                if outcome.status in ("timeout", "died"):
+                    killers[cell.grade_id or f"cell {cell.cell}"] = outcome.summary()
+                    status = outcome.status
+                    break
+                if cell.kind == "graded" and not outcome.ok:
+                    killers[cell.grade_id] = outcome.summary()
+                    status = "killed"
+    return Result(mutant, status, killers, time.monotonic() - began)
