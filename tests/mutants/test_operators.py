@@ -172,6 +172,11 @@ def test_drop_delete_and_drop_commit_remove_the_call(consumer, batch):
     assert changes(c) == (["db.commit()"], ["pass"])
 
 
+def test_drop_visibility_change_removes_a_renewal(heartbeat):
+    (m,) = by(heartbeat, "drop_visibility_change")
+    assert changes(m)[1] == ["pass"] and "change_message_visibility" not in m.source
+
+
 def test_drop_transaction_turns_with_db_into_if_true(consumer):
     (m,) = by(consumer, "drop_transaction")
     assert changes(m) == (["with db:  # one transaction"], ["if True:  # one transaction"])
@@ -306,7 +311,7 @@ def test_operator_precedence_is_kept_with_parentheses():
 # -- ids ------------------------------------------------------------------------------------------
 def test_ids_are_stable_when_unrelated_lines_change():
     before = {m.id for m in mutate(CONSUMER, lesson="99_toy", grade_id="consume")}
-    edited = CONSUMER.replace("    done = 0\n", "    done = 0\n    log = []  # an unrelated new line\n")
+    edited = CONSUMER.replace("    done = 0\n", "    done = 0\n    log = [1, \"Body\", True]  # an unrelated new line\n")
     edited = edited.replace("import json\n", "import json\nimport os\n\n")
     after = {m.id for m in mutate(edited, lesson="99_toy", grade_id="consume")}
     assert before <= after, sorted(before - after)
@@ -345,3 +350,10 @@ def test_sample_keeps_domain_and_generic_mutants_in_proportion(consumer, heartbe
     domain = sum(1 for m in pool if m.kind == "domain") / len(pool)
     got = sum(1 for m in picked if m.kind == "domain")
     assert len(picked) == 10 and abs(got - 10 * domain) <= 1, (got, domain)
+
+
+def test_a_dropped_keyword_at_the_end_of_a_line_leaves_no_blank_and_no_joined_lines():
+    src = "def f(c):\n    c.put(A=1, B=2,\n          C=3)\n"
+    texts = {m.change: m.source for m in mutate(src, region=None) if m.operator == "drop_kwarg"}
+    assert texts["put(B=2) -> ()"] == "def f(c):\n    c.put(A=1,\n          C=3)\n"
+    assert texts["put(C=3) -> ()"] == "def f(c):\n    c.put(A=1, B=2)\n"

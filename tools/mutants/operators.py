@@ -381,6 +381,19 @@ class _Generator:
         change = change or f"{_unparse(node)} -> {_short(new)}"
         return _Edit(operator, change, node, self.t.replace(node, new))
 
+    def where(self, node: ast.AST) -> str:
+        """The code around a small node (a number, a string), so that its mutant's id says which one it is."""
+        parent = self.ctx.parents.get(node)
+        while isinstance(parent, (ast.UnaryOp, ast.Tuple, ast.List)) and parent in self.ctx.parents:
+            parent = self.ctx.parents[parent]
+        if parent is None:
+            return "?"
+        text = _first_line(parent) if isinstance(parent, ast.stmt) else ast.unparse(parent)
+        text = re.sub(r"\s+", " ", text)
+        if isinstance(parent, ast.Subscript) and len(text) > 50:
+            return "..." + text[-47:]    # x[...][0]: the index is at the end
+        return _short(text, 50)
+
     def _operand(self, node: ast.AST) -> bool:
         """Is ``node`` an operand of an operator (where a lower-precedence expression needs parentheses)?"""
         parent = self.ctx.parents.get(node)
@@ -603,7 +616,8 @@ class _Generator:
         for node in self.expr_nodes():
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in ID_KEYS \
                     and not _in_fstring(self.ctx, node):
-                yield self.replace("id_swap", node, repr(ID_KEYS[node.value]))
+                yield self.replace("id_swap", node, repr(ID_KEYS[node.value]),
+                                   change=f"{self.where(node)}: {node.value!r} -> {ID_KEYS[node.value]!r}")
 
     def dedup_ids(self) -> Iterator[_Edit]:
         for node in self.expr_nodes():
@@ -701,13 +715,14 @@ class _Generator:
                     new = repr(value)
                     if value < 0:
                         new = f"({new})"
-                    yield self.replace("number", node, new, change=f"{node.value!r} -> {value!r}", wrap=False)
+                    yield self.replace("number", node, new, change=f"{self.where(node)}: {node.value!r} -> {value!r}",
+                                       wrap=False)
 
     def strings(self) -> Iterator[_Edit]:
         for node in self.expr_nodes():
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and not _in_fstring(self.ctx, node):
                 yield self.replace("string", node, repr(f"XX{node.value}XX"),
-                                   change=f"{_short(repr(node.value), 40)} -> 'XX...XX'")
+                                   change=f"{self.where(node)}: {_short(repr(node.value), 40)} -> 'XX...XX'")
 
     _CMP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
             ast.NotEq: ast.Eq, ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn, ast.NotIn: ast.In}
@@ -768,7 +783,8 @@ class _Generator:
     def bools(self) -> Iterator[_Edit]:
         for node in self.expr_nodes():
             if isinstance(node, ast.Constant) and isinstance(node.value, bool):
-                yield self.replace("bool_const", node, repr(not node.value))
+                yield self.replace("bool_const", node, repr(not node.value),
+                                   change=f"{self.where(node)}: {node.value!r} -> {not node.value!r}")
 
     def statements_removed(self) -> Iterator[_Edit]:
         for s in self.statements:
@@ -804,8 +820,17 @@ class _Generator:
                 if not isinstance(kw, ast.keyword) or kw.arg is None or not self.inside(kw):
                     continue
                 if i + 1 < len(parts):
+                    # up to the next argument, or (when it starts a new line) to the end of this line
                     start = self.t.offset(kw.lineno, kw.col_offset)
                     end = self.t.offset(parts[i + 1].lineno, parts[i + 1].col_offset)
+                    if parts[i + 1].lineno > kw.end_lineno:
+                        comma = self.t.text.index(",", self.t.offset(kw.end_lineno, kw.end_col_offset)) + 1
+                        line_end = self.t.text.index("\n", comma) if "\n" in self.t.text[comma:] else len(self.t.text)
+                        end = comma if self.t.text[comma:line_end].strip() else line_end
+                        if not self.t.text[self.t.starts[kw.lineno - 1]:start].strip():
+                            start, end = self.t.starts[kw.lineno - 1], line_end + 1   # the whole line goes
+                        elif end == line_end:
+                            start = len(self.t.text[:start].rstrip(" "))            # no trailing blank
                 elif i > 0:
                     start = self.t.offset(parts[i - 1].end_lineno, parts[i - 1].end_col_offset)
                     end = self.t.offset(kw.end_lineno, kw.end_col_offset)
