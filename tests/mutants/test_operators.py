@@ -311,7 +311,7 @@ def test_operator_precedence_is_kept_with_parentheses():
 # -- ids ------------------------------------------------------------------------------------------
 def test_ids_are_stable_when_unrelated_lines_change():
     before = {m.id for m in mutate(CONSUMER, lesson="99_toy", grade_id="consume")}
-    edited = CONSUMER.replace("    done = 0\n", "    done = 0\n    log = [1, \"Body\", True]  # an unrelated new line\n")
+    edited = CONSUMER.replace("    done = 0\n", "    done = 0\n    log = [1, 'Body', True]  # unrelated\n")
     edited = edited.replace("import json\n", "import json\nimport os\n\n")
     after = {m.id for m in mutate(edited, lesson="99_toy", grade_id="consume")}
     assert before <= after, sorted(before - after)

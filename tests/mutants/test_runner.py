@@ -196,3 +196,31 @@ def test_equivalents_file_reads_ids_by_lesson_with_one_line_arguments(tmp_path):
     path.write_text(f'[{LESSON}]\n"add:x#1" = ""\n')
     with pytest.raises(ValueError, match="one-line argument"):
         load_equivalents(path)
+
+
+def test_the_fast_way_agrees_with_the_thorough_way(toy, run):
+    lesson = load_lesson(toy / LESSON)
+    picked = [m for m in lesson.mutants() if m.operator in ("arith", "return_none")]
+    fast = LessonRunner(lesson, fast=True).run(picked)
+    thorough = {r.mutant.id: r for r in run.results}
+    assert [(r.mutant.id, r.status) for r in fast.results] == [(m.id, thorough[m.id].status) for m in picked]
+    for r in fast.results:
+        assert len(r.killers) <= 1 and set(r.killers) <= set(thorough[r.mutant.id].killers)
+    assert all("reference" in nb.seconds for nb in fast.notebooks)
+
+
+def test_a_lean_reset_that_is_not_enough_falls_back_to_the_whole_setup(tmp_path):
+    folder = tmp_path / LESSON
+    folder.mkdir()
+    (folder / f"{LESSON}.ipynb").write_text(json.dumps(notebook(
+        cell("box = []"),
+        cell("print(box.append(1))     # looks like a display, changes the world"),
+        cell(ADD, solution="add"),
+        cell("assert box == [1] and add(1, 1) == 2", graded="sees_the_box"))))
+    lesson = load_lesson(folder)
+    mutants = [m for m in lesson.mutants() if m.operator == "arith"]
+    for fast in (False, True):
+        out = LessonRunner(lesson, fast=fast, limit=10).run(mutants)
+        assert not out.broken, out.broken
+        assert [r.status for r in out.results] == ["killed"], (fast, out.results)
+        assert out.notebooks[-1].reset_note and "whole setup" in out.notebooks[-1].reset_note

@@ -5,7 +5,7 @@ Examples (from the repository's root, with ``tools/`` on ``PYTHONPATH``; ``make 
     python -m mutants                              # every mutant of every lesson; report in out/mutants/
     python -m mutants --lesson 04_visibility_heartbeat --jobs 1
     python -m mutants --list                       # the mutants, without running anything
-    python -m mutants --sample 10 --seed ci        # what the suite's CI sample runs
+    python -m mutants --sample 10 --seed ci --fast # what the suite's CI sample runs
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="seconds a mutant may run (default: 5x the reference, 30 to 300 s)")
     p.add_argument("--stop-early", action="store_true",
                    help="stop at a mutant's first failing graded cell (faster; killers not all recorded)")
+    p.add_argument("--fast", action="store_true",
+                   help="the CI sample's way: lean setup, stop early, the reference only through the cells that killed")
     p.add_argument("--solutions", type=Path, default=REPO / "solutions")
     p.add_argument("--equivalents", type=Path, default=EQUIVALENTS)
     p.add_argument("--out", type=Path, default=REPO / "out" / "mutants")
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     def one(item) -> LessonRun:
         position, name = item
         mutants, total = chosen[name]
-        runner = LessonRunner(lessons[name], limit=args.timeout, stop_early=args.stop_early,
+        runner = LessonRunner(lessons[name], limit=args.timeout, stop_early=args.stop_early, fast=args.fast,
                               equivalents=equivalents, on_result=lambda r: bars.result(name, r),
                               on_phase=lambda text: bars.phase(name, text))
         run = runner.run(mutants)

@@ -85,6 +85,8 @@ def lesson_markdown(run: LessonRun) -> str:
         notes.append(f"- {nb.notebook}: the reference ran in {nb.reference_seconds:.1f} s; a mutant's limit was "
                      f"{nb.limit:.0f} s; {nb.reset_statements} setup statements rebuilt the world before each mutant; "
                      f"the kernel started {nb.kernel_starts} time(s)")
+        if nb.seconds:
+            notes.append("- time (s): " + ", ".join(f"{k} {v:.1f}" for k, v in nb.seconds.items()))
         out.extend(notes)
     out.append("")
     survivors = run.survivors

@@ -38,6 +38,8 @@ MIN_LIMIT = 30.0
 MAX_LIMIT = 300.0
 #: Setup statements get this long each (a demo cell may explore for a while).
 SETUP_LIMIT = 600.0
+#: A mutant's limit in the fast way (no reference time to scale): hangs are rare, and this is generous.
+FAST_LIMIT = 120.0
 
 KILLED = ("killed", "timeout", "died")
 
@@ -78,6 +80,12 @@ class NotebookRun:
     leaked: str | None = None          # the reference failed after the mutants: state leaked between them
     reset_note: str | None = None      # the lean reset was not enough, so the whole setup ran between mutants
     reset_statements: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)   # phase -> wall seconds: start, setup, reference, ...
+
+    def spent(self, phase: str, since: float) -> float:
+        now = time.monotonic()
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - since
+        return now
     kernel_starts: int = 0
 
     @property
@@ -143,10 +151,11 @@ class LessonRunner:
 
     def __init__(self, lesson: Lesson, *, limit: float | None = None, stop_early: bool = False,
                  equivalents: dict[str, str] | None = None, on_result: Callable[[Result], None] | None = None,
-                 on_phase: Callable[[str], None] | None = None, check_after: bool = True):
+                 on_phase: Callable[[str], None] | None = None, check_after: bool = True, fast: bool = False):
         self.lesson = lesson
         self.limit = limit
-        self.stop_early = stop_early
+        self.fast = fast
+        self.stop_early = stop_early or fast
         self.equivalents = equivalents or {}
         self.on_result = on_result or (lambda r: None)
         self.on_phase = on_phase or (lambda s: None)
@@ -160,7 +169,7 @@ class LessonRunner:
             shutil.copytree(self.lesson.folder, work)
             for nb in self.lesson.notebooks:
                 mine = [m for m in mutants if m.notebook == nb.name]
-                if mine:
+                if mine and not (self.fast and self._fast(nb, mine, work, out)):
                     self._notebook(nb, mine, work, out)
         out.seconds = time.monotonic() - began
         return out
@@ -173,16 +182,20 @@ class LessonRunner:
         reset = nb.reset
         try:
             self.on_phase(f"{nb.name}: setup")
+            t = time.monotonic()
             kernel.start()
+            t = record.spent("start", t)
             self._setup(kernel, nb.setup, record)
+            t = record.spent("setup", t)
             # Before each mutant the world is rebuilt by the lean reset (a killed mutant may leave a
             # queue full or a fault armed); the reference runs on a rebuilt world too, so that a
             # reset that is not enough shows up here, once, and the whole setup takes its place.
             self.on_phase(f"{nb.name}: reference")
             self._setup(kernel, reset, record)
-            began = time.monotonic()
+            began = record.spent("reset", t)
             status, outcomes = self._run(kernel, nb, None, SETUP_LIMIT, stop_early=False)
             record.reference_seconds = time.monotonic() - began
+            t = record.spent("reference", began)
             if status == "killed":
                 failed = sorted(k for k, o in outcomes.items() if not o.ok)
                 kernel.restart()
@@ -209,20 +222,26 @@ class LessonRunner:
                 began = time.monotonic()
                 if not fresh:
                     self._setup(kernel, reset, record)
+                t = record.spent("reset", began)
                 status, outcomes = self._run(kernel, nb, m, record.limit, stop_early=self.stop_early)
+                record.spent("mutants", t)
                 fresh = False
                 killers = {k: o.summary() for k, o in outcomes.items() if not o.ok}
                 result = Result(m, status, killers, time.monotonic() - began, self.equivalents.get(m.id))
                 out.results.append(result)
                 self.on_result(result)
                 if status in ("timeout", "died"):
+                    t = time.monotonic()
                     kernel.restart()
                     self._setup(kernel, nb.setup, record)
+                    record.spent("restarts", t)
                     fresh = True
             if self.check_after:
+                t = time.monotonic()
                 if not fresh:
                     self._setup(kernel, reset, record)
                 status, outcomes = self._run(kernel, nb, None, SETUP_LIMIT, stop_early=False)
+                record.spent("check", t)
                 if status != "survived":
                     failed = {k: o.summary() for k, o in outcomes.items() if not o.ok}
                     record.leaked = (f"after the mutants the reference fails {sorted(failed)}: "
@@ -230,6 +249,61 @@ class LessonRunner:
         finally:
             record.kernel_starts = kernel.starts
             kernel.shutdown()
+
+    def _fast(self, nb: Notebook, mutants: list[Mutant], cwd: Path, out: LessonRun) -> bool:
+        """The CI sample's way: only the lean setup, each mutant until its first failing graded cell,
+        then the reference through the cells that killed (it must pass them in the same world).
+
+        Returns False, keeping no result, when the reference fails one of those cells: then the thorough
+        way runs (the whole setup, the whole reference first), which also says why.
+        """
+        record = NotebookRun(nb.name)
+        kernel = Kernel(cwd)
+        results: list[Result] = []
+        try:
+            self.on_phase(f"{nb.name}: setup")
+            t = time.monotonic()
+            kernel.start()
+            t = record.spent("start", t)
+            self._setup(kernel, nb.reset, record)
+            record.spent("setup", t)
+            record.reset_statements = len(nb.reset)
+            record.limit = self.limit or FAST_LIMIT
+            fresh = True
+            self.on_phase(f"{nb.name}: mutants")
+            for m in mutants:
+                began = time.monotonic()
+                if not fresh:
+                    self._setup(kernel, nb.reset, record)
+                t = record.spent("reset", began)
+                status, outcomes = self._run(kernel, nb, m, record.limit, stop_early=True)
+                record.spent("mutants", t)
+                fresh = False
+                killers = {k: o.summary() for k, o in outcomes.items() if not o.ok}
+                results.append(Result(m, status, killers, time.monotonic() - began, self.equivalents.get(m.id)))
+                if status in ("timeout", "died"):
+                    t = time.monotonic()
+                    kernel.restart()
+                    self._setup(kernel, nb.reset, record)
+                    record.spent("restarts", t)
+                    fresh = True
+            cells = {k for r in results if r.status == "killed" for k in r.killers}
+            t = time.monotonic()
+            if not fresh:
+                self._setup(kernel, nb.reset, record)
+            status, outcomes = self._run(kernel, nb, None, SETUP_LIMIT, stop_early=False, only=cells)
+            record.spent("reference", t)
+            record.reference = dict(outcomes)
+            if status != "survived":
+                return False
+        finally:
+            record.kernel_starts = kernel.starts
+            kernel.shutdown()
+        out.notebooks.append(record)
+        for r in results:
+            out.results.append(r)
+            self.on_result(r)
+        return True
 
     def _setup(self, kernel: Kernel, units: list, record: NotebookRun) -> None:
         for unit in units:
@@ -243,8 +317,11 @@ class LessonRunner:
                     kernel.restart()
 
     def _run(self, kernel: Kernel, nb: Notebook, mutant: Mutant | None, limit: float, *,
-             stop_early: bool) -> tuple[str, dict[str, Outcome]]:
-        """Run one mutant (None: the reference). Returns its status and each graded cell's outcome."""
+             stop_early: bool, only: set[str] | None = None) -> tuple[str, dict[str, Outcome]]:
+        """Run one mutant (None: the reference), through every graded cell or ``only`` those.
+
+        Returns its status and each graded cell's outcome.
+        """
         names = sorted(nb.solution_names)
         kernel.run(f"for _mutants_name in {names!r}:\n    globals().pop(_mutants_name, None)\n"
                    "globals().pop('_mutants_name', None)\n", 30)
@@ -252,6 +329,8 @@ class LessonRunner:
         outcomes: dict[str, Outcome] = {}
         status = "survived"
         for unit in nb.per_mutant:
+            if only is not None and unit.kind == "graded" and unit.grade_id not in only:
+                continue
             code = unit.source
             if mutant is not None and unit.kind == "solution" and unit.grade_id == mutant.grade_id:
                 code = mutant.source
