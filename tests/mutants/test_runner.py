@@ -171,6 +171,16 @@ def test_the_report_lists_survivors_with_their_diff(run, tmp_path):
     assert "kill rate" in report.table([run])
 
 
+def test_confirm_grades_a_mutant_through_the_whole_notebook_in_a_fresh_kernel(toy, run):
+    from mutants.runner import confirm
+    lesson = load_lesson(toy / LESSON)
+    commuted = result(run, "commuted").mutant
+    assert confirm(lesson, commuted, limit=30).status == "survived"
+    minus = next(r for r in run.results if r.mutant.operator == "arith").mutant
+    again = confirm(lesson, minus, limit=30)
+    assert again.status == "killed" and set(again.killers) == {"adds", "kept", "twice_hidden"}
+
+
 def test_a_broken_reference_runs_no_mutant(toy, tmp_path):
     folder = tmp_path / LESSON
     folder.mkdir()

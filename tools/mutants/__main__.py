@@ -20,7 +20,7 @@ from pathlib import Path
 from . import report
 from .equivalents import EQUIVALENTS, load_equivalents, toml_key
 from .lessons import lesson_names, load_lesson
-from .runner import LessonRun, LessonRunner, sample
+from .runner import MAX_LIMIT, LessonRun, LessonRunner, confirm, sample
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="stop at a mutant's first failing graded cell (faster; killers not all recorded)")
     p.add_argument("--fast", action="store_true",
                    help="the CI sample's way: lean setup, stop early, the reference only through the cells that killed")
+    p.add_argument("--confirm", action="store_true",
+                   help="grade each survivor again the slow, faithful way (a fresh kernel, the whole notebook)")
     p.add_argument("--solutions", type=Path, default=REPO / "solutions")
     p.add_argument("--equivalents", type=Path, default=EQUIVALENTS)
     p.add_argument("--out", type=Path, default=REPO / "out" / "mutants")
@@ -92,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
                               on_phase=lambda text: bars.phase(name, text))
         run = runner.run(mutants)
         run.total = total if not args.sample else len(mutants)
+        if args.confirm:
+            for r in run.survivors:
+                bars.phase(name, f"confirming {r.mutant.grade_id}")
+                r.confirmed = confirm(lessons[name], r.mutant, limit=args.timeout or MAX_LIMIT).status
         report.write_lesson(run, args.out)   # each lesson's file as soon as it is done: the full run is long
         bars.done(name, run)
         return run

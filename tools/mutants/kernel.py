@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import queue
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,9 @@ class Kernel:
         env.setdefault("MPLBACKEND", "agg")   # pictures are never graded; drawing them is wasted time
         env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
         self.km = KernelManager(kernel_name=self.kernel_name)
-        self.km.start_kernel(cwd=str(self.cwd), env=env,
+        # The kernel's own chatter (warnings about its transport, a dying kernel's last words) would
+        # scribble over the progress bars; what matters comes back through its messages.
+        self.km.start_kernel(cwd=str(self.cwd), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              extra_arguments=["--HistoryManager.hist_file=:memory:"])
         self.kc = self.km.client()
         self.kc.start_channels()

@@ -59,7 +59,10 @@ def _survivor(result: Result) -> str:
     return "\n".join([
         f"#### `{m.id}`",
         "",
-        f"{m.grade_id}, line {m.line} of the cell, operator `{m.operator}` ({m.kind})",
+        f"{m.grade_id}, line {m.line} of the cell, operator `{m.operator}` ({m.kind})"
+        + ("" if result.confirmed is None else
+           "; confirmed in a fresh kernel running the whole notebook" if result.confirmed == "survived" else
+           f"; **{result.confirmed} when the whole notebook ran in a fresh kernel**: the runner's shortcut was wrong"),
         "",
         "```diff",
         m.diff(),

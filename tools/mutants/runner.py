@@ -53,6 +53,7 @@ class Result:
     killers: dict[str, str] = field(default_factory=dict)   # grade_id -> what it raised
     seconds: float = 0.0
     equivalent: str | None = None                  # the argument, when the mutant is listed as equivalent
+    confirmed: str | None = None                   # a survivor graded again by confirm(): its status there
 
     @property
     def killed(self) -> bool:
@@ -181,7 +182,7 @@ class LessonRunner:
         kernel = Kernel(cwd)
         reset = nb.reset
         try:
-            self.on_phase(f"{nb.name}: setup")
+            self.on_phase(self._where(nb, "setup"))
             t = time.monotonic()
             kernel.start()
             t = record.spent("start", t)
@@ -190,7 +191,7 @@ class LessonRunner:
             # Before each mutant the world is rebuilt by the lean reset (a killed mutant may leave a
             # queue full or a fault armed); the reference runs on a rebuilt world too, so that a
             # reset that is not enough shows up here, once, and the whole setup takes its place.
-            self.on_phase(f"{nb.name}: reference")
+            self.on_phase(self._where(nb, "reference"))
             self._setup(kernel, reset, record)
             began = record.spent("reset", t)
             status, outcomes = self._run(kernel, nb, None, SETUP_LIMIT, stop_early=False)
@@ -217,7 +218,7 @@ class LessonRunner:
             record.reset_statements = len(reset)
             record.limit = self.limit or min(MAX_LIMIT, max(MIN_LIMIT, LIMIT_FACTOR * record.reference_seconds))
             fresh = False
-            self.on_phase(f"{nb.name}: mutants")
+            self.on_phase(self._where(nb, "mutants"))
             for m in mutants:
                 began = time.monotonic()
                 if not fresh:
@@ -261,7 +262,7 @@ class LessonRunner:
         kernel = Kernel(cwd)
         results: list[Result] = []
         try:
-            self.on_phase(f"{nb.name}: setup")
+            self.on_phase(self._where(nb, "setup"))
             t = time.monotonic()
             kernel.start()
             t = record.spent("start", t)
@@ -270,7 +271,7 @@ class LessonRunner:
             record.reset_statements = len(nb.reset)
             record.limit = self.limit or FAST_LIMIT
             fresh = True
-            self.on_phase(f"{nb.name}: mutants")
+            self.on_phase(self._where(nb, "mutants"))
             for m in mutants:
                 began = time.monotonic()
                 if not fresh:
@@ -304,6 +305,9 @@ class LessonRunner:
             out.results.append(r)
             self.on_result(r)
         return True
+
+    def _where(self, nb: Notebook, phase: str) -> str:
+        return phase if len(self.lesson.notebooks) == 1 else f"{nb.name}: {phase}"
 
     def _setup(self, kernel: Kernel, units: list, record: NotebookRun) -> None:
         for unit in units:
