@@ -201,14 +201,13 @@ def _parse(src: str) -> ast.Module | None:
 
 def _statements(cell: int, src: str) -> list[Unit]:
     """One unit per top-level statement of an ordinary cell (the whole cell if it does not parse)."""
-    tree = _parse(src)
-    if tree is None or not tree.body:
-        return [Unit(cell, "other", src)] if src.strip() else []
-    lines = src.splitlines(keepends=True)
     try:
-        ast.parse(src)
+        tree = ast.parse(src)
     except SyntaxError:
-        return [Unit(cell, "other", src)]     # IPython syntax: keep the cell whole
+        return [Unit(cell, "other", src)]     # IPython syntax (a magic, !shell): the cell stays whole
+    if not tree.body:
+        return []
+    lines = src.splitlines(keepends=True)
     out = []
     for stmt in tree.body:
         first = stmt.lineno - 1

@@ -27,7 +27,7 @@ import ast
 import copy
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 #: Calls that are the business effect (a charge, a handler, the work).
@@ -106,7 +106,6 @@ class Mutant:
     original: str
     source: str
     notebook: str = ""
-    extra: dict = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -494,12 +493,10 @@ class _Generator:
             item = s.items[0]
             if item.optional_vars is not None or not isinstance(item.context_expr, (ast.Name, ast.Attribute)):
                 continue  # `with db:` (a connection as its own transaction), not `with open(...) as f`
-            line = self.t.lines[s.lineno - 1]
             start = self.t.offset(s.lineno, s.col_offset)
             colon = self.t.offset(item.context_expr.end_lineno, item.context_expr.end_col_offset)
             head_end = self.t.text.index(":", colon) + 1
             new = self.t.text[:start] + "if True:" + self.t.text[head_end:]
-            del line
             yield _Edit("drop_transaction", f"with {_unparse(item.context_expr)}: -> if True:", s, new)
 
     def delete_in_finally(self) -> Iterator[_Edit]:
