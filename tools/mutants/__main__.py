@@ -142,6 +142,7 @@ class _Progress:
         self.lock = threading.Lock()
         self.bars = {}
         self.counts = {n: {"killed": 0, "survived": 0} for n in chosen}
+        self.started: set[str] = set()
         try:
             from tqdm import tqdm
         except ImportError:
@@ -155,7 +156,11 @@ class _Progress:
     def phase(self, name: str, text: str) -> None:
         if self.enabled:
             with self.lock:
-                self.bars[name].set_postfix_str(text, refresh=True)
+                bar = self.bars[name]
+                if name not in self.started:    # the rate counts from the lesson's start, not the program's
+                    self.started.add(name)
+                    bar.reset(total=bar.total)
+                bar.set_postfix_str(text, refresh=True)
 
     def result(self, name: str, r) -> None:
         with self.lock:
