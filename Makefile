@@ -9,6 +9,8 @@
 #   make bench BENCH_ARGS=...            extra arguments for python -m sqslab.tools.bench
 #   make mutants MUTANTS_ARGS="--lesson 04 --jobs 2"   extra arguments for tools/mutants (--list, --sample N, ...)
 #   make setup SETUP_FORCE=1             install into a venv that serves another checkout (see tools/envcheck.py)
+#   make hub HUB_PORT=8000 HUB_LEARNERS=sqs-ada,sqs-bob HUB_INSTRUCTOR=sqs-teacher   the local hub's users and port
+#   make hub-setup HUB_PREFIX=/opt/sqslab-hub    where the hub's environment (readable by every uid) lives
 
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
@@ -32,6 +34,10 @@ MUTANTS_ARGS ?=
 SUBMISSIONS ?=
 OUT ?= out
 SETUP_FORCE ?=
+HUB_PREFIX ?= /opt/sqslab-hub
+HUB_PORT ?= 8000
+HUB_INSTRUCTOR ?= sqs-teacher
+HUB_LEARNERS ?= sqs-ada,sqs-bob,sqs-cy
 
 # JupyterLab for a learner: local only, no calls home for news or updates, and (through
 # tools/jupyter-config) without nbgrader's instructor panels, which need a gradebook a learner has not
@@ -42,7 +48,7 @@ JUPYTER_LAB_ANY = "$(PY)" -m jupyter lab --ip=127.0.0.1 \
 JUPYTER_LAB = JUPYTER_CONFIG_PATH="$(CURDIR)/tools/jupyter-config$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
   $(JUPYTER_LAB_ANY)
 
-.PHONY: help setup lab test lint grade release author strip bench fidelity mutants demo clean clean-work
+.PHONY: help setup lab test lint grade release author strip bench fidelity mutants demo clean clean-work hub hub-setup hub-test hub-clean
 
 help: ## List the targets (this text)
 	@echo "sqs-reliability-course: make <target> [VAR=value ...]"
@@ -51,7 +57,8 @@ help: ## List the targets (this text)
 	  | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
 	@echo
 	@echo "Variables: VENV=$(VENV) PYTHON=$(PYTHON) WORKERS=$(WORKERS) OUT=$(OUT)"
-	@echo "           LAB_ARGS TEST_ARGS GRADE_ARGS BENCH_ARGS MUTANTS_ARGS SUBMISSIONS SETUP_FORCE (see the Makefile's head)"
+	@echo "           LAB_ARGS TEST_ARGS GRADE_ARGS BENCH_ARGS MUTANTS_ARGS SUBMISSIONS SETUP_FORCE"
+	@echo "           HUB_PREFIX HUB_PORT HUB_INSTRUCTOR HUB_LEARNERS (see the Makefile's head)"
 
 setup: $(STAMP) ## Create the venv (Python 3.11, VENV=.venv) and install the course; instant once done
 
@@ -73,8 +80,8 @@ $(STAMP): pyproject.toml
 	elif [ $$status -eq 2 ] && [ -z "$(SETUP_FORCE)" ]; then \
 	  exit 1; \
 	else \
-	  echo "setup: pip install -e '.[test]' into $(VENV) (a few minutes on a fresh machine)"; \
-	  "$(PY)" -m pip install --quiet --disable-pip-version-check -e '.[test]'; \
+	  echo "setup: pip install -e '.[test,hub]' into $(VENV) (a few minutes on a fresh machine)"; \
+	  "$(PY)" -m pip install --quiet --disable-pip-version-check -e '.[test,hub]'; \
 	  "$(PY)" tools/envcheck.py; \
 	fi
 	@mkdir -p "$(dir $@)" && touch "$@"
@@ -86,9 +93,24 @@ lab: setup ## Copy course/ into work/ (never overwriting your files) and open Ju
 	"$(PY)" tools/workcopy.py --course course --work work
 	$(JUPYTER_LAB) --notebook-dir=work $(LAB_ARGS)
 
-test: setup lint ## Lint, then run the whole test suite in parallel (pytest -n WORKERS); what CI runs
+test: setup lint ## Lint, then run the whole test suite in parallel (pytest -n WORKERS), all but the hub test; what CI runs
 	@# Any non-zero pytest status fails the target, including 5 (no tests were collected).
-	"$(PY)" -m pytest -n $(WORKERS) $(TEST_ARGS)
+	"$(PY)" -m pytest -n $(WORKERS) -m "not hub" $(TEST_ARGS)
+
+hub-setup: setup ## The hub's environment, readable by every uid (HUB_PREFIX; root, npm)
+	"$(PY)" tools/hub/hubenv.py --prefix "$(HUB_PREFIX)"
+
+hub: hub-setup ## A JupyterHub with the course on this machine, local users, nbgrader's exchange (root)
+	"$(PY)" tools/hub/classroom.py run --prefix "$(HUB_PREFIX)" --port $(HUB_PORT) \
+	  --instructor "$(HUB_INSTRUCTOR)" --learners "$(HUB_LEARNERS)"
+
+hub-clean: ## Remove the users and the class that `make hub` made (their home folders too)
+	"$(PY)" tools/hub/classroom.py clean --prefix "$(HUB_PREFIX)"
+
+hub-test: hub-setup ## The class on a real hub, end to end (tests/deploy/test_hub.py; root; about 3 minutes)
+	"$(PY)" -m pytest -m hub tests/deploy/test_hub.py $(TEST_ARGS)
+	@echo "hub-test: each step's time and what it checks (artifacts/hub-test-steps.json):"
+	@cat artifacts/hub-test-steps.json
 
 lint: setup ## Check the code for unused imports and undefined names (ruff; the rules are in pyproject.toml)
 	"$(PY)" -m ruff check --quiet .

@@ -311,6 +311,9 @@ def run(args) -> int:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
     _say(args, f"wrote {csv_path} ({len(table)} rows: "
                + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + f") in {time.monotonic() - t0:.1f}s")
+    if not args.work:
+        from autograder.report import write_report
+        _say(args, f"wrote {write_report(out)} (the class report)")
     if not info.sandboxed:
         _warn_unsandboxed(info)
     if args.work:

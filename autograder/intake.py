@@ -55,7 +55,9 @@ def find_notebook(folder: str, expected: str, known_ids: set[str]) -> tuple[str 
     if not os.path.isdir(folder):
         return None, []
     names = sorted(os.listdir(folder))
-    others = [n for n in names if n != f"{expected}.ipynb" and not n.startswith(".")]
+    # nbgrader's exchange puts these beside every submission it collects: not the learner's files.
+    others = [n for n in names if n != f"{expected}.ipynb" and not n.startswith(".")
+              and n not in ("timestamp.txt", "submission_secret.txt")]
     if f"{expected}.ipynb" in names:
         return os.path.join(folder, f"{expected}.ipynb"), others
     candidates = [n for n in names if n.endswith(".ipynb") and not n.startswith(".")]

@@ -1,9 +1,9 @@
 """Does this Python already have what pyproject.toml asks for?
 
-``make setup`` asks this first and runs ``pip install -e .[test]`` only when the answer is no, so that
+``make setup`` asks this first and runs ``pip install -e .[test,hub]`` only when the answer is no, so that
 touching pyproject.toml (or a venv built another way) does not reinstall a working environment while
 other processes are using it. Checks every requirement of ``[project] dependencies`` and the ``test``
-extra, the requirements their extras pull in, and that ``sqslab`` is installed from this checkout.
+and ``hub`` extras, the requirements their extras pull in, and that ``sqslab`` is installed from this checkout.
 
 Exit status 0 when satisfied, 1 when ``pip install`` is needed, and 2 when this Python's sqslab is
 installed from *another checkout*: installing this one would silently switch everyone who uses that
@@ -26,7 +26,7 @@ except ImportError:  # a fresh venv has only pip, which carries its own copy
 REPO = Path(__file__).resolve().parent.parent
 
 
-def wanted(pyproject: Path = REPO / "pyproject.toml", extras: tuple[str, ...] = ("test",)) -> list[str]:
+def wanted(pyproject: Path = REPO / "pyproject.toml", extras: tuple[str, ...] = ("test", "hub")) -> list[str]:
     """The requirement strings of the project's dependencies plus the given optional extras."""
     project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
     found = list(project.get("dependencies", []))

@@ -40,6 +40,30 @@ def copy_missing(course: Path, work: Path) -> list[Path]:
     return copied
 
 
+def trust(paths: list[Path]) -> list[Path]:
+    """Sign the notebooks among ``paths`` as ``jupyter trust`` does; return those signed.
+
+    A notebook the learner made on this machine is theirs to trust; unsigned, the server logs
+    "Notebook ... is not trusted" each time one is opened. The signature goes into the learner's own
+    Jupyter data folder (the server checks it there), never into the file.
+    """
+    import nbformat
+    from nbformat.sign import NotebookNotary
+
+    notary = NotebookNotary()
+    signed = []
+    for path in paths:
+        if path.suffix != ".ipynb":
+            continue
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception:  # not a notebook after all: nothing to trust, and nothing to stop for
+            continue
+        notary.sign(nb)
+        signed.append(path)
+    return signed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--course", type=Path, default=REPO / "course")
@@ -50,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"workcopy: {exc}", file=sys.stderr)
         return 1
+    trust(copied)
     for path in copied:
         print(f"workcopy: new in your work folder: {path}")
     if not copied:

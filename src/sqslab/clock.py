@@ -9,7 +9,7 @@ Why time-machine rather than freezegun: time-machine patches the C-level clock f
 ``time.monotonic`` and ``time.perf_counter`` alone (so deadline and timeout logic in a learner's
 code, in Jupyter and in the grader still works) and costs about 0.1 ms to enter; freezegun also
 freezes the monotonic clocks and rewrites module-level aliases of the time functions, and costs
-10-15 ms to enter once boto3 and moto are loaded (measured, see FACTS.md).
+10-15 ms to enter once boto3 and moto are loaded (measured; docs/sqs-facts.md, "Where moto differs").
 
 Timers live on the clock too: a heartbeat is "a callback every N simulated seconds", fired by
 :meth:`Clock.advance` in time order, so it is deterministic under test. In production the same

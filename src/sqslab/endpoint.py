@@ -35,10 +35,13 @@ import os
 import re
 import threading
 from dataclasses import dataclass
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 from urllib.parse import urlparse
 
 from .exceptions import EnvironmentProblem
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .lab import Lab
 
 #: The variables this module reads.
 ENV = "SQSLAB_ENDPOINT"
@@ -203,3 +206,82 @@ def moto_server_url() -> str:
             host, port = server.get_host_and_port()
             _server, _server_url = server, f"http://{host}:{port}"
         return _server_url
+
+
+# -- a lab on its endpoint ---------------------------------------------------------------------------
+def connect(lab: "Lab", outer: "Lab | None") -> None:
+    """Point a starting lab's clients at its endpoint; find out whether its queues are in this process."""
+    from botocore.exceptions import EndpointConnectionError
+
+    lab._url = moto_server_url() if lab.endpoint.kind == "moto-server" else lab.endpoint.url
+    if lab.endpoint.kind == "moto-server":
+        lab.in_process = True
+    elif lab.endpoint.real_aws:
+        lab.in_process = False
+    else:
+        try:
+            lab.in_process = _serves_this_process(lab)
+        except EndpointConnectionError:
+            raise EnvironmentProblem(
+                f"Nothing answers at SQSLAB_ENDPOINT={lab._url}. Start that SQS first (ElasticMQ: "
+                "docker run -p 9324:9324 softwaremill/elasticmq-native), or unset SQSLAB_ENDPOINT to "
+                "use moto in this process.") from None
+    if lab.in_process:
+        # moto's server shares this process's moto: a fresh world per lab, as mock_aws gives,
+        # except inside another lab (the canary), whose queues must survive.
+        if outer is None:
+            _reset_moto_server(lab)
+    else:
+        import secrets
+
+        lab._token = secrets.token_hex(3)
+
+
+def _serves_this_process(lab: "Lab") -> bool:
+    # A queue created through the endpoint shows up in this process's moto only if the
+    # server is moto's and runs here (the test suite's ThreadedMotoServer).
+    import secrets
+
+    from .moto import state
+    from .recorder import ACCOUNT_ID, REGION
+
+    admin = lab._admin()
+    name = f"sqslab-probe-{secrets.token_hex(4)}"
+    url = admin.create_queue(QueueName=name)["QueueUrl"]
+    try:
+        return state.holds_queue(name, ACCOUNT_ID, REGION)
+    finally:
+        admin.delete_queue(QueueUrl=url)
+
+
+def _reset_moto_server(lab: "Lab") -> None:
+    import urllib.request
+
+    # moto's server mode resets its state on this request (its public API, /moto-api/reset).
+    with urllib.request.urlopen(urllib.request.Request(f"{lab._url}/moto-api/reset", method="POST"),
+                                timeout=10):
+        pass
+
+
+def notice(lab: "Lab") -> str:
+    """What changes on ``lab``'s endpoint, in a few lines (printed when such a lab opens)."""
+    where = lab.endpoint.describe() if lab.endpoint.kind != "moto-server" else \
+        f"moto's server mode at {lab._url}"
+    if lab.endpoint.in_process_mock:
+        return "sqslab: SQS is moto in this process (no network); the clock is simulated."
+    if lab.in_process:
+        return (f"sqslab: SQS is {where}, in this process. Every request goes over HTTP; the clock is "
+                "still simulated and every correction of moto still applies.")
+    return "\n".join([
+        f"sqslab: SQS is {where}, outside this process. What changes:",
+        f"  - the clock is real: clock.advance(n) waits n seconds (at most {lab.endpoint.max_wait:g}, "
+        "SQSLAB_MAX_WAIT; longer moves are refused), so use small timeouts (visibility_timeout=2);",
+        "  - the bench's corrections of moto do not apply: you see this endpoint's own behaviour "
+        "(python -m sqslab.tools.fidelity says which SQS facts it honours);",
+        "  - lab.snapshot() is the bench's own record of its calls (moves SQS makes by itself, to a "
+        "dead-letter queue or by a redrive, are not on it); lab.depth() asks SQS;",
+        "  - duplicate deliveries cannot be injected, and moto-only helpers (alarms, claims tables) "
+        "are not available;",
+        f"  - queue names start with {lab.endpoint.prefix}{lab._token}-, and the lab deletes its "
+        "queues when it closes.",
+    ])

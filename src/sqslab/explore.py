@@ -1,8 +1,9 @@
-"""Exhaustive crash exploration: every fault point at every message position, and crashes again.
+"""Exhaustive crash exploration: every fault point at every message position, then harder plans.
 
 A consumer that survives one hand-picked crash may still fail another, so graded tests try them
-all: first a run with no fault, then each fault point for each message, then two faults on the
-same message (the restarted consumer dies again). Exploration is bounded by a number of runs,
+all: first a run with no fault, then each fault point for each message, then, taking turns, a
+second crash on restart, a restart that comes late, and two faults on two messages in one run
+(:func:`fault_plans`). Exploration is bounded by a number of runs,
 never by wall time, so it always explores the same cases; it stops at the first counter-example
 and returns its verdict, with the explanation and the history of that run.
 """
@@ -13,25 +14,77 @@ from itertools import product
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .check import Verdict
-from .faults import CRASH_POINTS, DEFAULT_POINTS, Fault
+from .faults import CRASH_POINTS, DEFAULT_POINTS, Fault, is_fatal
 from .lab import Lab, lab_for
 from .scenario import Process, run_scenario
 
 
-def fault_plans(points: Sequence[str], messages: int, *, double: bool = True) -> Iterator[tuple[Fault, ...]]:
-    """Every plan explore tries, in order: none; each point x message; then pairs of crashes."""
+#: How long a crashed consumer takes to come back, in the plans that say so: a few seconds; past
+#: the visibility timeout (added to it); past FIFO's 5-minute deduplication window.
+RESTART_DELAYS = (5.0, "visibility+1", 301.0)
+
+
+def fault_plans(points: Sequence[str], messages: int, *, double: bool = True,
+                visibility_timeout: float = 30) -> Iterator[tuple[Fault, ...]]:
+    """Every plan explore tries, in order: none; each point at each message; then the other kinds, interleaved.
+
+    After the single faults (all of them: the basic contract), four kinds of plan take turns, so
+    that a run budget too small for them all still tries each kind:
+
+    - **a crash on restart**: the same message, a crash, then a second crash at any point of its
+      redelivery (the same point again means its second occurrence);
+    - **a late restart**: a crash after which the next process starts only a few seconds later,
+      or after the visibility timeout, or after the 5-minute FIFO deduplication window
+      (:data:`RESTART_DELAYS`): whatever a consumer derives from the time changes across it;
+    - **two faults in one run, on different messages** (two handler errors in one batch, a crash on
+      one message and another on a later one).
+    """
     yield ()
     for point, position in product(points, range(messages)):
         yield (Fault(point, position),)
     if not double:
         return
+    yield from _interleave(_crashes_on_restart(points, messages), _late_restarts(points, messages, visibility_timeout),
+                           _two_messages(points, messages))
+
+
+def _interleave(*kinds: Iterator[tuple[Fault, ...]]) -> Iterator[tuple[Fault, ...]]:
+    live = list(kinds)
+    while live:
+        for kind in list(live):
+            plan = next(kind, None)
+            if plan is None:
+                live.remove(kind)
+            else:
+                yield plan
+
+
+def _crashes_on_restart(points: Sequence[str], messages: int) -> Iterator[tuple[Fault, ...]]:
     crashes = [p for p in points if p in CRASH_POINTS]
-    # A restarted consumer can die again: the same message, a crash, then a second crash at any
-    # point of its redelivery (the same point again means its second occurrence).
     for position in range(messages):
         for first, second in product(crashes, crashes):
             again = 2 if first == second else 1
             yield (Fault(first, position), Fault(second, position, occurrence=again))
+
+
+def _late_restarts(points: Sequence[str], messages: int, visibility_timeout: float) -> Iterator[tuple[Fault, ...]]:
+    delays = [visibility_timeout + 1 if d == "visibility+1" else d for d in RESTART_DELAYS]
+    crashes = [p for p in points if is_fatal(p)]
+    for delay in delays:
+        for point, position in product(crashes, range(messages)):
+            yield (Fault(point, position, restart_after=delay),)
+
+
+def _two_messages(points: Sequence[str], messages: int) -> Iterator[tuple[Fault, ...]]:
+    pairs = [(a, b) for a in range(messages) for b in range(a + 1, messages)]
+    # The same fault on two messages first (two handler errors in one batch), then mixed ones.
+    for first, second in pairs:
+        for point in points:
+            yield (Fault(point, first), Fault(point, second))
+    for first, second in pairs:
+        for one, other in product(points, points):
+            if one != other:
+                yield (Fault(one, first), Fault(other, second))
 
 
 def explore(consumer: Callable[[Process], Any], *, messages: int | Sequence = 3,
@@ -67,15 +120,21 @@ def explore(consumer: Callable[[Process], Any], *, messages: int | Sequence = 3,
         return run_scenario(consumer, messages=messages, faults=plan, expect=expect, lab=lab, note=note,
                             require_fired=False, **scenario)
 
-    failed, runs = first_failure(run, fault_plans(points, count, double=double), max_runs=max_runs, lab=lab)
+    plans = fault_plans(points, count, double=double, visibility_timeout=scenario.get("visibility_timeout", 30))
+    failed, runs = first_failure(run, plans, max_runs=max_runs, lab=lab)
     if failed is not None:
         return failed
     return Verdict(True, expect,
                    f"OK: {runs} runs, every fault point ({', '.join(points)}) at every message "
-                   f"position{' and crashes on restart' if double else ''}: "
+                   f"position{plan_kinds(double)}: "
                    f"{'exactly once' if expect == 'exactly_once' else 'at least once'}, none lost, "
                    "queue drained every time.",
                    runs=runs)
+
+
+def plan_kinds(double: bool) -> str:
+    """What the plans after the single faults try, for a passing verdict's sentence."""
+    return ", then crashes on restart, late restarts and two faults in one run" if double else ""
 
 
 def describe_plan(plan: Sequence[Fault], unit: str = "message") -> str:
@@ -83,6 +142,7 @@ def describe_plan(plan: Sequence[Fault], unit: str = "message") -> str:
     if not plan:
         return "no fault"
     return " then ".join(f"{f.point} on {unit} {f.message + 1}" + (f" (#{f.occurrence})" if f.occurrence > 1 else "")
+                         + (f", restart {f.restart_after:g} s later" if f.restart_after else "")
                          for f in plan)
 
 

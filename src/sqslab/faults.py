@@ -76,6 +76,9 @@ CRASH_POINTS: tuple[str, ...] = (
 #: must survive without crashing.
 DEFAULT_POINTS: tuple[str, ...] = CRASH_POINTS + ("handler_error", "visibility_expires", "duplicate_delivery")
 
+#: The points a fault can aim at one AWS operation (``Fault.call``).
+_AIMED = ("batch_entry_failure", "throttle")
+
 # Named points that are really "before/after this AWS operation".
 _CALL_ALIASES = {
     "after_receive": ("after", ("ReceiveMessage",)),
@@ -132,17 +135,39 @@ class Fault:
         Only this process (``"consumer-2"``) triggers it, and ``occurrence`` counts its own
         arrivals at the point; None (the default) for any process. The demo uses it to crash
         the consumer the instructor chose.
+    call:
+        The AWS operation it aims at, for the points that could hit several: ``batch_entry_failure``
+        fails an entry of this batch call (default ``"DeleteMessageBatch"``, never a heartbeat's
+        ``ChangeMessageVisibilityBatch`` by accident); ``throttle`` throttles this call (default:
+        the first call that reaches it).
+    restart_after:
+        For a fatal fault: simulated seconds between the crash and the next process's start (a
+        real restart takes seconds or minutes, so whatever the consumer derives from the time
+        changes across it). 0 restarts at once.
     """
 
     point: str
     message: int | None = None
     occurrence: int = 1
     actor: str | None = None
+    call: str | None = None
+    restart_after: float = 0.0
 
     def __post_init__(self):
         _validate_point(self.point)
         if self.occurrence < 1:
             raise LabError("Fault.occurrence counts from 1.")
+        if self.call is None and self.point == "batch_entry_failure":
+            object.__setattr__(self, "call", "DeleteMessageBatch")
+        if self.call is not None and self.point not in _AIMED:
+            raise LabError(f"Fault.call aims {', '.join(_AIMED)} at one AWS operation; '{self.point}' "
+                           "already names where it strikes.")
+        if self.call is not None and self.point == "batch_entry_failure" and not self.call.endswith("Batch"):
+            raise LabError(f"batch_entry_failure fails an entry of a batch call; {self.call} is not one.")
+        if self.restart_after < 0:
+            raise LabError("Fault.restart_after is a number of simulated seconds, 0 or more.")
+        if self.restart_after and not self.fatal:
+            raise LabError(f"'{self.point}' does not kill the process, so nothing restarts after it.")
 
     @property
     def fatal(self) -> bool:
@@ -156,7 +181,9 @@ class Fault:
             which += f" ({key})"
         nth = "" if self.occurrence == 1 else f" (the {self.occurrence}th time it got there)"
         who = "" if self.actor is None else f" in {self.actor}"
-        return f"'{self.point}'{who}{which}{nth}: {describe_point(self.point)}"
+        on = "" if self.call is None else f" on {self.call}"
+        later = f"; the next process started {self.restart_after:g} s later" if self.restart_after else ""
+        return f"'{self.point}'{on}{who}{which}{nth}: {describe_point(self.point)}{later}"
 
 
 @dataclass
@@ -239,10 +266,12 @@ class FaultPlan:
         finally:
             self.armed[:] = before
 
-    def hit(self, point: str, actor: str, targets: Iterable[tuple[int | None, str | None, str | None]] = ((None, None, None),)) -> FiredFault | None:
+    def hit(self, point: str, actor: str, targets: Iterable[tuple[int | None, str | None, str | None]] = ((None, None, None),),
+            call: str | None = None) -> FiredFault | None:
         """Report that ``actor`` reached ``point`` for some messages; fire a matching fault.
 
-        ``targets`` holds ``(position, key, message_id)`` for each message concerned. A fatal fault
+        ``targets`` holds ``(position, key, message_id)`` for each message concerned; ``call`` names
+        the AWS operation being made, for faults aimed at one (:attr:`Fault.call`). A fatal fault
         raises :class:`~sqslab.exceptions.Crash`; a non-fatal one is returned for the caller to act
         on. Returns None when nothing fires.
         """
@@ -251,17 +280,20 @@ class FaultPlan:
             return None
         for position, key, message_id in targets:
             for who in ((None,) if actor is None else (None, actor)):
-                self._counts[(point, position, who)] += 1
-                self._counts[(point, "*", who)] += 1
+                for on in ((None,) if call is None else (None, call)):  # arrivals on any call, and on this one
+                    self._counts[(point, position, who, on)] += 1
+                    self._counts[(point, "*", who, on)] += 1
             for fault in self.armed:
                 if fault.point != point or any(ff.fault is fault for ff in self.fired):
                     continue
                 if fault.actor is not None and fault.actor != actor:
                     continue
+                if fault.call is not None and fault.call != call:
+                    continue
                 if fault.message is None:
-                    count = self._counts[(point, "*", fault.actor)]
+                    count = self._counts[(point, "*", fault.actor, fault.call)]
                 elif fault.message == position:
-                    count = self._counts[(point, position, fault.actor)]
+                    count = self._counts[(point, position, fault.actor, fault.call)]
                 else:
                     continue
                 if count != fault.occurrence:
@@ -283,17 +315,18 @@ class FaultPlan:
         A fault armed in the middle of a run fires on the *next* arrival with
         ``occurrence=plan.reached(...) + 1``.
         """
-        return self._counts[(point, "*" if message is None else message, actor)]
+        return self._counts[(point, "*" if message is None else message, actor, None)]
 
     def check_alive(self, actor: str, point: str = "after its crash") -> None:
         """Raise :class:`Crash` again if ``actor``'s process already died."""
         if actor in self.dead:
             raise Crash(point, f"{actor} already crashed: a dead process cannot carry on")
 
-    def wants(self, point: str) -> bool:  # noqa: D401
-        """True if an unfired fault is armed at ``point`` (lets hooks skip work when none is)."""
+    def wants(self, point: str, call: str | None = None) -> bool:  # noqa: D401
+        """True if an unfired fault is armed at ``point`` (for ``call``, when given; lets hooks skip work)."""
         fired = {id(ff.fault) for ff in self.fired}
-        return self.enabled and any(f.point == point and id(f) not in fired for f in self.armed)
+        return self.enabled and any(f.point == point and id(f) not in fired
+                                    and (call is None or f.call is None or f.call == call) for f in self.armed)
 
 
 # -- botocore hooks ----------------------------------------------------------------------------

@@ -197,77 +197,15 @@ class Lab:
         return self
 
     def _connect(self, outer: "Lab | None") -> None:
-        """Point the clients at the endpoint; find out whether its queues are in this process."""
-        from botocore.exceptions import EndpointConnectionError
+        from .endpoint import connect
 
-        from . import endpoint as endpoints
-
-        self._url = endpoints.moto_server_url() if self.endpoint.kind == "moto-server" else self.endpoint.url
-        if self.endpoint.kind == "moto-server":
-            self.in_process = True
-        elif self.endpoint.real_aws:
-            self.in_process = False
-        else:
-            try:
-                self.in_process = self._serves_this_process()
-            except EndpointConnectionError:
-                raise EnvironmentProblem(
-                    f"Nothing answers at SQSLAB_ENDPOINT={self._url}. Start that SQS first (ElasticMQ: "
-                    "docker run -p 9324:9324 softwaremill/elasticmq-native), or unset SQSLAB_ENDPOINT to "
-                    "use moto in this process.") from None
-        if self.in_process:
-            # moto's server shares this process's moto: a fresh world per lab, as mock_aws gives,
-            # except inside another lab (the canary), whose queues must survive.
-            if outer is None:
-                self._reset_moto_server()
-        else:
-            import secrets
-
-            self._token = secrets.token_hex(3)
-
-    def _serves_this_process(self) -> bool:
-        # A queue created through the endpoint shows up in this process's moto only if the
-        # server is moto's and runs here (the test suite's ThreadedMotoServer).
-        import secrets
-
-        admin = self._admin()
-        name = f"sqslab-probe-{secrets.token_hex(4)}"
-        url = admin.create_queue(QueueName=name)["QueueUrl"]
-        try:
-            return state.holds_queue(name, ACCOUNT_ID, REGION)
-        finally:
-            admin.delete_queue(QueueUrl=url)
-
-    def _reset_moto_server(self) -> None:
-        import urllib.request
-
-        # moto's server mode resets its state on this request (its public API, /moto-api/reset).
-        with urllib.request.urlopen(urllib.request.Request(f"{self._url}/moto-api/reset", method="POST"),
-                                    timeout=10):
-            pass
+        connect(self, outer)
 
     def endpoint_notice(self) -> str:
         """What changes on this lab's endpoint, in a few lines (printed when such a lab opens)."""
-        where = self.endpoint.describe() if self.endpoint.kind != "moto-server" else \
-            f"moto's server mode at {self._url}"
-        if self.endpoint.in_process_mock:
-            return "sqslab: SQS is moto in this process (no network); the clock is simulated."
-        if self.in_process:
-            return (f"sqslab: SQS is {where}, in this process. Every request goes over HTTP; the clock is "
-                    "still simulated and every correction of moto still applies.")
-        return "\n".join([
-            f"sqslab: SQS is {where}, outside this process. What changes:",
-            f"  - the clock is real: clock.advance(n) waits n seconds (at most {self.endpoint.max_wait:g}, "
-            "SQSLAB_MAX_WAIT; longer moves are refused), so use small timeouts (visibility_timeout=2);",
-            "  - the bench's corrections of moto do not apply: you see this endpoint's own behaviour "
-            "(python -m sqslab.tools.fidelity says which SQS facts it honours);",
-            "  - lab.snapshot() is the bench's own record of its calls (moves SQS makes by itself, to a "
-            "dead-letter queue or by a redrive, are not on it); lab.depth() asks SQS;",
-            "  - duplicate deliveries cannot be injected, and moto-only helpers (alarms, claims tables) "
-            "are not available;",
-            f"  - queue names start with {self.endpoint.prefix}{self._token}-, and the lab deletes its "
-            "queues when it closes.",
-        ])
+        from .endpoint import notice
+
+        return notice(self)
 
     def close(self) -> None:
         """Stop everything and give the process its real clock and environment back."""
@@ -436,6 +374,16 @@ class Lab:
         for m in self.snapshot(queue)["messages"]:
             counts[m["state"]] = counts.get(m["state"], 0) + 1
         return counts
+
+    def long_poll_wait(self, queue: Queue | str) -> int:
+        """The WaitTimeSeconds for a receive by the bench's own helpers that must neither miss nor wait.
+
+        20 (a long poll, which returns every visible message at once) while a message is visible;
+        0 otherwise (a short poll, which returns nothing and lets no time pass). The course's
+        consumers long-poll; a helper that asks on a learner's behalf (a test fixture, a demo lane)
+        must not move the simulated clock just to find the queue empty.
+        """
+        return 20 if self.depth(queue)["visible"] else 0
 
     def _url_of(self, queue: Queue | str) -> str:
         if isinstance(queue, Queue):

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .exceptions import LabError, RunawayConsumer
 from .faults import ClientHooks, call_points_for, throttled_response
 from .moto import state
+from .timers import running_timer
 
 if TYPE_CHECKING:  # pragma: no cover
     from .lab import Lab
@@ -39,7 +40,8 @@ class Recorder:
         def before_build(params=None, model=None, context=None, **_):
             if context is not None:
                 context["sqslab_params"] = params
-                context["sqslab_failed"] = self._fail_batch_entries(model.name, params, actor)
+                context["sqslab_failed"], context["sqslab_removed"] = self._fail_batch_entries(
+                    model.name, params, actor)
 
         def before_call(model=None, context=None, **_):
             state["calls"] += 1
@@ -51,7 +53,8 @@ class Recorder:
             targets = self._targets(model.name, params, None)
             for point in call_points_for(model.name, "before"):
                 self.lab.faults.hit(point, actor, targets)
-            if self.lab.faults.wants("throttle") and self.lab.faults.hit("throttle", actor, targets):
+            if self.lab.faults.wants("throttle", model.name) and self.lab.faults.hit("throttle", actor, targets,
+                                                                                   call=model.name):
                 return throttled_response(model.name)
             return None
 
@@ -61,7 +64,10 @@ class Recorder:
             if failed and isinstance(parsed, dict):
                 parsed.setdefault("Failed", []).extend(failed)
             if service == "sqs":
-                self._record(actor, model.name, params, parsed or {})
+                # The failed entries were taken out of the request; the record still names them.
+                removed = (context or {}).get("sqslab_removed") or []
+                asked = {**params, "Entries": params.get("Entries", []) + removed} if removed else params
+                self._record(actor, model.name, asked, parsed or {})
             targets = self._targets(model.name, params, parsed)
             for point in call_points_for(model.name, "after"):
                 fired = self.lab.faults.hit(point, actor, targets) if self.lab.faults.wants(point) else None
@@ -140,26 +146,29 @@ class Recorder:
         keys = [k for k in self._positions if _mentions(params, k)]
         return [self._target(key=k) for k in keys] or [(None, None, None)]
 
-    def _fail_batch_entries(self, operation: str, params: dict, actor: str) -> list[dict]:
+    def _fail_batch_entries(self, operation: str, params: dict, actor: str) -> tuple[list[dict], list[dict]]:
         # A per-entry failure: the entry is taken out of the request (so AWS never applies it)
         # and reported back in Failed while the call itself succeeds, as AWS batch calls do.
-        if not operation.endswith("Batch") or not self.lab.faults.wants("batch_entry_failure"):
-            return []
+        # Returns the Failed entries to report and the request entries they stand for.
+        if not operation.endswith("Batch") or not self.lab.faults.wants("batch_entry_failure", operation):
+            return [], []
         entries = params.get("Entries") or []
-        keep, failed = [], []
+        keep, failed, removed = [], [], []
         for entry in entries:
             if "ReceiptHandle" in entry:
                 target = self._target(self._handles.get(entry["ReceiptHandle"]))
             else:
                 key = self.lab.key_of(entry.get("MessageBody", ""))
                 target = self._target(key=key) if key else (None, None, None)
-            if len(entries) - len(failed) > 1 and self.lab.faults.hit("batch_entry_failure", actor, [target]):
+            if len(entries) - len(failed) > 1 and self.lab.faults.hit("batch_entry_failure", actor, [target],
+                                                                        call=operation):
                 failed.append({"Id": entry["Id"], "SenderFault": False, "Code": "InternalError",
                                "Message": "Injected per-entry failure: this entry was not applied."})
+                removed.append(entry)
             else:
                 keep.append(entry)
         params["Entries"] = keep
-        return failed
+        return failed, removed
 
     # -- recording -------------------------------------------------------------------------------
     def _record(self, actor: str, operation: str, params: dict, parsed: dict) -> None:
@@ -202,7 +211,7 @@ class Recorder:
                 problem = error or (failed.get(entry.get("Id")) or {}).get("Code")
                 applied = (not problem) and not self._handle_still_live(queue, handle)
                 h.append(actor, "delete", mid, self.key_for(mid), receipt_handle=handle, queue=queue,
-                         applied=applied, ok=not problem, error=problem)
+                         applied=applied, ok=not problem, error=problem, **_from_timer())
             for fail in failed.values():
                 if not any(e.get("Id") == fail["Id"] for e in entries):
                     h.append(actor, "delete", None, None, queue=queue, applied=False, ok=False,
@@ -216,7 +225,7 @@ class Recorder:
                 timeout = int(entry.get("VisibilityTimeout", 0))
                 h.append(actor, "visibility", mid, self.key_for(mid), queue=queue, timeout=timeout,
                          ok=not problem, error=problem,
-                         visible_until_t=round(h.now() + timeout, 6))
+                         visible_until_t=round(h.now() + timeout, 6), **_from_timer())
 
         if self.lab._ledger is not None and not error:
             moved = self.lab._ledger.observe(operation, queue, params, parsed, self.lab.clock.now(),
@@ -288,6 +297,13 @@ class Recorder:
             self.lab.history.append("sqs", "note", message_id, self.key_for(message_id),
                                 text="SQS will deliver this message again (duplicate delivery)")
 
+
+
+def _from_timer() -> dict:
+    # A call made by a process's timer (a heartbeat) says so: "which timer, and was it stopped
+    # before the delete?" is then a question about the history.
+    timer = running_timer()
+    return {"timer": timer.id} if timer is not None else {}
 
 
 def queue_name_of(url: str) -> str:

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 def _delete_first(p) -> None:
     # Known wrong: deletes before the work, so a crash in between loses the message.
-    for m in p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10).get("Messages", []):
+    for m in p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10,
+                                   WaitTimeSeconds=20).get("Messages", []):
         p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
         p.handle(m["Body"])
 
 
 def _naive(p) -> None:
-    for m in p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10).get("Messages", []):
+    # Known at-least-once: charges, then deletes (a crash in between charges twice). It long-polls,
+    # as every consumer of the course does.
+    for m in p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10,
+                                   WaitTimeSeconds=20).get("Messages", []):
         p.handle(m["Body"])
         p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
 

@@ -13,6 +13,7 @@ runs unchanged on two clocks:
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from typing import Any, Callable
@@ -40,17 +41,23 @@ class ProcessClock:
         Returns False once the process is dead or stopped; its timers then cancel themselves.
     note:
         ``note(actor, text)`` records a line in the history.
+    record:
+        ``record(action, timer)`` puts a timer's ``"start"``, ``"cancel"``, ``"died"`` and, for a
+        one-shot timer that has fired, ``"done"`` on the history, so the order of a process's actions
+        at one simulated instant can be checked ("stop the heartbeat, then delete").
     """
 
     def __init__(self, clock: Any, *, owner: str = "consumer", alive: Callable[[], bool] | None = None,
-                 note: Callable[[str, str], None] | None = None):
+                 note: Callable[[str, str], None] | None = None,
+                 record: Callable[[str, "ProcessTimer"], None] | None = None):
         self._clock = clock
         self.owner = owner
         self._alive = alive or (lambda: True)
         self._note = note
-        self._timers: list[Any] = []
+        self._record = record
+        self._timers: list[ProcessTimer] = []
 
-    # reading and moving time: the lab's clock
+    # reading and spending time: the lab's clock
     def now(self) -> float:
         """Simulated Unix seconds."""
         return self._clock.now()
@@ -68,33 +75,39 @@ class ProcessClock:
         self._clock.advance(seconds)
 
     # timers: the process's own
-    def every(self, interval: float, callback: Callable[[], object], name: str = "timer") -> Any:
+    def every(self, interval: float, callback: Callable[[], object], name: str = "timer") -> "ProcessTimer":
         """Run ``callback`` every ``interval`` simulated seconds until cancelled (or the process dies)."""
         return self._start(self._clock.every, interval, callback, name)
 
-    def call_later(self, delay: float, callback: Callable[[], object], name: str = "timer") -> Any:
+    def call_later(self, delay: float, callback: Callable[[], object], name: str = "timer") -> "ProcessTimer":
         """Run ``callback`` once, ``delay`` simulated seconds from now (unless the process died)."""
         return self._start(self._clock.call_later, delay, callback, name)
 
     def _start(self, schedule, seconds, callback, name):
-        holder: dict[str, Any] = {}
+        holder: dict[str, ProcessTimer] = {}
 
         def run() -> None:
             timer = holder["timer"]
             if not self._alive():
-                timer.cancel()
+                timer.cancel(died=True)
                 return
+            _running.append(timer)
             try:
                 callback()
             except Exception as exc:  # noqa: BLE001 - a thread dies of any exception
-                timer.cancel()
+                timer.cancel(died=True)
                 if self._note is not None:
                     self._note(self.owner, f"{self.owner}'s timer '{name}' died of an uncaught "
                                            f"{type(exc).__name__}: {one_line(exc)}")
+            finally:
+                _running.pop()
+            if timer.interval is None:
+                timer.finish()  # a one-shot timer that has fired is over, like a thread that returned
 
-        timer = schedule(seconds, run, name=name)
-        holder["timer"] = timer
+        timer = holder["timer"] = ProcessTimer(schedule(seconds, run, name=name), self)
         self._timers = [t for t in self._timers if t.active] + [timer]
+        if self._record is not None:
+            self._record("start", timer)
         return timer
 
     @property
@@ -105,11 +118,60 @@ class ProcessClock:
     def kill(self) -> None:
         """Cancel every timer of this process (it died or stopped)."""
         for t in self._timers:
-            t.cancel()
+            t.cancel(died=True)
         self._timers = []
 
     def __repr__(self) -> str:
         return f"<ProcessClock of {self.owner}: {len(self.timers)} timer(s), {self._clock!r}>"
+
+
+_timer_ids = itertools.count(1)
+#: The process timers whose callbacks are running now, innermost last (one thread: a stack).
+_running: list["ProcessTimer"] = []
+
+
+def running_timer() -> "ProcessTimer | None":
+    """The process timer whose callback is running now (what the history tags its calls with), or None."""
+    return _running[-1] if _running else None
+
+
+class ProcessTimer:
+    """A timer of one process: ``cancel()`` and ``active``, as a thread-backed timer has.
+
+    Each has an ``id`` (``"heartbeat#3"``) that the history gives its start, its cancel and every
+    AWS call its callback makes.
+    """
+
+    def __init__(self, timer: Any, owner: ProcessClock):
+        self._timer = timer
+        self._owner = owner
+        self.name = timer.name
+        self.interval = timer.interval
+        self.id = f"{timer.name}#{next(_timer_ids)}"
+
+    def cancel(self, *, died: bool = False) -> None:
+        """Stop the timer; a cancelled timer never fires again (a running callback is not interrupted)."""
+        if self._timer.cancelled:
+            return
+        self._timer.cancel()
+        if self._owner._record is not None:
+            self._owner._record("died" if died else "cancel", self)
+
+    def finish(self) -> None:
+        """A one-shot timer has fired: it will not fire again (on the history as ``done``)."""
+        if self._timer.cancelled:
+            return
+        self._timer.cancel()
+        if self._owner._record is not None:
+            self._owner._record("done", self)
+
+    @property
+    def active(self) -> bool:
+        """True while the timer may still fire (not cancelled, and for a one-shot timer, not fired yet)."""
+        return not self._timer.cancelled
+
+    def __repr__(self) -> str:
+        return f"<timer {self.id} of {self._owner.owner}{'' if self.active else ', cancelled'}>"
 
 
 def one_line(exc: BaseException) -> str:

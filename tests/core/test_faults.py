@@ -111,3 +111,49 @@ def test_reached_counts_arrivals_so_a_fault_can_be_armed_for_the_next_one():
                    actor="consumer-1"))
     with pytest.raises(Crash):
         plan.hit("after_receive", "consumer-1", [(0, "order-1", "m1")])
+
+
+# -- faults aim where they say -------------------------------------------------------------------------
+def test_a_batch_entry_failure_aims_at_the_delete_by_default_and_names_its_call():
+    from sqslab import Fault
+
+    fault = Fault("batch_entry_failure", message=1)
+    assert fault.call == "DeleteMessageBatch"
+    assert "on DeleteMessageBatch" in fault.describe()
+    assert Fault("batch_entry_failure", 0, call="ChangeMessageVisibilityBatch").call == "ChangeMessageVisibilityBatch"
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"point": "before_delete", "call": "DeleteMessage"}, "already names where it strikes"),
+    ({"point": "batch_entry_failure", "call": "DeleteMessage"}, "not one"),
+    ({"point": "handler_error", "restart_after": 5}, "does not kill the process"),
+    ({"point": "before_delete", "restart_after": -1}, "0 or more"),
+])
+def test_a_fault_that_cannot_aim_where_it_says_is_refused(kwargs, words):
+    from sqslab import Fault, LabError
+
+    with pytest.raises(LabError, match=words):
+        Fault(**kwargs)
+
+
+def test_a_heartbeats_batch_call_does_not_take_the_deletes_entry_failure(lab):
+    from sqslab import Fault, run_scenario
+
+    def heartbeat_then_batch_delete(p):
+        messages = p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+        p.sqs.change_message_visibility_batch(QueueUrl=p.queue_url,
+                                              Entries=[{**e, "VisibilityTimeout": 60} for e in entries])
+        for m in messages:
+            p.handle(m["Body"])
+        failed = p.sqs.delete_message_batch(QueueUrl=p.queue_url, Entries=entries).get("Failed", [])
+        p.state["failed"] = p.state.get("failed", []) + [f["Id"] for f in failed]
+
+    outcome = run_scenario(heartbeat_then_batch_delete, messages=3, lab=lab, expect="at_least_once",
+                           faults=[Fault("batch_entry_failure", message=1)])
+    [fired] = outcome.faults
+    assert fired.fault.call == "DeleteMessageBatch" and fired.key == "order-2"
+    failed_deletes = [e for e in outcome.history.of_kind("delete") if not e.detail.get("ok")]
+    assert [e.key for e in failed_deletes] == ["order-2"]

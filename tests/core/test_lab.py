@@ -53,9 +53,9 @@ def test_every_call_of_a_lab_client_is_recorded(lab):
     q = lab.queue("rec", visibility_timeout=30)
     sqs = lab.client(actor="consumer-7")
     lab.send(q, {"order_id": "order-1"})
-    m = sqs.receive_message(QueueUrl=q.url)["Messages"][0]
+    m = sqs.receive_message(QueueUrl=q.url, WaitTimeSeconds=1)["Messages"][0]
     lab.clock.advance(31)
-    m2 = sqs.receive_message(QueueUrl=q.url)["Messages"][0]
+    m2 = sqs.receive_message(QueueUrl=q.url, WaitTimeSeconds=1)["Messages"][0]
     sqs.delete_message(QueueUrl=q.url, ReceiptHandle=m["ReceiptHandle"])   # stale
     sqs.delete_message(QueueUrl=q.url, ReceiptHandle=m2["ReceiptHandle"])
     kinds = [(e.actor, e.kind) for e in lab.history]

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 
 from sqslab import Fault, canary, check, explore, fault_plans, run_scenario
 from sqslab.scenario import lab_of
@@ -110,7 +111,71 @@ def test_fault_plans_are_bounded_and_ordered():
     assert plans[0] == ()
     assert plans[1] == (Fault("before_delete", 0),)
     assert (Fault("after_delete", 1), Fault("after_delete", 1, occurrence=2)) in plans
-    assert len(plans) == 1 + 4 + 2 * 4
+    singles, on_restart = 2 * 2, 2 * 2 * 2
+    late = 3 * 2 * 2             # three restart delays x two crash points x two messages
+    two_messages = 2 + 2         # the same point on both messages, then the two mixed
+    assert len(plans) == 1 + singles + on_restart + late + two_messages
+    assert plans == list(fault_plans(["before_delete", "after_delete"], 2)), "plans must repeat exactly"
+
+
+def test_after_the_single_faults_every_kind_of_plan_takes_its_turn():
+    points = ["effect_committed", "before_delete", "handler_error"]
+    plans = list(fault_plans(points, 3, visibility_timeout=30))
+    after_singles = plans[1 + 3 * 3:][:3]
+    assert len(after_singles[0]) == 2 and after_singles[0][1].occurrence >= 1       # a crash on restart
+    assert after_singles[1][0].restart_after == 5.0                                 # a late restart
+    assert {f.message for f in after_singles[2]} == {0, 1}                          # two messages
+    delays = {f.restart_after for plan in plans for f in plan}
+    assert delays == {0.0, 5.0, 31.0, 301.0}
+    assert (Fault("handler_error", 0), Fault("handler_error", 1)) in plans
+
+
+def test_a_late_restart_moves_the_clock_between_the_crash_and_the_next_process(lab):
+    outcome = run_scenario(_naive, messages=1, faults=[Fault("effect_committed", 0, restart_after=301)],
+                           expect="at_least_once", lab=lab, visibility_timeout=30)
+    crash = next(e for e in outcome.history if e.kind == "crash")
+    restart = next(e for e in outcome.history if e.kind == "start" and e.actor == "consumer-2")
+    assert restart.time - crash.time == pytest.approx(301)
+    assert "starts 301 s after consumer-1 died" in " ".join(str(e.detail.get("text", ""))
+                                                             for e in outcome.history.of_kind("note"))
+
+
+def test_a_late_restart_finds_what_an_instant_one_hides(lab):
+    # "Drop events older than five minutes": harmless while a restart is instant, a lost order when
+    # the consumer comes back six minutes after its crash.
+    def drops_stale_messages(p):
+        response = p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10,
+                                         MessageSystemAttributeNames=["SentTimestamp"])
+        for m in response.get("Messages", []):
+            age = p.clock.now() - int(m["Attributes"]["SentTimestamp"]) / 1000
+            if age <= 300:
+                p.handle(m["Body"])
+            p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+    instant = explore(drops_stale_messages, messages=1, points=["after_receive"], double=False,
+                      expect="at_least_once", lab=lab)
+    late = explore(drops_stale_messages, messages=1, points=["after_receive"], expect="at_least_once", lab=lab)
+    assert instant.ok, instant.explanation
+    assert not late.ok and "restart 301 s later" in late.explanation, late.explanation
+
+
+def test_two_handler_errors_in_one_batch_are_tried(lab):
+    def gives_up_after_the_first_failure(p):
+        for m in p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10).get("Messages", []):
+            try:
+                p.handle(m["Body"])
+            except Exception:
+                p.state["failed"] = p.state.get("failed", 0) + 1
+                if p.state["failed"] > 1:
+                    p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])  # gives up
+                continue
+            p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+    assert explore(gives_up_after_the_first_failure, messages=3, points=["handler_error"], double=False,
+                   expect="at_least_once", lab=lab).ok
+    verdict = explore(gives_up_after_the_first_failure, messages=3, points=["handler_error"],
+                      expect="at_least_once", lab=lab)
+    assert not verdict.ok and "lost" in verdict.explanation
 
 
 def test_check_accepts_poison_in_the_dead_letter_queue():

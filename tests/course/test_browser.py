@@ -23,15 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.browser import CHROMIUM, CHROMIUM_ARGS, chromium_or_skip
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
-CHROMIUM = os.environ.get("SQSLAB_CHROMIUM", "/usr/bin/chromium")
-#: Headless on a closed network, as root in a container: no sandbox (it needs user namespaces
-#: Chromium refuses as root), no GPU, and nothing that calls home.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-dev-shm-usage"]
 LESSON = "01_naive_consumer"
 DEMO = "01_naive_double_charge"
 #: The notebook on show (JupyterLab hides the others' panels).
@@ -39,23 +34,6 @@ PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 
 # Every test here shares one server and one browser: keep them on one xdist worker.
 pytestmark = pytest.mark.xdist_group("browser")
-
-
-def chromium_or_skip() -> None:
-    """Skip loudly when Chromium or Playwright is missing; fail instead under CI=true."""
-    problem = None
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        problem = f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium)"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            problem = "the playwright package is not installed (make setup installs it)"
-    if problem is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"the browser tests cannot run: {problem} (CI=true: they are required)")
-    pytest.skip(f"BROWSER TESTS SKIPPED: {problem}")
 
 
 def free_port() -> int:

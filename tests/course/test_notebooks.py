@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 SOLUTIONS = REPO / "solutions"
 COURSE = REPO / "course"
 DEMOS = REPO / "demos"
-#: Fixed by DESIGN.md; a folder outside this list is a typo or an unplanned lesson.
+#: The course's assignments, in teaching order; a folder outside this list is a typo or an unplanned lesson.
 ASSIGNMENTS = (
     "00_getting_started",
     "01_naive_consumer",
@@ -146,7 +146,7 @@ def test_every_assignment_folder_holds_a_notebook_of_its_own_name():
     folders = sorted(p for p in SOLUTIONS.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
     assert folders, "solutions/ has no assignment folder"
     for folder in folders:
-        assert folder.name in ASSIGNMENTS, f"solutions/{folder.name}: not one of the assignments in DESIGN.md: {ASSIGNMENTS}"
+        assert folder.name in ASSIGNMENTS, f"solutions/{folder.name}: not one of the course's assignments: {ASSIGNMENTS}"
         assert (folder / f"{folder.name}.ipynb").is_file(), f"solutions/{folder.name}/ lacks {folder.name}.ipynb"
 
 

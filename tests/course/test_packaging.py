@@ -320,3 +320,20 @@ def test_xdist_loadgroup_keeps_each_group_on_one_worker(tmp_path):
             workers.setdefault(group, set()).add(worker)
     assert sorted(workers) == ["a", "b", "c"]
     assert all(len(w) == 1 for w in workers.values()), f"groups split across workers: {workers}"
+
+
+def test_the_repository_stands_alone():
+    # Nothing in the repository may send a reader to a file outside it (the course documents its own
+    # facts in docs/sqs-facts.md).
+    import subprocess
+
+    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    outside = re.compile(r"FACTS\.md|DESIGN\.md|STYLE\.md|\.\./shared\b|/work/shared")
+    offenders = []
+    for name in files:
+        path = REPO / name
+        if name == "tests/course/test_packaging.py" or not path.is_file() or path.suffix in (".png", ".db"):
+            continue
+        text = path.read_text(errors="replace")
+        offenders += [f"{name}: {m.group(0)}" for m in outside.finditer(text)]
+    assert not offenders, "files outside the repository are cited:\n" + "\n".join(sorted(set(offenders)))

@@ -47,7 +47,7 @@ def respond_with(response):
 
 def simple_batch(sqs, queue_url, db, handler, clock, *, timeout=30):
     """A batch step without heartbeat: charge, delete what succeeded (bench's delete_batch)."""
-    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=20, MaxNumberOfMessages=10).get("Messages", [])
     done, failed = [], []
     for m in messages:
         try:
@@ -162,7 +162,7 @@ def test_lambda_event_has_the_records_lambda_passes(lab):
     queue = lab.queue("events")
     lab.send(queue, {"order_id": "order-1", "amount": 10})
     sqs = lab.client(actor="t")
-    messages = sqs.receive_message(QueueUrl=queue.url, MessageSystemAttributeNames=["All"])["Messages"]
+    messages = sqs.receive_message(QueueUrl=queue.url, WaitTimeSeconds=20, MessageSystemAttributeNames=["All"])["Messages"]
     record = capstone.lambda_event(messages, queue.url)["Records"][0]
     assert record["messageId"] == messages[0]["MessageId"]
     assert record["receiptHandle"] == messages[0]["ReceiptHandle"]
@@ -234,7 +234,7 @@ def test_delete_batch_tries_a_failed_entry_once_more(lab):
     for i in range(3):
         lab.send(queue, {"order_id": f"order-{i + 1}", "amount": 1})
     sqs = lab.client(actor="t")
-    messages = sqs.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=10)["Messages"]
+    messages = sqs.receive_message(QueueUrl=queue.url, WaitTimeSeconds=20, MaxNumberOfMessages=10)["Messages"]
     with lab.faults.armed_with(Fault("batch_entry_failure", message=1)):
         left = capstone.delete_batch(sqs, queue.url, messages)
     assert left == []
@@ -249,7 +249,7 @@ def test_delete_batch_returns_what_stayed_undeleted_and_sends_ten_at_a_time(lab)
     sqs = lab.client(actor="t")
     messages = []
     while len(messages) < 12:
-        messages += sqs.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=10)["Messages"]
+        messages += sqs.receive_message(QueueUrl=queue.url, WaitTimeSeconds=20, MaxNumberOfMessages=10)["Messages"]
     stale = dict(messages[0], ReceiptHandle="not-a-handle")
     left = capstone.delete_batch(sqs, queue.url, [stale] + messages[1:])
     assert left == [stale]

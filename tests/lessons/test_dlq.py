@@ -26,7 +26,7 @@ def charge_once(db, body, parse):
 
 def consumer(parse, *, down_for=0, charge=charge_once):
     def step(p):
-        for m in p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        for m in p.sqs.receive_message(QueueUrl=p.queue_url, WaitTimeSeconds=20, MaxNumberOfMessages=10).get("Messages", []):
             try:
                 parse(m["Body"])
                 dlq.payments(p, down_for)

@@ -24,10 +24,10 @@ def test_fifo_group_comes_back_oldest_first_after_a_batch_times_out(lab):
     for i in range(3):
         lab.send(queue, {"order_id": f"o{i}"}, MessageGroupId="alice", MessageDeduplicationId=f"o{i}")
     sqs = lab.client(actor="consumer")
-    first = sqs.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=10)["Messages"]
+    first = sqs.receive_message(QueueUrl=queue.url, WaitTimeSeconds=20, MaxNumberOfMessages=10)["Messages"]
     assert [m["Body"] for m in first] == ['{"order_id": "o0"}', '{"order_id": "o1"}', '{"order_id": "o2"}']
     lab.clock.advance(31)
-    again = sqs.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=1)["Messages"]
+    again = sqs.receive_message(QueueUrl=queue.url, WaitTimeSeconds=20, MaxNumberOfMessages=1)["Messages"]
     assert again[0]["Body"] == '{"order_id": "o0"}'  # moto 5.2.5 alone returned o2 here
 
 
@@ -36,9 +36,9 @@ def test_fifo_group_stays_blocked_while_its_first_message_is_in_flight(lab):
     for i, group in enumerate(("alice", "alice", "bob")):
         lab.send(queue, {"order_id": f"o{i}"}, MessageGroupId=group, MessageDeduplicationId=f"o{i}")
     sqs = lab.client(actor="consumer")
-    held = sqs.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=1)["Messages"]
+    held = sqs.receive_message(QueueUrl=queue.url, WaitTimeSeconds=20, MaxNumberOfMessages=1)["Messages"]
     assert held[0]["Body"] == '{"order_id": "o0"}'
-    rest = sqs.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=10)["Messages"]
+    rest = sqs.receive_message(QueueUrl=queue.url, WaitTimeSeconds=20, MaxNumberOfMessages=10)["Messages"]
     assert [m["Body"] for m in rest] == ['{"order_id": "o2"}']  # bob flows, alice waits
 
 
@@ -47,7 +47,7 @@ def test_fifo_group_stays_blocked_while_its_first_message_is_in_flight(lab):
 
 def in_order(p):
     """A right FIFO consumer: a failed message holds back the rest of its group in this step."""
-    messages = p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10,
+    messages = p.sqs.receive_message(QueueUrl=p.queue_url, WaitTimeSeconds=20, MaxNumberOfMessages=10,
                                      AttributeNames=["MessageGroupId"]).get("Messages", [])
     blocked = set()
     for m in messages:
@@ -64,7 +64,7 @@ def in_order(p):
 
 def skip_the_failed_one(p):
     """Wrong: carries on with the next message of the same group after a failure."""
-    for m in p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10).get("Messages", []):
+    for m in p.sqs.receive_message(QueueUrl=p.queue_url, WaitTimeSeconds=20, MaxNumberOfMessages=10).get("Messages", []):
         try:
             p.handle(m["Body"])
         except Exception:
@@ -111,14 +111,14 @@ def test_explore_in_order_is_bounded_and_finds_the_skip(lab):
 # -- sqslab.lessons.producer: the producer's side ------------------------------------------------------------------
 def publish(sqs, queue_url, order, clock, dedup_id=None):
     """A right producer send: the order id as deduplication ID, retried on timeouts and throttling."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import ClientError, HTTPClientError
 
     for attempt in range(5):
         try:
             return sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(order),
                                     MessageGroupId=order["customer"],
                                     MessageDeduplicationId=dedup_id() if dedup_id else order["order_id"])
-        except (BotoCoreError, ClientError):
+        except (HTTPClientError, ClientError):
             clock.sleep(1)
     raise RuntimeError("gave up")
 
@@ -171,11 +171,23 @@ def test_the_outbox_and_its_relay_survive_a_crash_after_send(lab):
     assert sends == [True, False]  # the restarted relay's resend was deduplicated
 
 
-def test_a_relay_restarted_after_the_dedup_interval_duplicates(lab):
+def test_a_relay_restarted_after_the_dedup_interval_duplicates_and_the_verdict_says_whose_fault_it_is(lab):
     outcome = run_producer(write_to_the_outbox, relay=relay, faults=[Fault("after:SendMessage", message=1)],
                            relay_restart_delay=400, lab=lab)
     assert outcome.delivered["order-2"] == 2
+    # The same ID past the 5-minute window: no producer can stop that copy, so it is not counted against it.
+    assert outcome.verdict.ok, outcome.verdict.explanation
+    assert "beyond the window: order-2's event is in the queue 2 times" in outcome.verdict.explanation
     assert "past SQS's 5-minute deduplication interval" in outcome.verdict.explanation
+
+
+def test_a_copy_past_the_window_with_another_id_is_still_a_duplicate(lab):
+    stamped = lambda p, order: publish(p.sqs, p.queue_url, order, p.clock,
+                                       dedup_id=lambda: f"{order['order_id']}@{p.clock.now():.0f}")
+    outcome = run_producer(stamped, orders=2, faults=[Fault("after:SendMessage", message=1, restart_after=400)],
+                           retry_requests=1, expect="every_order", lab=lab)
+    assert not outcome.verdict.ok and outcome.verdict.problems[0].kind == "duplicate"
+    assert "The copies carry different deduplication IDs" in outcome.verdict.explanation
 
 
 def test_a_send_timeout_takes_the_read_timeout_on_the_clock(lab):
@@ -256,3 +268,187 @@ def test_a_request_that_raises_is_a_failure_even_when_nothing_was_saved(lab):
     assert outcome.saved == {} and outcome.delivered == {}
     assert outcome.verdict.problems[0].kind == "failed"
     assert "NotImplementedError" in outcome.verdict.explanation
+
+
+# -- a producer holds nothing of the bench; faults restart late; runs that prove nothing fail ----------------
+def test_a_producer_gets_no_lab_and_cannot_reach_one(lab):
+    from sqslab import LabError, current_lab
+
+    seen = {}
+
+    def nosy(p, order):
+        seen["attributes"] = sorted(vars(p))
+        try:
+            current_lab()
+        except LabError as refused:
+            seen["refused"] = str(refused)
+        write_to_the_outbox(p, order)
+
+    outcome = run_producer(nosy, relay=relay, orders=1, lab=lab)
+    assert outcome.verdict.ok, outcome.verdict.explanation
+    assert seen["attributes"] == ["clock", "db", "name", "queue_url", "sqs", "state"]
+    assert "cannot reach the lab" in seen["refused"]
+
+
+def test_a_fault_with_restart_after_delays_the_retried_request_and_the_restarted_relay(lab):
+    plain = lambda p, order: publish(p.sqs, p.queue_url, order, p.clock)
+    outcome = run_producer(plain, orders=2, faults=[Fault("after:SendMessage", message=1, restart_after=90)],
+                           retry_requests=1, expect="every_order", lab=lab)
+    sends = [e.time for e in outcome.history if e.kind == "send" and e.key == "order-2"]
+    assert sends[1] - sends[0] == pytest.approx(90)
+    outcome = run_producer(write_to_the_outbox, relay=relay, lab=lab,
+                           faults=[Fault("after:SendMessage", message=0, restart_after=7)])
+    starts = {e.actor: e.time for e in outcome.history if e.kind == "start"}
+    crashed = next(e.time for e in outcome.history if e.kind == "crash")
+    assert starts["relay-2"] - crashed == pytest.approx(7)
+
+
+def test_a_hand_armed_fault_that_never_fires_fails_the_run(lab):
+    outcome = run_producer(write_to_the_outbox, relay=relay, orders=2, lab=lab,
+                           faults=[Fault("after:SendMessage", message=5)])
+    assert not outcome.verdict.ok and outcome.verdict.problems[0].kind == "not_reached"
+    assert run_producer(write_to_the_outbox, relay=relay, orders=2, lab=lab, require_fired=False,
+                        faults=[Fault("after:SendMessage", message=5)]).verdict.ok
+
+
+def test_a_run_whose_fault_injection_was_switched_off_fails(lab):
+    def switch_off(p, order):
+        lab.faults.enabled = False  # the producer has no handle on the plan: the test reaches in itself
+        write_to_the_outbox(p, order)
+
+    outcome = run_producer(switch_off, relay=relay, orders=1, lab=lab)
+    assert not outcome.verdict.ok and outcome.verdict.problems[0].kind == "interfered"
+
+
+def test_the_lessons_relay_sends_with_the_given_publish_then_marks_the_row():
+    from sqslab.lessons.producer import relay_using
+
+    calls = []
+
+    def counting_publish(sqs, queue_url, order, clock):
+        calls.append(order["order_id"])
+        return publish(sqs, queue_url, order, clock)
+
+    outcome = run_producer(write_to_the_outbox, relay=relay_using(counting_publish),
+                           faults=[Fault("after:SendMessage", message=1)])
+    assert outcome.verdict.ok, outcome.verdict.explanation
+    assert calls == ["order-1", "order-2", "order-2", "order-3"]  # order-2 again after the relay's crash
+
+
+def test_explore_producer_with_double_tries_restarts_late_restarts_and_two_orders():
+    from sqslab.lessons.producer import producer_plans
+
+    plans = list(producer_plans(["effect_committed", "send_timeout"], 2, double=True))
+    assert plans[0] == () and len([p for p in plans if len(p) == 1 and not p[0].restart_after]) == 4
+    assert {p[0].restart_after for p in plans if len(p) == 1} >= {5.0, 61.0, 301.0}
+    assert any(len(p) == 2 and p[0].message != p[1].message for p in plans)
+    assert any(len(p) == 2 and p[0].message == p[1].message for p in plans)
+    # the three kinds take turns right after the single faults
+    kinds = ["again" if len(p) == 2 and p[0].message == p[1].message else "late" if len(p) == 1 else "two"
+             for p in plans[5:8]]
+    assert kinds == ["again", "late", "two"]
+
+
+def test_a_time_based_id_is_caught_by_the_late_restarts_of_an_exploration():
+    from sqslab.lessons.producer import relay_using
+
+    stamped = lambda sqs, url, order, clock: publish(sqs, url, order, clock,
+                                                     dedup_id=lambda: f"{order['order_id']}@{clock.now() // 60:.0f}")
+    assert explore_producer(write_to_the_outbox, relay=relay_using(publish), double=True, max_runs=30).ok
+    verdict = explore_producer(write_to_the_outbox, relay=relay_using(stamped), double=True, max_runs=30)
+    assert not verdict.ok and "different deduplication IDs" in verdict.explanation
+
+
+def test_attempts_until_raised_counts_sends_and_sleeps_without_waiting():
+    from botocore.exceptions import ClientError, ParamValidationError
+
+    from sqslab.lessons.producer import attempts_until_raised
+
+    throttled = ClientError({"Error": {"Code": "RequestThrottled", "Message": "slow down"}}, "SendMessage")
+    tried = attempts_until_raised(publish, throttled)
+    assert tried.calls == 5 and tried.sleeps == [1, 1, 1, 1, 1] and isinstance(tried.raised, RuntimeError)
+
+    def forever(sqs, queue_url, order, clock):
+        while True:
+            try:
+                sqs.send_message(QueueUrl=queue_url, MessageBody="{}")
+            except Exception:
+                clock.sleep(1)
+
+    stopped = attempts_until_raised(forever, ParamValidationError(report="bad"), limit=7)
+    assert stopped.calls == 8 and type(stopped.raised).__name__ == "KeptRetrying"
+
+
+# -- run_steps: one consumer step function, step after step ------------------------------------------------
+def _consume(sqs, queue_url, handle, *, skip=False, stop=False, keep=False, count=None):
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=20,
+                                   MessageSystemAttributeNames=["MessageGroupId"]).get("Messages", [])
+    held, done = set(), 0
+    for m in messages:
+        group = m["Attributes"]["MessageGroupId"]
+        if group in held and not skip:
+            continue
+        try:
+            handle(m["Body"])
+        except Exception:
+            if stop:
+                break
+            held.add(group)
+            continue
+        if not keep:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+            done += 1
+    return done if count is None else count
+
+
+def _steps(**kind):
+    from sqslab.lessons.fifo import run_steps
+
+    return run_steps(lambda sqs, url, handle: _consume(sqs, url, handle, **kind),
+                     orders=fifo_orders("alice", "alice", "bob"), failing={"order-1"},
+                     until=lambda s: "order-3" in s.succeeded, max_steps=3)
+
+
+def test_run_steps_passes_a_consumer_that_holds_back_only_the_failed_group():
+    steps = _steps()
+    assert steps.problems == [] and steps.succeeded == ["order-3"]
+    assert steps.steps[0].received == ["order-1", "order-2", "order-3"] and steps.steps[0].returned == 1
+    assert sorted(steps.left) == ["order-1", "order-2"]
+
+
+@pytest.mark.parametrize("kind, words", [
+    ({"skip": True}, "order-2 (alice) was handled while order-1 (alice), sent before it, had not succeeded"),
+    ({"stop": True}, "order-3 (bob) was received but not handled after order-1 (alice) failed"),
+    ({"keep": True}, "order-3 was handled but not deleted"),
+    ({"count": 0}, "returned 0, but it handled and deleted 1 message(s)"),
+])
+def test_run_steps_names_each_broken_part_of_the_step_contract(kind, words):
+    steps = _steps(**kind)
+    assert any(words in p for p in steps.problems), steps.report()
+
+
+def test_run_steps_uses_a_queue_of_its_own_each_time(lab):
+    first, second = _steps(), _steps()
+    assert first.problems == second.problems == []
+    assert "deduplicated" not in second.story
+
+
+def test_the_given_idempotent_charge_makes_a_crash_after_the_charge_harmless():
+    from sqslab.lessons.fifo import idempotent_charge
+
+    def consumer(p):
+        handle = idempotent_charge(p)
+        for m in p.sqs.receive_message(QueueUrl=p.queue_url, WaitTimeSeconds=20,
+                                       MaxNumberOfMessages=10).get("Messages", []):
+            handle(m["Body"])
+            p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+    outcome = run_in_order(consumer, faults=[Fault("effect_committed", message=0)], expect="exactly_once")
+    assert outcome.verdict.ok, outcome.verdict.explanation
+    assert outcome.effects == {"order-1": 1, "order-2": 1, "order-3": 1, "order-4": 1}
+
+
+def test_run_in_order_reads_keys_with_the_benchs_own_function_not_the_notebooks_lab(lab):
+    lab.key_of = lambda body: "always-the-same"  # a notebook's lab a learner changed
+    outcome = run_in_order(in_order, faults=[Fault("handler_error", message=0)])
+    assert outcome.verdict.ok, outcome.verdict.explanation

@@ -16,7 +16,7 @@ HOUR = 3600
 
 
 def _receive(sqs, url):
-    return sqs.receive_message(QueueUrl=url)["Messages"][0]
+    return sqs.receive_message(QueueUrl=url, WaitTimeSeconds=20)["Messages"][0]
 
 
 # -- fidelity: the 12 hours start at the receive -------------------------------------------------------
@@ -182,13 +182,13 @@ def test_a_rival_receives_a_message_whose_lease_ran_out_mid_work(lab):
 
 def _naive(p):
     work = long_job(p, minutes=10)
-    for m in p.sqs.receive_message(QueueUrl=p.queue_url).get("Messages", []):
+    for m in p.sqs.receive_message(QueueUrl=p.queue_url, WaitTimeSeconds=20).get("Messages", []):
         work(m["Body"])
         p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
 
 
 def _beating(p, minutes=10):
-    for m in p.sqs.receive_message(QueueUrl=p.queue_url).get("Messages", []):
+    for m in p.sqs.receive_message(QueueUrl=p.queue_url, WaitTimeSeconds=20).get("Messages", []):
         def beat(handle=m["ReceiptHandle"]):
             p.sqs.change_message_visibility(QueueUrl=p.queue_url, ReceiptHandle=handle, VisibilityTimeout=30)
 
@@ -225,7 +225,7 @@ def test_a_crashed_process_heartbeat_dies_with_it_and_the_message_returns_within
 
 def test_a_heartbeat_left_running_after_a_step_dies_on_its_first_error_and_says_so(lab):
     def forgetful(p):
-        for m in p.sqs.receive_message(QueueUrl=p.queue_url).get("Messages", []):
+        for m in p.sqs.receive_message(QueueUrl=p.queue_url, WaitTimeSeconds=20).get("Messages", []):
             p.clock.every(15, lambda h=m["ReceiptHandle"]: p.sqs.change_message_visibility(
                 QueueUrl=p.queue_url, ReceiptHandle=h, VisibilityTimeout=30), name="heartbeat")
             long_job(p, seconds=20)(m["Body"])
@@ -310,3 +310,161 @@ def test_a_trial_tells_its_story_from_its_own_start(lab):
     assert story.splitlines()[0].startswith("t=  0.000s producer")
     assert "t=  5.000s worker      delete story-1" in story
     assert receive.detail["visible_until_t"] == 30
+
+
+# -- the order of actions at one instant ---------------------------------------------------------------
+def _with_heartbeat(stop_first: bool):
+    def step(p):
+        for m in p.sqs.receive_message(QueueUrl=p.queue_url, WaitTimeSeconds=20, MaxNumberOfMessages=1,
+                                       VisibilityTimeout=30).get("Messages", []):
+            handle = m["ReceiptHandle"]
+            beat = p.clock.every(10, lambda: p.sqs.change_message_visibility(
+                QueueUrl=p.queue_url, ReceiptHandle=handle, VisibilityTimeout=30), name="heartbeat")
+            p.clock.advance(25)  # work that takes 25 s: the heartbeat beats twice
+            p.handle(m["Body"])
+            if stop_first:
+                beat.cancel()
+            p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=handle)
+            if not stop_first:
+                beat.cancel()
+    return step
+
+
+def test_the_history_records_timers_and_tags_their_calls(lab):
+    outcome = run_scenario(_with_heartbeat(stop_first=True), messages=1, lab=lab)
+    timers = outcome.history.of_kind("timer")
+    assert [e.detail["action"] for e in timers][:2] == ["start", "cancel"]
+    beats = [e for e in outcome.history.of_kind("visibility") if e.detail.get("timer")]
+    assert len(beats) == 2 and {e.detail["timer"] for e in beats} == {timers[0].detail["timer"]}
+
+
+def test_stopping_the_heartbeat_after_the_delete_is_seen_even_at_one_instant(lab):
+    from sqslab.lessons.heartbeat import heartbeat_order_problems
+
+    right = run_scenario(_with_heartbeat(stop_first=True), messages=1, lab=lab)
+    wrong = run_scenario(_with_heartbeat(stop_first=False), messages=1, lab=lab)
+    assert right.verdict.ok and wrong.verdict.ok, "both charge once: only the order tells them apart"
+    assert heartbeat_order_problems(right.history) == []
+    [problem] = heartbeat_order_problems(wrong.history)
+    assert "deleted order-1 while its heartbeat (heartbeat#" in problem
+
+
+# -- trials record their timers; the helpers of the graded tests ---------------------------------------
+def _handle(t, *, fail=False, stop_first=True, seconds=40):
+    from sqslab.lessons.heartbeat import JobFailed
+
+    m = t.receive()
+    beat = t.clock.every(15, lambda: t.sqs.change_message_visibility(
+        QueueUrl=t.url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=30), name="heartbeat")
+    try:
+        t.work(seconds, fail=fail)(m["Body"])
+    except JobFailed:
+        if stop_first:
+            beat.cancel()
+        t.sqs.change_message_visibility(QueueUrl=t.url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+        beat.cancel()
+        return
+    if stop_first:
+        beat.cancel()
+    t.sqs.delete_message(QueueUrl=t.url, ReceiptHandle=m["ReceiptHandle"])
+    beat.cancel()
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_trial_sees_a_delete_or_release_made_before_the_heartbeat_stopped(lab, fail):
+    with trial(lab, "order-right") as t:
+        _handle(t, fail=fail)
+        assert t.order_problems() == []
+        assert "timer heartbeat#" in t.story() and "[by timer heartbeat#" in t.story()
+    with trial(lab, "order-wrong") as t:
+        _handle(t, fail=fail, stop_first=False)
+        [problem] = t.order_problems()
+        assert ("released" if fail else "deleted") in problem and "still running" in problem
+
+
+def test_a_heartbeat_chained_from_one_shot_timers_is_not_mistaken_for_one_still_running(lab):
+    with trial(lab, "chain") as t:
+        m = t.receive()
+        chain = {}
+
+        def beat():
+            t.sqs.change_message_visibility(QueueUrl=t.url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=30)
+            chain["next"] = t.clock.call_later(10, beat, name="heartbeat")
+
+        chain["next"] = t.clock.call_later(10, beat, name="heartbeat")
+        t.work(35)(m["Body"])
+        chain["next"].cancel()
+        t.sqs.delete_message(QueueUrl=t.url, ReceiptHandle=m["ReceiptHandle"])
+        assert t.order_problems() == []
+
+
+def test_trial_work_fails_for_some_orders_or_raises_what_it_is_told(lab):
+    with trial(lab, "kinds", messages=3) as t:
+        a, b, c = t.receive(3)
+        work = t.work(1, fail={"kinds-2"})
+        work(a["Body"])
+        with pytest.raises(Exception, match="unavailable"):
+            work(b["Body"])
+        with pytest.raises(KeyboardInterrupt):
+            t.work(1, fail=KeyboardInterrupt)(c["Body"])
+        assert t.tried == ["kinds-1", "kinds-2", "kinds-3"] and t.charged == ["kinds-1"]
+        assert t.calls_later(30) == []
+
+
+def test_one_job_per_step_hands_each_message_to_the_exercise_function(lab):
+    from sqslab.lessons.heartbeat import one_job_per_step
+
+    seen = []
+
+    def handle_message(sqs, queue_url, message, clock, work, *, timeout=30):
+        seen.append((message["Attributes"]["ApproximateReceiveCount"], timeout))
+        work(message["Body"])
+        sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return True
+
+    outcome = run_scenario(one_job_per_step(handle_message, minutes=0.5, timeout=60), messages=2, lab=lab)
+    assert outcome.verdict.ok, outcome.verdict.explanation
+    assert seen == [("1", 60), ("1", 60)]
+
+
+def _released(t, timeouts):
+    for m, timeout in zip(t.receive(len(timeouts)), timeouts):
+        if timeout is not None:
+            t.sqs.change_message_visibility(QueueUrl=t.url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=timeout)
+    return t.events("receive", "visibility", "delete")
+
+
+def test_release_problems_accepts_releases_within_the_backoff_ceiling(lab):
+    from sqslab.lessons.heartbeat import backoff_ceiling, release_problems
+
+    assert [backoff_ceiling(n) for n in (1, 2, 3, 9, 40)] == [5, 10, 20, 900, 900]
+    assert backoff_ceiling(40, cap=10**9) == MAX_VISIBILITY_TIMEOUT
+    with trial(lab, "fine", messages=2) as t:
+        assert release_problems(_released(t, [0, 5])) == []
+
+
+def test_release_problems_names_a_message_left_in_flight_and_a_release_too_long(lab):
+    from sqslab.lessons.heartbeat import release_problems
+
+    with trial(lab, "bad", messages=2) as t:
+        problems = release_problems(_released(t, [None, 6]))
+    assert any("neither deleted nor released" in p for p in problems)
+    assert any("released for 6 s after its receive #1; backoff allows 0 to 5 s" in p for p in problems)
+
+
+def test_sleep_meter_sees_no_real_wait_in_a_heartbeat_run_and_sees_a_real_sleep():
+    import time
+
+    from sqslab.sleeps import SleepMeter
+
+    with SleepMeter() as real:
+        outcome = run_scenario(with_rival(_beating), messages=1)
+    assert outcome.verdict.ok and real.calls == 0, real.describe()
+
+    def sleepy(p):
+        time.sleep(0.001)
+        _beating(p, minutes=1)
+
+    with SleepMeter() as real:
+        run_scenario(sleepy, messages=1)
+    assert real.sleeps >= 1

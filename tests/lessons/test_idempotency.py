@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from sqslab import Fault, LabError, run_scenario
-from sqslab.lessons.idempotency import (CLAIMS_TABLE, _plain, claims, claims_client, crash_matrix,
+from sqslab import Fault, LabError, explore, order_messages, run_scenario
+from sqslab.lessons.idempotency import (CLAIMS_TABLE, _plain, claims, claims_client, conflict_verdict, crash_matrix,
+                                        idempotent_charge, lambda_batch, order_key, payload_fingerprint,
                                 dead_letter_verdict, reset_claims_table)
 
 
@@ -194,3 +195,103 @@ def test_dead_letter_verdict_needs_a_keyless_message(lab):
                                           ({"L": [{"S": "a"}]}, ["a"]), ({"M": {"k": {"N": "1"}}}, {"k": 1})])
 def test_attribute_values_read_as_plain_python(value, plain):
     assert _plain(value) == plain
+
+
+# -- lesson 2's answers given to later lessons, payload conflicts, Powertools on the bench ---------------
+
+
+@pytest.mark.parametrize("body, key", [('{"order_id": "o-1", "amount": 1}', "o-1"), ('{"order_id": ""}', None),
+                                       ("not json", None), ('["o-1"]', None), ('{"order_id": 7}', None), (None, None)])
+def test_order_key_is_the_order_id_or_none_and_never_raises(body, key):
+    assert order_key(body) == key
+
+
+def test_payload_fingerprint_ignores_field_order_and_whitespace_but_not_values():
+    same = payload_fingerprint('{"order_id": "o-1", "amount": 10}')
+    assert payload_fingerprint('{ "amount":10,"order_id":"o-1" }') == same
+    assert payload_fingerprint('{"order_id": "o-1", "amount": 11}') != same
+
+
+def _given_charge(p):
+    for m in p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=20).get("Messages", []):
+        try:
+            outcome = idempotent_charge(p.db, m["Body"])
+        except Exception:
+            continue
+        if outcome in ("charged", "duplicate"):
+            p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def test_the_given_idempotent_charge_is_exactly_once_under_every_fault(lab):
+    verdict = explore(_given_charge, messages=2, lab=lab, max_runs=40)
+    assert verdict.ok, verdict.explanation
+
+
+def test_the_given_charge_says_what_it_did(lab):
+    db = lab.effects.connect("test")
+    body = json.dumps({"order_id": "o-1", "amount": 10})
+    assert idempotent_charge(db, body) == "charged"
+    assert idempotent_charge(db, json.dumps({"amount": 10, "order_id": "o-1"})) == "duplicate"
+    assert idempotent_charge(db, json.dumps({"order_id": "o-1", "amount": 99})) == "conflict"
+    assert idempotent_charge(db, "no key here") == "no_key"
+    assert lab.effects.counts()["o-1"] == 1
+
+
+def test_conflict_verdict_passes_a_dlq_and_fails_a_delete(lab):
+    changed = {"order_id": "order-1", "amount": 99}
+    right = run_scenario(_given_charge, messages=[*order_messages(2), changed], max_receive_count=2, lab=lab)
+    assert right.verdict.ok and conflict_verdict(right, [changed]).ok
+
+    def deletes_duplicates_blindly(p):
+        for m in _receive(p):
+            try:
+                if idempotent_charge(p.db, m["Body"]) == "no_key":
+                    continue
+            except Exception:
+                continue
+            _delete(p, m)
+
+    wrong = run_scenario(deletes_duplicates_blindly, messages=[*order_messages(2), changed], max_receive_count=2, lab=lab)
+    verdict = conflict_verdict(wrong, [changed])
+    assert not verdict.ok and "deleted it" in verdict.explanation
+    with pytest.raises(LabError):
+        conflict_verdict(wrong, [{"order_id": "never-sent"}])
+
+
+def _powertools(timeout):
+    from aws_lambda_powertools.utilities.idempotency import (DynamoDBPersistenceLayer, IdempotencyConfig,
+                                                            idempotent_function)
+
+    def consumer(p):
+        store = DynamoDBPersistenceLayer(table_name=CLAIMS_TABLE, boto3_client=claims_client(p))
+        config = IdempotencyConfig(event_key_jmespath="order_id", payload_validation_jmespath="amount")
+
+        @idempotent_function(data_keyword_argument="order", persistence_store=store, config=config)
+        def charge(order):
+            p.db.apply_effect(order["order_id"], "charge")
+            p.db.commit()
+            return {"charged": order["order_id"]}
+
+        lambda_batch(p, lambda record: charge(order=json.loads(record.body)), config=config, timeout=timeout)
+    return consumer
+
+
+@pytest.mark.filterwarnings("ignore:Couldn't determine the remaining time")
+def test_powertools_without_an_in_progress_expiry_refuses_every_redelivery_after_a_crash(lab):
+    outcome = run_scenario(_powertools(None), messages=1, faults=[Fault("before_effect", message=0)], max_steps=6,
+                           lab=lab)
+    assert not outcome.verdict.ok and not outcome.drained and outcome.effects.get("order-1", 0) == 0
+    refused = [e for e in outcome.history.of_kind("note")
+               if "PutItem" in e.detail["text"] and "ConditionalCheckFailedException" in e.detail["text"]]
+    assert len(refused) >= 3, [e.detail["text"] for e in outcome.history.of_kind("note")]
+
+
+def test_powertools_with_a_lambda_timeout_is_at_least_once_and_refuses_a_conflict(lab):
+    outcome = run_scenario(_powertools(20), messages=1, faults=[Fault("before_effect", message=0)], lab=lab)
+    assert outcome.verdict.ok, outcome.verdict.explanation
+    doubled = run_scenario(_powertools(20), messages=1, faults=[Fault("effect_committed", message=0)], lab=lab,
+                           expect="at_least_once")
+    assert doubled.verdict.ok and doubled.effects["order-1"] == 2  # the gap between the stores, honestly
+    changed = {"order_id": "order-1", "amount": 99}
+    conflict = run_scenario(_powertools(20), messages=[*order_messages(1), changed], max_receive_count=2, lab=lab)
+    assert conflict.verdict.ok and conflict_verdict(conflict, [changed]).ok

@@ -60,9 +60,27 @@ class Graded:
         return sum(m for _, m in self.cells.values())
 
 
+def notebook_names(assignment: str, folder: Path | None = None) -> list[str]:
+    """The notebooks of ``assignment`` in teaching order: ``<a>``, then ``<a>_b``, ``<a>_c``, ...
+
+    A lesson too long for one sitting is split into several notebooks in its folder; graded and
+    solution cells are addressed by grade_id, in whichever of them they sit.
+    """
+    folder = folder or SOLUTIONS / assignment
+    names = [p.stem for p in folder.glob("*.ipynb") if p.stem == assignment or p.stem.startswith(assignment + "_")]
+    return sorted(names, key=lambda n: (n != assignment, n))
+
+
+def source_notebooks(assignment: str) -> dict[str, dict]:
+    """Each instructor's notebook of ``assignment`` as JSON, by name, in teaching order."""
+    return {name: json.loads((SOLUTIONS / assignment / f"{name}.ipynb").read_text())
+            for name in notebook_names(assignment)}
+
+
 def source_notebook(assignment: str) -> dict:
-    """The instructor's notebook of ``assignment`` as JSON."""
-    return json.loads((SOLUTIONS / assignment / f"{assignment}.ipynb").read_text())
+    """The instructor's notebooks of ``assignment`` as one notebook's JSON: every cell, in order."""
+    notebooks = list(source_notebooks(assignment).values())
+    return {**notebooks[0], "cells": [cell for nb in notebooks for cell in nb["cells"]]}
 
 
 def solution_cells(nb: dict) -> dict[str, str]:
@@ -176,24 +194,39 @@ def build_submission(release_nb: dict, code: dict[str, str] | None) -> dict:
 
 
 def grade(assignment: str, cases: list[Case], workdir: Path, *, timeout: int = 900) -> dict[str, Graded]:
-    """Grade every case of ``assignment`` with one real ``nbgrader autograde``; scores per case."""
+    """Grade every case of ``assignment`` with one real ``nbgrader autograde``; scores per case.
+
+    An assignment of several notebooks is submitted whole: each case's code goes into whichever
+    notebook holds the solution cell of that grade_id, and its scores add up over the notebooks.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "nbgrader_config.py").write_text(CONFIG.format(root=str(workdir)))
     src = workdir / "source" / assignment
     shutil.rmtree(src, ignore_errors=True)
     src.mkdir(parents=True)
-    shutil.copy(SOLUTIONS / assignment / f"{assignment}.ipynb", src)
+    names = notebook_names(assignment)
+    for name in names:
+        shutil.copy(SOLUTIONS / assignment / f"{name}.ipynb", src)
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     run = lambda *args: subprocess.run([str(BIN / "nbgrader"), *args], cwd=workdir, env=env,
                                        capture_output=True, text=True, timeout=timeout)
     done = run("generate_assignment", assignment, "--force")
     if done.returncode:
         raise RuntimeError(f"nbgrader generate_assignment failed:\n{done.stderr[-3000:]}")
-    release_nb = json.loads((workdir / "release" / assignment / f"{assignment}.ipynb").read_text())
+    releases = {name: json.loads((workdir / "release" / assignment / f"{name}.ipynb").read_text()) for name in names}
     for case in cases:
         dest = workdir / "submitted" / case.name / assignment
         dest.mkdir(parents=True, exist_ok=True)
-        (dest / f"{assignment}.ipynb").write_text(json.dumps(build_submission(release_nb, case.code)))
+        code = case.code
+        if code is not None and "*" in code:
+            code = _single_cell(releases, code["*"])
+        for name, release_nb in releases.items():
+            own = None if code is None else {g: c for g, c in code.items() if g in _solution_ids(release_nb)}
+            (dest / f"{name}.ipynb").write_text(json.dumps(build_submission(release_nb, own)))
+        if code is not None:
+            unknown = set(code) - {g for nb in releases.values() for g in _solution_ids(nb)}
+            if unknown:
+                raise ValueError(f"{case.name}: no solution cell {sorted(unknown)} in {assignment}")
     done = run("autograde", assignment, "--force")
     if done.returncode:
         raise RuntimeError(f"nbgrader autograde failed:\n{done.stderr[-3000:]}")
@@ -203,12 +236,25 @@ def grade(assignment: str, cases: list[Case], workdir: Path, *, timeout: int = 9
     with Gradebook(f"sqlite:///{workdir}/gradebook.db") as gb:
         for case in cases:
             graded = Graded()
-            nb = gb.find_submission_notebook(assignment, assignment, case.name)
-            for g in nb.grades:
-                if g.max_score:
-                    graded.cells[g.name] = (float(g.score), float(g.max_score))
+            for name in names:
+                nb = gb.find_submission_notebook(name, assignment, case.name)
+                for g in nb.grades:
+                    if g.max_score:
+                        graded.cells[g.name] = (float(g.score), float(g.max_score))
             results[case.name] = graded
     return results
+
+
+def _solution_ids(nb: dict) -> set[str]:
+    return {c["metadata"]["nbgrader"]["grade_id"] for c in nb["cells"]
+            if c.get("metadata", {}).get("nbgrader", {}).get("solution") and c["cell_type"] == "code"}
+
+
+def _single_cell(releases: dict[str, dict], text: str) -> dict[str, str]:
+    ids = {g for nb in releases.values() for g in _solution_ids(nb)}
+    if len(ids) != 1:
+        raise ValueError("this assignment has several solution cells: mark sections with '# --- cell: <id>'")
+    return {ids.pop(): text}
 
 
 def reference_case(assignment: str) -> Case:

@@ -1,4 +1,4 @@
-"""The fidelity suite: every FACTS.md fact, on moto in this process and on moto's server mode.
+"""The fidelity suite: every fact of docs/sqs-facts.md, on moto in this process and on moto's server mode.
 
 moto with the bench's corrections must honour every fact wherever the lab reaches it; plain moto
 (a server in a process of its own, where none of the bench is loaded) must not, which shows the
@@ -42,7 +42,7 @@ def test_moto_server_mode_in_this_process_honours(server_lab, name):
     assert seen.honoured is True, seen.seen
 
 
-# Facts whose check waits no time: plain moto fails these (FACTS.md, "Where moto differs").
+# Facts whose check waits no time: plain moto fails these (docs/sqs-facts.md, "Where moto differs").
 PLAIN_MOTO_BREAKS = ["fifo_dedup_after_delete", "dedup_per_group_high_throughput", "retention_range",
                      "one_move_task_per_queue"]
 PLAIN_MOTO_KEEPS = ["fifo_dedup", "batch_limit_10", "visibility_default"]
@@ -66,6 +66,14 @@ def test_a_fact_that_needs_more_real_waiting_than_allowed_is_not_checked(moto_se
     assert seen.seen.startswith("not checked: needs 290 s of real waiting, more than SQSLAB_MAX_WAIT=5 allows")
 
 
+
+@pytest.fixture(autouse=True)
+def sampled_short_polls(monkeypatch):
+    # The facts are SQS's, short-poll sampling among them: moto with every correction in force.
+    from sqslab.moto import backend
+
+    monkeypatch.setitem(backend.SHORT_POLL_SAMPLING, "on", True)
+
 def test_the_report_lists_each_fact_with_what_was_seen(tmp_path, capsys):
     status = fidelity_report.main(["--only", "stale_receipt_handle,fifo_dedup", "--out", str(tmp_path / "r.md"),
                                    "--strict"])
@@ -77,3 +85,15 @@ def test_the_report_lists_each_fact_with_what_was_seen(tmp_path, capsys):
            "(`stale_receipt_handle`) | yes | DeleteMessage with the older handle: succeeded; the message is " \
            "still in the queue |" in text
     assert (tmp_path / "r.md").read_text() == text.rstrip("\n") + "\n"
+
+
+def test_the_facts_page_ends_with_exactly_the_checked_facts():
+    import re
+    from pathlib import Path
+
+    from sqslab.tools.facts import markdown
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "sqs-facts.md").read_text()
+    block = re.search(r"<!-- checked-facts:.*?-->\n(.*?)\n<!-- /checked-facts -->", page, re.S)
+    assert block, "docs/sqs-facts.md lost its checked-facts block"
+    assert block.group(1) == markdown(), "regenerate it: python -m sqslab.tools.facts --markdown"

@@ -206,7 +206,7 @@ def lambda_consumer(function: Callable[[dict, Any, Callable], Any], *, batch_siz
     def step(p: Any) -> None:
         clock = process_clock(p)
         answer = p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=batch_size,
-                                       MessageSystemAttributeNames=["All"])
+                                       MessageSystemAttributeNames=["All"], WaitTimeSeconds=20)
         messages = answer.get("Messages", [])
         if not messages:
             return

@@ -163,15 +163,18 @@ def dead_letter_all(lab: Lab, queue: Queue, *, actor: str = "failing-consumer") 
         for _ in range(1000):
             if not lab.snapshot(queue)["messages"]:
                 break
+            # Short polls: a long poll would wait while SQS moves what it passes over to the DLQ.
             got = client.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=10,
                                          VisibilityTimeout=0).get("Messages", [])
             if got:
                 lab.clock.advance(0.002)  # moto: visible again only once now > visible_at
-            else:
-                nxt = lab.snapshot(queue)["next_receivable_at"]
-                if nxt is None:
-                    break
-                lab.clock.advance_to(nxt + 0.001)
+                continue
+            snap = lab.snapshot(queue)
+            if any(m["state"] == "visible" for m in snap["messages"]):
+                continue  # a short poll that sampled nothing: ask again
+            if snap["next_receivable_at"] is None:
+                break
+            lab.clock.advance_to(snap["next_receivable_at"] + 0.001)
     finally:
         lab.release(client)
     return len(lab.snapshot(queue.dlq)["messages"]) - before

@@ -8,20 +8,26 @@ consumer on a FIFO queue whose orders belong to several customers (one message g
 the same fault plans as :func:`sqslab.run_scenario`, and checks, besides the usual invariants,
 that each customer's orders took effect in the order they were sent.
 
+It also gives lesson 2's idempotent charge ready-made (:func:`idempotent_charge`), so that later
+lessons plug it in rather than write it again, and :func:`run_steps`, which calls one consumer step
+function directly, step after step, and states the per-step contract a FIFO consumer keeps.
+
 >>> from sqslab.lessons.fifo import fifo_orders, run_in_order
 >>> orders = fifo_orders("alice", "alice", "bob")   # order-1 and order-2 for alice, order-3 for bob
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 from ..check import EXPECTATIONS as CHECK_EXPECTATIONS
 from ..check import Problem, Verdict, record_failure
-from ..explore import fault_plans, first_failure
+from ..explore import fault_plans, first_failure, plan_kinds
 from ..faults import CRASH_POINTS
-from ..lab import Lab, Queue, current_lab
+from ..lab import Lab, Queue, default_key_of, lab_for
 from ..scenario import Outcome, Process, run_scenario
 
 #: The field of an order that names its customer: the message group of its events.
@@ -158,22 +164,12 @@ def run_in_order(consumer: Callable[[Process], Any], *, messages: Sequence[dict 
     outcome = run_scenario(consumer, messages=bodies, faults=faults, expect=expect,
                            visibility_timeout=visibility_timeout, fifo=True, send=send_in_groups,
                            lab=lab, note=note, **scenario)
-    key_of = (lab or current_lab() or _Keys()).key_of
+    key_of = lab.key_of if lab is not None else default_key_of
     problems = group_order_problems(outcome.history, bodies, key_of)
     if problems:
         outcome.verdict = _order_verdict(outcome.verdict, problems, outcome.history, bodies, key_of,
                                          expect, note)
     return outcome
-
-
-class _Keys:
-    """The default key function, for a run whose private lab has already closed."""
-
-    @staticmethod
-    def key_of(body: str) -> str | None:
-        from ..lab import default_key_of
-
-        return default_key_of(body)
 
 
 def explore_in_order(consumer: Callable[[Process], Any], *, messages: Sequence[dict | str] | None = None,
@@ -193,10 +189,187 @@ def explore_in_order(consumer: Callable[[Process], Any], *, messages: Sequence[d
         return run_in_order(consumer, messages=bodies, faults=plan, expect=expect, lab=lab, note=note,
                             require_fired=False, **scenario)
 
-    failed, runs = first_failure(run, fault_plans(points, len(bodies), double=double), max_runs=max_runs, lab=lab)
+    plans = fault_plans(points, len(bodies), double=double, visibility_timeout=scenario.get("visibility_timeout", 30))
+    failed, runs = first_failure(run, plans, max_runs=max_runs, lab=lab)
     if failed is not None:
         return failed
     return Verdict(True, expect,
                    f"OK: {runs} runs, every fault point ({', '.join(points)}) at every message "
-                   f"position{' and crashes on restart' if double else ''}: {ORDER_EXPECTATION}; "
+                   f"position{plan_kinds(double)}: {ORDER_EXPECTATION}; "
                    f"{CHECK_EXPECTATIONS[expect]}.", runs=runs)
+
+
+# -- lesson 2's idempotent charge, given ------------------------------------------------------------
+def idempotent_charge(process: Process) -> Callable[[str], None]:
+    """Lesson 2's idempotent handler for ``process``: the charge and its "processed" mark commit together.
+
+    ``handle(body)`` charges the order in ``body`` unless its order id is already in the
+    ``processed`` table, and writes both in one transaction of the process's database, so a
+    redelivery after a crash (between the charge and the delete) charges nothing. From lesson 3 on
+    it is given, not written again.
+    """
+    process.db.execute("CREATE TABLE IF NOT EXISTS processed (order_id TEXT PRIMARY KEY)")
+    process.db.commit()
+
+    def handle(body: str) -> None:
+        order_id = default_key_of(body)
+        if order_id is None:
+            raise ValueError(f"message body has no order id: {body[:60]!r}")
+        with process.db:
+            if process.db.execute("SELECT 1 FROM processed WHERE order_id = ?", (order_id,)).fetchone():
+                return  # charged before: nothing to do
+            process.db.apply_effect(order_id, "charge")
+            process.db.execute("INSERT INTO processed (order_id) VALUES (?)", (order_id,))
+
+    handle.__name__ = "idempotent_charge"
+    return handle
+
+
+# -- one consumer step function, called directly ---------------------------------------------------
+_step_runs = itertools.count(1)
+
+
+class PaymentFailed(Exception):
+    """The payment service failed for one order (an ordinary, transient error)."""
+
+
+@dataclass
+class Step:
+    """What one call of a consumer step did, by order id, in order."""
+
+    received: list[str] = field(default_factory=list)
+    tried: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    returned: Any = None
+
+    @property
+    def succeeded(self) -> list[str]:
+        """The orders whose handler returned."""
+        return [k for k in self.tried if k not in self.failed]
+
+
+@dataclass
+class Steps:
+    """The calls :func:`run_steps` made, what each did, and the problems with them."""
+
+    steps: list[Step]
+    groups: dict[str, str]
+    sent: list[str]
+    left: list[str]
+    story: str
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> list[str]:
+        """Every order whose handler returned, over all the steps, in order."""
+        return [k for s in self.steps for k in s.succeeded]
+
+    @property
+    def tried(self) -> list[str]:
+        """Every handler call, over all the steps, in order."""
+        return [k for s in self.steps for k in s.tried]
+
+    def report(self) -> str:
+        """The problems, then each step and the story of the run, for an assertion message."""
+        lines = list(self.problems)
+        for i, s in enumerate(self.steps, 1):
+            lines.append(f"step {i}: received {', '.join(s.received) or 'nothing'}; handled "
+                         f"{', '.join(f'{k} (failed)' if k in s.failed else k for k in s.tried) or 'nothing'}; "
+                         f"deleted {', '.join(s.deleted) or 'nothing'}; returned {s.returned!r}")
+        return "\n".join(lines + ["What happened, in order:", self.story])
+
+
+def run_steps(consume: Callable[[Any, str, Callable[[str], None]], Any], *, orders: Sequence[dict],
+              failing: Iterable[str] = (), until: Callable[[Steps], bool] | None = None,
+              max_steps: int = 6, visibility_timeout: int = 30) -> Steps:
+    """Call ``consume(sqs, queue_url, handle)`` step after step on a FIFO queue of its own; check each step.
+
+    The orders are sent in their customers' message groups to a fresh queue in a private lab; the
+    handler fails (:class:`PaymentFailed`) for every order id in ``failing`` and succeeds for the
+    others. Steps run until ``until(steps)`` is true or ``max_steps`` were made, however many
+    messages each receive returned (a short poll may return fewer). The per-step contract checked
+    (``Steps.problems``), each problem one sentence:
+
+    - in a step, a message whose group had no failure before it in that step is handled (a failure
+      holds back its own group only);
+    - no order is handled while an earlier order of its group has not succeeded;
+    - a message whose handler succeeded is deleted in that step; one that failed, or was held back,
+      is not;
+    - the step returns how many messages it handled and deleted.
+    """
+    failing = set(failing)
+    with lab_for(None) as lab:
+        queue = lab.queue(f"steps{next(_step_runs)}.fifo", visibility_timeout=visibility_timeout)
+        for order in orders:
+            lab.send(queue, order, MessageGroupId=group_of(order), MessageDeduplicationId=order["order_id"])
+        sent = [o["order_id"] for o in orders]
+        groups = {o["order_id"]: group_of(o) for o in orders}
+        sqs = lab.client("sqs", actor="consumer-1")
+        result = Steps([], groups, sent, [], "")
+        try:
+            for _ in range(max_steps):
+                step = Step()
+
+                def handle(body: str, step: Step = step) -> None:
+                    key = default_key_of(body) or body[:40]
+                    step.tried.append(key)
+                    if key in failing:
+                        step.failed.append(key)
+                        raise PaymentFailed(f"payment service unavailable for {key} (try again later)")
+
+                mark = len(lab.history)
+                step.returned = consume(sqs, queue.url, handle)
+                for e in lab.history.since(mark):
+                    if e.kind == "receive" and e.key:
+                        step.received.append(e.key)
+                    elif e.kind == "delete" and e.key and e.detail.get("applied"):
+                        step.deleted.append(e.key)
+                result.steps.append(step)
+                if until is not None and until(result):
+                    break
+        finally:
+            lab.release(sqs)
+        result.left = [k for k in (lab.key_of(m["body"]) for m in lab.snapshot(queue)["messages"]) if k]
+        result.story = lab.history.text()
+        result.problems = _step_problems(result)
+    return result
+
+
+def _step_problems(run: Steps) -> list[str]:
+    problems: list[str] = []
+    done: set[str] = set()
+    position = {k: i for i, k in enumerate(run.sent)}
+    for n, step in enumerate(run.steps, 1):
+        blocked: dict[str, str] = {}  # group -> the order of it that failed (or was held) in this step
+        for key in step.received:
+            group = run.groups.get(key)
+            earlier = [k for k in run.sent[:position.get(key, 0)] if run.groups.get(k) == group and k not in done]
+            if key in step.tried:
+                if earlier:
+                    problems.append(f"step {n}: {key} ({group}) was handled while {earlier[0]} ({group}), sent "
+                                    f"before it, had not succeeded: a failed message must hold back the rest of "
+                                    "its group")
+                if key in step.failed:
+                    blocked.setdefault(group, key)
+                    if key in step.deleted:
+                        problems.append(f"step {n}: {key} failed and was deleted anyway: it is lost")
+                else:
+                    done.add(key)
+                    if key not in step.deleted:
+                        problems.append(f"step {n}: {key} was handled but not deleted: it will come back and be "
+                                        "handled again")
+            else:
+                if group not in blocked and not earlier:
+                    failed = next(iter(blocked.values()), None)
+                    after = f" after {failed} ({run.groups.get(failed)}) failed" if failed else ""
+                    problems.append(f"step {n}: {key} ({group}) was received but not handled{after}: a failure "
+                                    "holds back only its own group, and the other groups carry on in the same step")
+                blocked.setdefault(group, key)
+                if key in step.deleted:
+                    problems.append(f"step {n}: {key} was deleted without being handled: it is lost")
+        succeeded_and_deleted = len([k for k in step.succeeded if k in step.deleted])
+        if step.returned != succeeded_and_deleted:
+            problems.append(f"step {n} returned {step.returned!r}, but it handled and deleted "
+                            f"{succeeded_and_deleted} message(s): return how many it finished")
+    return problems

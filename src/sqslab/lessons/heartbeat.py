@@ -33,7 +33,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from ..exceptions import Crash, LabError
 from ..scenario import lab_of, new_process
@@ -41,8 +41,8 @@ from ..timers import ProcessClock, ThreadClock, ThreadTimer, one_line
 
 __all__ = [
     "MAX_VISIBILITY_TIMEOUT", "JobFailed", "ProcessClock", "Rival", "ThreadClock", "ThreadTimer",
-    "Trial", "lease_problems", "long_job", "outage_consumer", "process_clock", "recovery_times", "retry_demo",
-    "trial", "twelve_hour_problems", "with_rival",
+    "Trial", "backoff_ceiling", "heartbeat_order_problems", "lease_problems", "long_job", "one_job_per_step", "outage_consumer",
+    "process_clock", "recovery_times", "release_problems", "retry_demo", "trial", "twelve_hour_problems", "with_rival",
 ]
 
 #: The longest a message can stay in flight after one receive: 12 hours (API Reference,
@@ -72,6 +72,26 @@ def long_job(process: Any, seconds: float = 600, *, minutes: float | None = None
 
     work.__name__ = f"job_of_{seconds:g}s"
     return work
+
+
+def one_job_per_step(handle_message: Callable[..., Any], *, minutes: float = 10,
+                     timeout: int = 30) -> Callable[[Any], None]:
+    """The lesson's consumer step, built around an exercise's ``handle_message``.
+
+    Each step long-polls for one message (with its ApproximateReceiveCount) and hands it to
+    ``handle_message(sqs, queue_url, message, clock, work, timeout=timeout)``, the work being
+    :func:`long_job` of ``minutes``. A graded test builds its consumer this way, calling only the
+    exercise's function, never a consumer defined in the notebook.
+    """
+
+    def step(p: Any) -> None:
+        answer = p.sqs.receive_message(QueueUrl=p.queue_url, WaitTimeSeconds=20,
+                                       MessageSystemAttributeNames=["ApproximateReceiveCount"])
+        for m in answer.get("Messages", []):
+            handle_message(p.sqs, p.queue_url, m, p.clock, long_job(p, minutes=minutes), timeout=timeout)
+
+    step.__name__ = f"one_{minutes:g}_minute_job_per_step"
+    return step
 
 
 # -- a rival process running the same code ----------------------------------------------------------
@@ -226,7 +246,7 @@ class Rival:
     def _poll(self) -> None:
         if not self._visible():
             return
-        answer = self._sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+        answer = self._sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=20,
                                            MessageSystemAttributeNames=["ApproximateReceiveCount"])
         for m in answer.get("Messages", []):
             self.received.append({"t": round(self.lab.history.now() - self.origin, 6), "message_id": m["MessageId"],
@@ -256,8 +276,10 @@ class Trial:
     ----------
     queue, url: the queue (and its URL).
     sqs: a recorded client acting as ``actor``.
-    clock: a :class:`ProcessClock` whose timers are cancelled when the trial ends.
+    clock: a :class:`ProcessClock` whose timers are cancelled when the trial ends (their starts and
+        stops are on the history).
     charged: business keys charged by :meth:`work` functions, in order.
+    tried: business keys whose :meth:`work` started, in order (a failed job too).
     """
 
     def __init__(self, lab: Any, name: str, *, timeout: int = 30, messages: int = 1, actor: str = "worker"):
@@ -271,27 +293,46 @@ class Trial:
         for i in range(messages):
             lab.send(self.queue, {"order_id": f"{name}-{i + 1}", "amount": 10 * (i + 1)})
         self.sqs = lab.client("sqs", actor=actor)
+        # Its timers' starts and cancels go on the history, so "stop the heartbeat, then delete" can be
+        # checked at one simulated instant (heartbeat_order_problems).
         self.clock = ProcessClock(lab.clock, owner=actor,
-                                  note=lambda who, text: lab.history.append(who, "note", text=text))
+                                  note=lambda who, text: lab.history.append(who, "note", text=text),
+                                  record=lambda action, timer: lab.history.append(actor, "timer", action=action,
+                                                                                  timer=timer.id))
         self.charged: list[str] = []
+        self.tried: list[str] = []
 
     def receive(self, n: int = 1) -> dict | None:
         """Receive one message (with its ApproximateReceiveCount) or ``n`` of them as a list."""
         answer = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=n,
+                                          WaitTimeSeconds=self.lab.long_poll_wait(self.url),
                                           MessageSystemAttributeNames=["ApproximateReceiveCount"])
         messages = answer.get("Messages", [])
         if n == 1:
             return messages[0] if messages else None
         return messages
 
-    def work(self, seconds: float, *, fail: bool = False) -> Callable[[str], None]:
-        """A job of ``seconds`` simulated seconds that charges the order, or fails at its end."""
+    def work(self, seconds: float, *, fail: bool | Iterable[str] | type[BaseException] = False) -> Callable[[str], None]:
+        """A job of ``seconds`` simulated seconds that charges the order, or fails at its end.
+
+        ``fail`` is True (every job fails with :class:`JobFailed`), False, the order ids whose jobs
+        fail, or an exception class every job raises at its end (``KeyboardInterrupt``: Ctrl-C). Every
+        job started is written down in :attr:`tried`, every charge in :attr:`charged`.
+        """
+        if isinstance(fail, type) and issubclass(fail, BaseException):
+            raising, failing = fail, None
+        else:
+            raising, failing = JobFailed, (fail if isinstance(fail, bool) else set(fail))
 
         def work(body: str) -> None:
+            key = self.lab.key_of(body) or body
+            self.tried.append(key)
             self.clock.advance(seconds)
-            if fail:
-                raise JobFailed("the payment service is unavailable (try again later)")
-            self.charged.append(self.lab.key_of(body) or body)
+            if failing is None or failing is True or (not isinstance(failing, bool) and key in failing):
+                if raising is JobFailed:
+                    raise JobFailed("the payment service is unavailable (try again later)")
+                raise raising()
+            self.charged.append(key)
 
         return work
 
@@ -308,14 +349,24 @@ class Trial:
         return self.lab.depth(self.queue)
 
     def events(self, *kinds: str) -> list:
-        """This trial's events (of the given kinds), in order: its queue's calls and its notes."""
+        """This trial's events (of the given kinds), in order: its queue's calls, its notes and its timers."""
         out = []
         for e in self.lab.history.since(self.mark):
             if kinds and e.kind not in kinds:
                 continue
-            if e.detail.get("queue") == self.name or (e.kind == "note" and e.actor == self.actor):
+            if e.detail.get("queue") == self.name or (e.kind in ("note", "timer") and e.actor == self.actor):
                 out.append(e)
         return out
+
+    def order_problems(self) -> list[str]:
+        """Deletes or releases made while this trial's heartbeat still ran (see :func:`heartbeat_order_problems`)."""
+        return heartbeat_order_problems(self.events())
+
+    def calls_later(self, seconds: float) -> list:
+        """Let ``seconds`` pass, then return the ChangeMessageVisibility calls made meanwhile (a heartbeat left running)."""
+        mark = self.now()
+        self.clock.advance(seconds)
+        return self.visibility_changes(after=mark)
 
     def visibility_changes(self, *, after: float | None = None) -> list:
         """ChangeMessageVisibility calls on this queue (those after ``after`` only, if given)."""
@@ -339,11 +390,11 @@ class Trial:
 
     def lines(self, events: list) -> str:
         """``events`` as readable lines, timed from the trial's start."""
-        return "\n".join(e.describe() for e in self.relative(events))
+        return "\n".join(_line(e) for e in self.relative(events))
 
     def story(self) -> str:
-        """This trial's events as text, timed from its start."""
-        return "\n".join(e.describe() for e in self.relative() if e.kind != "clock")
+        """This trial's events as text, timed from its start (timers' starts and stops, and which calls they made)."""
+        return "\n".join(_line(e) for e in self.relative() if e.kind != "clock")
 
     def show(self, **kw: Any) -> None:
         """Draw this trial's timeline (times from its start) in a notebook; ``kw`` as for timeline.show."""
@@ -355,6 +406,16 @@ class Trial:
         """End the trial: its timers stop, its client goes back."""
         self.clock.kill()
         self.lab.release(self.sqs)
+
+
+def _line(e: Any) -> str:
+    """One event as a line: timers named, and calls a timer made tagged with it."""
+    if e.kind == "timer":
+        verb = {"start": "started", "cancel": "stopped", "died": "ended (its process died)"}.get(e.detail.get("action"),
+                                                                                              e.detail.get("action"))
+        return f"t={e.time:7.3f}s {e.actor:<11} timer {e.detail.get('timer')} {verb}"
+    line = e.describe()
+    return line + f"  [by timer {e.detail['timer']}]" if e.detail.get("timer") else line
 
 
 @contextlib.contextmanager
@@ -444,6 +505,87 @@ def lease_problems(events: list, *, spare: float) -> list[str]:
     return problems
 
 
+def heartbeat_order_problems(history: Any) -> list[str]:
+    """Where a process deleted or released a message while a timer of its own still beat for it.
+
+    The lesson's order: stop the heartbeat, then delete or release the message. A heartbeat left
+    running after the delete calls ChangeMessageVisibility on a deleted message; one left running
+    after a release hides the message again, so no one can retry it when the backoff says so.
+    The history ties each heartbeat call to its timer (``timer`` in the call's detail) and records
+    every timer's start and cancel, so the order of actions at one simulated instant is visible.
+
+    Returns
+    -------
+    list of str
+        One sentence per delete or release that came while the process's heartbeat for that
+        message was still running, and per beat after the message was deleted; empty when the
+        order was kept.
+    """
+    beating: dict[tuple[str, str], set[str]] = {}
+    stopped: set[str] = set()
+    deleted: dict[tuple[str, str], float] = {}
+    problems = []
+    for e in history:
+        timer = e.detail.get("timer")
+        if e.kind == "timer" and e.detail.get("action") in ("cancel", "died", "done"):
+            stopped.add(timer)
+        elif e.kind == "visibility" and timer and e.key:
+            beating.setdefault((e.actor, e.key), set()).add(timer)
+            if (e.actor, e.key) in deleted:
+                problems.append(f"t={e.time:g}s: {e.actor}'s timer {timer} changed {e.key}'s visibility after "
+                                f"{e.actor} had deleted it (t={deleted[(e.actor, e.key)]:g}s): stop the heartbeat first")
+        elif e.kind in ("delete", "visibility") and not timer and e.key:
+            live = sorted(t for t in beating.get((e.actor, e.key), ()) if t not in stopped)
+            what = "deleted" if e.kind == "delete" else "released"
+            if live:
+                problems.append(f"t={e.time:g}s: {e.actor} {what} {e.key} while its heartbeat ({', '.join(live)}) "
+                                "was still running: stop the heartbeat first, then delete or release")
+            if e.kind == "delete" and e.detail.get("ok", True):
+                deleted[(e.actor, e.key)] = e.time
+    return problems
+
+
+def backoff_ceiling(attempt: int, *, base: float = 5, cap: float = 900) -> int:
+    """The longest a message may stay away after its ``attempt``-th receive: ``min(cap, 12 h, base * 2**(attempt-1))``."""
+    return int(min(cap, MAX_VISIBILITY_TIMEOUT, base * 2 ** (max(attempt, 1) - 1)))
+
+
+def release_problems(events: list, *, base: float = 5, cap: float = 900) -> list[str]:
+    """Sentences about failed messages that were not released with a backoff.
+
+    ``events`` are a trial's receive, visibility and delete events (see :meth:`Trial.events`). Every
+    receive of a message must be followed, before its next receive, by a delete or by exactly one
+    release (a ChangeMessageVisibility not made by a timer) whose timeout lies between 0 and
+    :func:`backoff_ceiling` of that receive's count: released, not left for its lease to run out.
+    """
+    problems: list[str] = []
+    open_receive: dict[str, Any] = {}
+    released: dict[str, int] = {}
+    for e in events:
+        mid = e.message_id
+        if e.kind == "receive":
+            if mid in open_receive and not released.get(mid):
+                problems.append(f"t={e.time:.1f}s: {e.key} was received again, but after its receive #"
+                                f"{open_receive[mid].detail.get('receive_count')} it was neither deleted nor released")
+            open_receive[mid], released[mid] = e, 0
+        elif e.kind == "delete" and mid in open_receive:
+            open_receive.pop(mid)
+        elif e.kind == "visibility" and not e.detail.get("timer") and mid in open_receive:
+            count = int(open_receive[mid].detail.get("receive_count", 1))
+            timeout, ceiling = e.detail.get("timeout"), backoff_ceiling(count, base=base, cap=cap)
+            released[mid] += 1
+            if released[mid] > 1:
+                problems.append(f"t={e.time:.1f}s: {e.key} was released twice after one receive")
+            elif not 0 <= timeout <= ceiling:
+                problems.append(f"t={e.time:.1f}s: {e.key} was released for {timeout} s after its receive #{count}; "
+                                f"backoff allows 0 to {ceiling} s")
+    for mid, e in open_receive.items():
+        if not released.get(mid):
+            problems.append(f"{e.key} was received (receive #{e.detail.get('receive_count')}) and neither deleted nor "
+                            "released: it stays hidden until its lease runs out")
+    return problems
+
+
 def twelve_hour_problems(events: list) -> list[str]:
     """Sentences about visibility asked beyond 12 hours after a receive (the AWS maximum).
 
@@ -488,7 +630,7 @@ def outage_consumer(release: Callable[[int, Any], float | None], *, down_for: fl
 
     def step(p: Any) -> None:
         rng = p.state.setdefault("rng", random.Random(p.name))
-        answer = p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10,
+        answer = p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=20,
                                        MessageSystemAttributeNames=["ApproximateReceiveCount"])
         for m in answer.get("Messages", []):
             p.clock.advance(job)

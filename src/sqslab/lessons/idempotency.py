@@ -9,6 +9,12 @@ The idempotent consumer of lesson 2 comes in two kinds:
   ``INPROGRESS`` record with an expiry), does the effect elsewhere, then marks the record
   ``COMPLETED``, the states Powertools for AWS Lambda uses.
 
+The first kind, :func:`idempotent_charge` (with :func:`order_key` and :func:`payload_fingerprint`),
+is lesson 2's answer given to the lessons after it. :func:`conflict_verdict` checks the policy for
+an order id that comes back with another payload (the dead-letter queue), and :func:`lambda_batch`
+runs Powertools' own idempotency utility and batch processor on the bench, as Lambda's SQS event
+source mapping would.
+
 For the claim, every run needs a fresh, empty table (the bench's runs reuse the order ids
 ``order-1``, ``order-2``, ...), and a learner needs to see the claims in the story of a run.
 :func:`claims_client` gives a consumer process its DynamoDB client, empties the table at the start
@@ -24,6 +30,7 @@ and tabulates what became of the message, for the lesson's side-by-side comparis
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
@@ -39,8 +46,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..lab import Lab
     from ..scenario import Outcome, Process
 
-__all__ = ["CLAIMS_TABLE", "COMPLETED", "IN_PROGRESS", "claims", "claims_client", "crash_matrix",
-           "dead_letter_verdict", "reset_claims_table"]
+__all__ = ["CLAIMS_TABLE", "COMPLETED", "IN_PROGRESS", "LambdaContext", "claims", "claims_client",
+           "conflict_verdict", "crash_matrix", "dead_letter_verdict", "idempotent_charge", "lambda_batch", "order_key",
+           "payload_fingerprint", "reset_claims_table"]
 
 #: The claims table's name; its partition key is the string attribute ``id`` (Powertools' default).
 CLAIMS_TABLE = "idempotency"
@@ -52,6 +60,78 @@ COMPLETED = "COMPLETED"
 #: The item calls written on the history.
 _RECORDED = {"put_item": "PutItem", "update_item": "UpdateItem", "delete_item": "DeleteItem",
              "get_item": "GetItem"}
+
+
+# -- the key and the idempotent charge (lesson 2's answers, given to the lessons after it) ------------
+def order_key(body: str) -> str | None:
+    """The idempotency key of a message body: its ``order_id`` when that is a non-empty string, else None.
+
+    Lesson 2's first exercise; its second part and the lessons after it are given this one. Never raises.
+    """
+    try:
+        data = json.loads(body)
+    except (TypeError, ValueError):
+        return None
+    key = data.get("order_id") if isinstance(data, dict) else None
+    return key if isinstance(key, str) and key else None
+
+
+def payload_fingerprint(body: str) -> str:
+    """A SHA-256 of the body's JSON with its keys sorted: two copies of the same order have the same one.
+
+    Whitespace and the order of the fields do not change it; any value does (another amount is
+    another payload). A body that is not JSON is hashed as it is.
+    """
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        canonical = str(body)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+#: The table :func:`idempotent_charge` keeps its records in (one per order: its key and payload fingerprint).
+PROCESSED_TABLE = "processed"
+
+
+def idempotent_charge(db: Any, body: str) -> str:
+    """Charge the order in ``body`` once, whatever the deliveries: lesson 2's idempotent charge, given.
+
+    In **one transaction** on ``db`` (a process's :class:`~sqslab.effects.EffectDB`), record the
+    order's key with its payload fingerprint (``processed``, key as PRIMARY KEY) and, only if the key
+    was new, charge. Commit once: a crash before the commit undoes both, a crash after it keeps both.
+
+    Returns
+    -------
+    str
+        ``"charged"`` (new order, charged and committed); ``"duplicate"`` (recorded before with the
+        same payload: nothing to do, delete the message); ``"conflict"`` (recorded before with
+        another payload: not the same order, so neither charge nor delete: leave it for the
+        dead-letter queue); ``"no_key"`` (no usable order id: leave it too).
+
+    Raises
+    ------
+    Exception
+        Whatever the charge or the database raised (the transaction is rolled back first): the work
+        failed, so leave the message for another delivery.
+    """
+    key = order_key(body)
+    if key is None:
+        return "no_key"
+    fingerprint = payload_fingerprint(body)
+    db.execute(f"CREATE TABLE IF NOT EXISTS {PROCESSED_TABLE} (key TEXT PRIMARY KEY, payload TEXT)")
+    try:
+        new = db.execute(f"INSERT OR IGNORE INTO {PROCESSED_TABLE} (key, payload) VALUES (?, ?)",
+                         (key, fingerprint)).rowcount
+        if new:
+            db.apply_effect(key, "charge")
+            db.commit()
+            return "charged"
+        seen = db.execute(f"SELECT payload FROM {PROCESSED_TABLE} WHERE key = ?", (key,)).fetchone()
+        db.rollback()
+    except Exception:
+        db.rollback()
+        raise
+    return "duplicate" if seen is None or seen[0] in (None, fingerprint) else "conflict"
 
 
 # -- the table --------------------------------------------------------------------------------------
@@ -341,3 +421,103 @@ def dead_letter_verdict(outcome: "Outcome", *, key_of: Callable[[str], str | Non
     return Verdict(True, outcome.verdict.expect,
                    f"OK: {len(keyless)} message(s) without a usable order id went to the dead-letter "
                    "queue, uncharged.", history=history)
+
+
+def conflict_verdict(outcome: "Outcome", conflicting: Sequence[str]) -> Verdict:
+    """Did every conflicting message (an order id seen before with another payload) end in the DLQ, uncharged?
+
+    Lesson 2's policy for a payload that differs under a key already recorded: it is not a copy of
+    the order recorded, so it must not be deleted as a duplicate; nor is it a new order, so it must
+    not be charged under a key already used. It is left, and the redrive policy moves it to the
+    dead-letter queue for a person to look at (Powertools for AWS Lambda raises
+    ``IdempotencyValidationError`` there). Run the scenario with
+    ``max_receive_count`` set, then pass its outcome and the conflicting bodies here.
+    """
+    wanted = {json.dumps(b) if isinstance(b, dict) else b for b in conflicting}
+    sends = [e for e in outcome.history.of_kind("send") if e.detail.get("body") in wanted]
+    if not sends:
+        raise LabError("This run sent none of the conflicting bodies: there is nothing to check here.")
+    problems = []
+    for send in sends:
+        story = outcome.history.for_message(send.message_id)
+        if any(e.kind == "dlq_move" for e in story):
+            continue
+        deleted = [e for e in story if e.kind == "delete" and e.detail.get("applied", True)]
+        seen = (f"{deleted[0].actor} deleted it at t={deleted[0].time:g}s as if it were a duplicate: the order "
+                "with the new payload is gone, and nobody will know") if deleted else \
+            "it was neither deleted nor moved to the dead-letter queue by the end of the run"
+        problems.append("\n".join([
+            f"The message {send.detail.get('body', '')[:60]!r} carries order id {send.key} with a payload that "
+            "differs from the one recorded for it.",
+            "Expected: not charged, not deleted: a conflict, left for the dead-letter queue.",
+            f"Seen: {seen}.", "What happened to it, in order:", *["  " + e.describe() for e in story[:20]]]))
+    if problems:
+        return Verdict(False, outcome.verdict.expect, "FAILED: " + "\n\n".join(problems), history=outcome.history)
+    return Verdict(True, outcome.verdict.expect, f"OK: {len(sends)} conflicting message(s) went to the dead-letter "
+                   "queue, uncharged.", history=outcome.history)
+
+
+# -- the field's own tool: Powertools for AWS Lambda, run by the bench ------------------------------------
+class LambdaContext:
+    """Enough of a Lambda context for Powertools: a function that times out ``timeout`` seconds after it started.
+
+    Powertools' idempotency utility sets a record's ``in_progress_expiration`` to the moment the
+    function would time out, read from the context's remaining time; without a context it sets none.
+    The time is the lab's simulated clock (``clock.now()``).
+    """
+
+    function_name = "charge-orders"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 128
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:charge-orders"
+    aws_request_id = "sqslab-request"
+    log_group_name = "/aws/lambda/charge-orders"
+    log_stream_name = "sqslab"
+
+    def __init__(self, timeout: float, clock: Any):
+        self._deadline = clock.now() + timeout
+        self._clock = clock
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds until the function would time out (0 once it has)."""
+        return max(0, int((self._deadline - self._clock.now()) * 1000))
+
+
+def lambda_batch(process: "Process", record_handler: Callable[[Any], Any], *, config: Any = None,
+                 timeout: float | None = None) -> list[str]:
+    """One invocation of a Lambda function on an SQS batch, as the event source mapping runs it, with Powertools.
+
+    Receives up to 10 messages (a long poll), hands them to Powertools' ``BatchProcessor`` as an SQS
+    event (``process_partial_response``, ``record_handler(record)`` for each record), deletes the
+    messages it did not report in ``batchItemFailures`` (what Lambda does with
+    ReportBatchItemFailures on), and leaves the others for their retry. When every record fails,
+    Powertools raises, and Lambda returns the whole batch: so does this. With ``timeout`` the
+    function gets a :class:`LambdaContext` of that many seconds, registered with the idempotency
+    ``config`` (Powertools then sets an in-progress expiry); without it, none.
+
+    Returns the MessageIds left for a retry.
+    """
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    messages = process.sqs.receive_message(QueueUrl=process.queue_url, MaxNumberOfMessages=10,
+                                           WaitTimeSeconds=20, AttributeNames=["All"]).get("Messages", [])
+    if not messages:
+        return []
+    context = LambdaContext(timeout, process.clock) if timeout is not None else None
+    if context is not None and config is not None:
+        config.register_lambda_context(context)
+    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{process.queue_url.rsplit('/', 1)[-1]}"
+    event = {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                          "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
+                          "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": REGION} for m in messages]}
+    try:
+        response = process_partial_response(event=event, record_handler=record_handler,
+                                            processor=BatchProcessor(event_type=EventType.SQS), context=context)
+        failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+    except BatchProcessingError:
+        failed = {m["MessageId"] for m in messages}  # every record failed: Lambda returns the whole batch
+    for m in messages:
+        if m["MessageId"] not in failed:
+            process.sqs.delete_message(QueueUrl=process.queue_url, ReceiptHandle=m["ReceiptHandle"])
+    return sorted(failed)

@@ -9,6 +9,8 @@ moto's clock and models the way moto itself does.
 from __future__ import annotations
 
 import functools
+import os
+import random
 import threading
 from typing import Any, Callable
 
@@ -20,7 +22,7 @@ DEDUPLICATION_SECONDS = 300
 PAST_BOUNDARY = 0.001
 
 # -- process-wide state ---------------------------------------------------------------------------
-#: One lock around the whole SQS backend: moto is not thread-safe (FACTS.md, "thread safety").
+#: One lock around the whole SQS backend: moto is not thread-safe (docs/sqs-facts.md, "thread safety").
 LOCK = threading.RLock()
 
 _listeners: list[Callable[[dict], None]] = []
@@ -69,6 +71,33 @@ def locked(fn: Callable) -> Callable:
     locked._sqslab_locked = True  # type: ignore[attr-defined]
     return locked
 
+
+
+#: Short polls sample (see :func:`short_poll_count`); the corrections' tests turn it off to compare
+#: moto's answers exactly. Until every lesson long-polls it is off unless SQSLAB_SAMPLE_SHORT_POLLS=1.
+SHORT_POLL_SAMPLING = {"on": os.environ.get("SQSLAB_SAMPLE_SHORT_POLLS", "0") == "1"}
+#: The seeded draw of how many messages a short poll returns (reseeded with moto's ids per run).
+_sampler = random.Random(0)
+
+
+def seed_sampler(seed: int) -> None:
+    """Make the short polls' sampling repeat: the same seed, the same answers."""
+    _sampler.seed(seed)
+
+
+def short_poll_count(asked: int) -> int:
+    """How many of up to ``asked`` visible messages one short poll returns: a seeded sample, often fewer.
+
+    AWS (Developer Guide, "Short and long polling"): a short poll queries a subset of SQS's servers
+    and returns messages from those only, so it can return fewer messages than are available, or
+    none even when some are ("most likely fewer" with few messages). A third of short polls come back
+    empty; the others return between one and ``asked`` messages, evenly drawn.
+    """
+    if not SHORT_POLL_SAMPLING["on"] or asked <= 0:
+        return asked
+    if _sampler.random() < 1 / 3:
+        return 0
+    return _sampler.randint(1, asked)
 
 
 def deleted_archive(queue) -> dict:

@@ -149,7 +149,7 @@ def read_retention_period_directly() -> None:
     ``is_message_valid_based_on_retention_period`` asked ``get_queue_attributes`` for
     ``MessageRetentionPeriod``, which builds the queue's full attribute dictionary three times
     (each time counting visible, delayed and in-flight messages over the whole queue): this is
-    most of the "cost grows linearly with the queue's size" row of FACTS.md. Also,
+    most of the "cost grows with the queue's size" row of docs/sqs-facts.md. Also,
     ``get_queue_attributes`` with a list of names now builds that dictionary once instead of
     twice per name.
 
@@ -932,7 +932,7 @@ def count_queue_messages_in_one_pass() -> None:
     Skips: each time moto builds a queue's attributes (every SendMessage asks them whether
     content-based deduplication is on; every GetQueueAttributes), it walked the whole queue three
     times, reading the clock two to four times per message. This is what made a send cost
-    ``O(queue size)`` milliseconds (FACTS.md, the "cost" row).
+    ``O(queue size)`` milliseconds (docs/sqs-facts.md, the "cost" row).
 
     Unchanged because: the counts are the same predicates over the same messages (visible means
     ``now > visible_at``, delayed means ``now < delayed_until``) at the same instant: the lab's

@@ -11,7 +11,7 @@ from __future__ import annotations
 from copy import deepcopy
 
 from ..exceptions import LabError
-from .backend import LOCK, moto_now, next_receivable_at
+from .backend import LOCK, moto_now, next_receivable_at, seed_sampler
 from .movetasks import _progress_all
 
 
@@ -165,10 +165,11 @@ def receivable_now(queue_url: str, account_id: str, region: str):
 
 
 def seed_ids(seed: int) -> None:
-    """Seed moto's random MessageIds and receipt handles, so a run repeats exactly."""
+    """Seed moto's random MessageIds and receipt handles, and the short polls' sampling: runs repeat exactly."""
     from moto.moto_api._internal import mock_random
 
     mock_random.seed(seed)
+    seed_sampler(seed)
 
 
 def _dynamodb_table(table_name: str, account_id: str, region: str):

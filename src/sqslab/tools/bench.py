@@ -20,7 +20,7 @@ slows both alike):
 * from inside those kernels (:mod:`sqslab.tools.benchprobe`): the **longest exhaustive crash exploration
   of each lesson** (every ``explore``/``explore_...`` call the notebook makes, timed), and the
   **simulated time the whole course covers** against the **real time it slept**;
-* how many **facts of FACTS.md** the lab's endpoint honours (:mod:`sqslab.tools.facts`; the table is
+* how many **facts of docs/sqs-facts.md** the lab's endpoint honours (:mod:`sqslab.tools.facts`; the table is
   ``python -m sqslab.tools.fidelity``);
 * the issue's **goals**, each met or missed: the course in at most 30 s and 2.5x the floor, every
   exploration in at most 2 s, bench calls at least as fast as bare moto, no real time slept.
@@ -49,16 +49,20 @@ import io
 import json
 import os
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 REPO = Path(__file__).resolve().parents[3]
+#: The parts of a run, for ``--only``.
+SECTIONS = ("calls", "scenarios", "fidelity", "notebooks")
 
 #: A consumer step with a crash window between its effect and its delete (lesson 1's starting point).
 NAIVE = "sqslab.selftest._naive"
@@ -77,6 +81,126 @@ class Row:
     ratio: float | None = None
     note: str = ""
     samples: dict = field(default_factory=dict)
+
+
+def describe_error(error: BaseException) -> str:
+    """``"Name: first line of the message"``, or the name alone when the message is empty."""
+    first = next((line for line in str(error).splitlines() if line.strip()), "")
+    return f"{type(error).__name__}: {first[:100]}" if first else type(error).__name__
+
+
+class Stopped(BaseException):
+    """SIGINT or SIGTERM arrived, or the process that started the benchmark (make) went away.
+
+    A BaseException, like KeyboardInterrupt: the benchmark's "a broken notebook is a row" must not
+    swallow it and start the next kernel.
+    """
+
+
+#: The thread that watches for the end of the process that started the benchmark.
+WATCHDOG = "bench-parent-watch"
+#: The signal that asked the benchmark to stop, once one did.
+_stopping: list[str] = []
+
+
+def _stop(signum, frame) -> None:
+    _stopping.append(signal.Signals(signum).name)
+    raise Stopped(_stopping[0])
+
+
+def _watch_parent() -> None:
+    # `make bench` stopped with SIGTERM ends make, not this process: when our parent is gone (we are
+    # re-parented), stop as if the signal had come here.
+    parent = os.getppid()
+
+    def watch():
+        while True:
+            time.sleep(0.5)  # real time: a watchdog, not part of any measurement
+            if os.getppid() != parent:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    threading.Thread(target=watch, name=WATCHDOG, daemon=True).start()
+
+
+def _descendants(pid: int | None = None) -> list[int]:
+    """Every process started by this one (kernels, workers, a grading run), read from /proc."""
+    pid = pid or os.getpid()
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _end_descendants() -> int:
+    """Kill every process this one started and wait until they are gone; returns how many there were.
+
+    A kernel, a worker or a grading run holds nothing a benchmark needs to keep: KILL, which no
+    process can turn into a traceback on the terminal.
+    """
+    pids = _descendants()
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.05)  # real time: the kernel reaping the killed processes
+    for pid in pids:  # children of ours: collect them, so none is left a zombie
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+    return len(pids)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@contextlib.contextmanager
+def _signals_stay_ours():
+    """Keep nbclient from taking SIGINT and SIGTERM while it runs a notebook.
+
+    nbclient installs handlers of its own that shut the kernel down and let the run go on (the
+    benchmark then started the next kernel), and on the way out resets both signals to their
+    defaults, dropping the benchmark's handlers. Its asyncio loop is told it cannot take signals,
+    which nbclient accepts (it does the same on a thread other than the main one).
+    """
+    import asyncio.unix_events as unix_events
+
+    loop_class = unix_events._UnixSelectorEventLoop
+    saved = loop_class.add_signal_handler, loop_class.remove_signal_handler
+
+    def refuse(self, sig, *args):
+        if sig in (signal.SIGINT, signal.SIGTERM):
+            raise RuntimeError("the benchmark handles SIGINT and SIGTERM itself")
+        return saved[0](self, sig, *args)
+
+    def keep(self, sig):
+        return False if sig in (signal.SIGINT, signal.SIGTERM) else saved[1](self, sig)
+
+    loop_class.add_signal_handler, loop_class.remove_signal_handler = refuse, keep
+    try:
+        yield
+    finally:
+        loop_class.add_signal_handler, loop_class.remove_signal_handler = saved
 
 
 def _say(text: str) -> None:
@@ -277,7 +401,8 @@ def bench_scenarios(rounds: int, explore_rounds: int) -> list[Row]:
 
         speed.apply()
         before = lab.clock.elapsed()
-        with SleepMeter() as meter:
+        # The benchmark's own watchdog (is make still there?) sleeps on a thread of its own: not the lab's.
+        with SleepMeter(ignore=lambda kind, frame: threading.current_thread().name == WATCHDOG) as meter:
             wall = time.perf_counter()
             explore(_naive, expect="at_least_once", max_runs=60, lab=lab)
             wall = time.perf_counter() - wall
@@ -322,11 +447,11 @@ def _endpoint_here() -> str | None:
 
 
 def bench_fidelity() -> list[Row]:
-    """How many FACTS.md facts the lab's endpoint honours (``python -m sqslab.tools.fidelity`` for the table)."""
+    """How many facts of docs/sqs-facts.md the lab's endpoint honours (``python -m sqslab.tools.fidelity`` for the table)."""
     from ..lab import Lab
     from .facts import run_facts
 
-    _say("Fidelity: every FACTS.md fact checked on the lab's endpoint...")
+    _say("Fidelity: every fact of docs/sqs-facts.md checked on the lab's endpoint...")
     started = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         with Lab() as lab:
@@ -334,7 +459,7 @@ def bench_fidelity() -> list[Row]:
             results = run_facts(lab)
     honoured = sum(1 for _, seen in results if seen.honoured)
     missed = [fact.name for fact, seen in results if seen.honoured is False]
-    return [Row("fidelity", f"FACTS.md facts honoured on {where}", honoured, "facts", "facts checked",
+    return [Row("fidelity", f"facts of docs/sqs-facts.md honoured on {where}", honoured, "facts", "facts checked",
                 len(results), None,
                 (f"not honoured: {', '.join(missed)}; " if missed else "")
                 + f"{time.perf_counter() - started:.1f} s; the table: python -m sqslab.tools.fidelity")]
@@ -449,9 +574,10 @@ def _execute(path: Path | None, env: dict | None = None, code: str = FLOOR_IMPOR
         os.environ["SQSLAB_BENCH_PROBE"] = str(probe)
         try:
             started = time.perf_counter()
-            TimedClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
-                           extra_arguments=["--IPKernelApp.log_level=ERROR",
-                                            f"--IPKernelApp.exec_lines={json.dumps([_probe_line()])}"]).execute()
+            with _signals_stay_ours():
+                TimedClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
+                            extra_arguments=["--IPKernelApp.log_level=ERROR",
+                                             f"--IPKernelApp.exec_lines={json.dumps([_probe_line()])}"]).execute()
             seconds = time.perf_counter() - started
         finally:
             os.environ.clear()
@@ -463,8 +589,13 @@ def _execute(path: Path | None, env: dict | None = None, code: str = FLOOR_IMPOR
 
 
 def _lesson_notebooks() -> list[Path]:
-    """Every lesson in ``solutions/``, in teaching order (a new lesson's folder is picked up as it lands)."""
-    return sorted(p for p in REPO.glob("solutions/*/*.ipynb") if p.stem == p.parent.name)
+    """Every lesson notebook in ``solutions/``, in teaching order: ``<a>``, then ``<a>_b``, ... of a split lesson.
+
+    A new lesson's folder, or a new notebook of a split one, is picked up as it lands.
+    """
+    found = [p for p in REPO.glob("solutions/*/*.ipynb")
+             if p.stem == p.parent.name or p.stem.startswith(p.parent.name + "_")]
+    return sorted(found, key=lambda p: (p.parent.name, p.stem != p.parent.name, p.stem))
 
 
 def _fastest(runs: int, *args, **kwargs) -> Execution:
@@ -496,8 +627,7 @@ def bench_notebooks(compare_all: bool, runs: int = 2) -> list[Row]:
             on = _fastest(runs, path)
             off = _fastest(runs, path, {"SQSLAB_SPEED": "off"}) if compare else None
         except Exception as error:  # a broken notebook is a row, not the end of the benchmark
-            rows.append(Row("notebooks", name, float("nan"), "s",
-                            note=f"failed: {type(error).__name__}: {str(error).splitlines()[0][:100]}"))
+            rows.append(Row("notebooks", name, float("nan"), "s", note=f"failed: {describe_error(error)}"))
             continue
         done.append((name, on))
         cpu = (on.probe or {}).get("cpu")
@@ -757,9 +887,38 @@ def _meta() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; returns the process exit status."""
+    """Run the benchmark; returns the process exit status (130 when stopped by a signal).
+
+    SIGINT (Ctrl-C) and SIGTERM stop it at once, and so does the end of the process that started
+    it (``make bench`` stopped with SIGTERM): every kernel and worker it started is shut down, it says
+    what it had done, and it leaves nothing running.
+    """
+    started = time.perf_counter()
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _watch_parent()
+    try:
+        return _main(argv, started)
+    except BaseException as stop:
+        # Raised inside nbclient's event loop, the stop can come out as asyncio's CancelledError.
+        if not (_stopping or isinstance(stop, (Stopped, KeyboardInterrupt))):
+            raise
+        why = _stopping[0] if _stopping else "SIGINT"
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        ended = _end_descendants()
+        print(f"\nbench: stopped by {why} after {time.perf_counter() - started:.0f} s; "
+              f"{ended} process(es) it had started were ended, nothing is left running; no results written.",
+              file=sys.stderr, flush=True)
+        return 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _main(argv: list[str] | None, started: float) -> int:
     parser = argparse.ArgumentParser(prog="python -m sqslab.tools.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer rounds, no notebooks (a smoke test)")
+    parser.add_argument("--quick", action="store_true",
+                        help="under a minute: fewer rounds, no notebooks, no moto server mode (a smoke test)")
     parser.add_argument("--rounds", type=int, default=None, help="alternating rounds per comparison (default 7)")
     parser.add_argument("--no-notebooks", action="store_true", help="skip executing the notebooks")
     parser.add_argument("--notebook-runs", type=int, default=2,
@@ -772,25 +931,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grading", action="store_true",
                         help="also run the class-grading benchmark (autograder/bench_grading.py; many minutes)")
     parser.add_argument("--grading-args", default="", help="extra arguments for autograder/bench_grading.py")
+    parser.add_argument("--only", action="append", choices=SECTIONS, metavar="SECTION",
+                        help=f"measure only these parts (repeatable): {', '.join(SECTIONS)}")
     args = parser.parse_args(argv)
+    only = set(args.only or SECTIONS)
     rounds = args.rounds or (3 if args.quick else 7)
     meta = _meta()
     _say(f"sqslab bench: {meta['cpus']} CPUs, load average {meta['load']}; {rounds} alternating rounds per comparison")
-    started = time.perf_counter()
     endpoint = _endpoint_here()
     if endpoint is not None:
         _say(f"SQSLAB_ENDPOINT: {endpoint}")
-    rows = bench_calls(rounds, server=endpoint is None)
+    rows = bench_calls(rounds, server=endpoint is None and not args.quick) if "calls" in only else []
     if endpoint is not None and "outside this process" in endpoint:
         _say("That endpoint is outside this process, where the clock is real: a crash exploration would wait "
              "out real visibility timeouts, so only the SQS calls are measured.")
         args.no_notebooks = True
     else:
-        rows += bench_scenarios(rounds, 1 if args.quick else 3)
-        rows += bench_fidelity()
+        if "scenarios" in only:
+            rows += bench_scenarios(rounds, 1 if args.quick else 3)
+        if "fidelity" in only:
+            rows += bench_fidelity()
     if args.ablation:
         rows += bench_ablation(max(rounds, 9))
-    if not (args.quick or args.no_notebooks):
+    if "notebooks" in only and not (args.quick or args.no_notebooks):
         rows += bench_notebooks(args.all_notebooks_off, args.notebook_runs)
     rows += goal_rows(rows, endpoint)
     write_outputs(rows, args.out, meta)
@@ -805,6 +968,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         _say(f"\nClass grading benchmark: {script.relative_to(REPO)} {args.grading_args}")
         status = subprocess.call([sys.executable, str(script), *shlex.split(args.grading_args)], cwd=REPO)
+    print(f"bench: done in {time.perf_counter() - started:.0f} s", flush=True)
     return status
 
 

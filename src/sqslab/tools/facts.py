@@ -1,8 +1,8 @@
-"""The SQS facts of FACTS.md as checks that run against any endpoint, and say what they saw.
+"""The SQS facts of the course (``docs/sqs-facts.md``) as checks that run against any endpoint.
 
-Each :class:`Fact` is one row of the "what is true" tables of ``FACTS.md`` (delivery, FIFO,
-dead-letter queues) or of the moto rows the bench corrects, checked with ordinary boto3 calls on
-fresh queues of a lab. A check returns :class:`Seen`: honoured or not, and what the endpoint did,
+Each :class:`Fact` is one row of the "what is true" tables of ``docs/sqs-facts.md`` (delivery,
+FIFO, dead-letter queues) or of the moto rows the bench corrects, checked with ordinary boto3 calls
+on fresh queues of a lab. A check returns :class:`Seen`: honoured or not, and what the endpoint did,
 in a sentence. The same checks serve three purposes:
 
 * ``tests/tools/test_facts.py`` runs every one against moto in this process (with the bench's
@@ -16,8 +16,11 @@ facts in a few seconds of real waiting; a fact that needs more real waiting than
 (the 5-minute deduplication window) is reported as not checked, with the setting that allows it.
 
 Facts that are true of SQS but that no API call can show are not here: duplicates on standard
-queues ("rare"), short polling's sampling, FIFO throughput quotas, and Lambda's partial batch
-responses.
+queues ("rare"), FIFO throughput quotas, and Lambda's partial batch responses.
+
+The module is long because it is a catalogue: one small check per fact, all in one place, so the
+list reads as the course's claims. ``python -m sqslab.tools.facts --markdown`` prints the table that
+``docs/sqs-facts.md`` ends with.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ class Seen:
 
 @dataclass(frozen=True)
 class Fact:
-    """One SQS fact: its name, the FACTS.md topic, what is true, the AWS page, and its check."""
+    """One SQS fact: its name, its topic in docs/sqs-facts.md, what is true, the AWS page, and its check."""
 
     name: str
     topic: str
@@ -97,14 +100,13 @@ class FactBench:
         return self.sqs.receive_message(QueueUrl=url, **kw).get("Messages", [])
 
     def fetch(self, url: str, **kw: Any) -> list[dict]:
-        """ReceiveMessage where the answer should be certain: a 1 s long poll on a real endpoint.
+        """ReceiveMessage where the answer should be certain: a 1 s long poll.
 
         A short poll samples some of SQS's servers and can miss the only message (Developer
-        Guide, "Short and long polling"); a long poll asks them all. On the simulated clock it is
-        the same short poll as :meth:`receive` (moto has no servers to sample).
+        Guide, "Short and long polling"; the bench's moto samples too); a long poll asks them all
+        and returns at once when messages are there (on the simulated clock no time passes then).
         """
-        if not self.simulated:
-            kw.setdefault("WaitTimeSeconds", 1)
+        kw.setdefault("WaitTimeSeconds", 1)
         return self.receive(url, **kw)
 
     def send(self, url: str, body: str = "m", **kw: Any) -> dict:
@@ -264,6 +266,16 @@ def _long_poll_returns_early(fb: FactBench) -> Seen:
                     f"{len(got)} message(s) after {seconds:.1f} s")
 
 
+def _short_poll_samples(fb: FactBench) -> Seen:
+    url, _ = fb.queue("shortpoll", VisibilityTimeout=0)
+    for i in range(5):
+        fb.send(url, f"m{i}")
+    counts = [len(fb.receive(url, MaxNumberOfMessages=10, VisibilityTimeout=0)) for _ in range(20)]
+    fewer = [n for n in counts if n < 5]
+    return _yes(bool(fewer), f"20 short polls of a queue holding 5 visible messages returned {sorted(set(counts))} "
+                             f"message(s) ({len(fewer)} returned fewer than 5)")
+
+
 def _long_poll_empty(fb: FactBench) -> Seen:
     url, _ = fb.queue("empty")
     took = fb.stopwatch()
@@ -311,11 +323,11 @@ def _concurrent_receivers(fb: FactBench) -> Seen:
 
     def consume(client):
         barrier.wait()
-        while True:
+        empty = 0
+        while empty < 10:  # a short poll may come back empty while messages wait: stop after ten in a row
             batch = client.receive_message(QueueUrl=url, MaxNumberOfMessages=2, VisibilityTimeout=300,
                                            WaitTimeSeconds=0).get("Messages", [])
-            if not batch:
-                return
+            empty = 0 if batch else empty + 1
             received.extend(_ids(batch))
 
     threads = [threading.Thread(target=consume, args=(c,)) for c in clients]
@@ -571,6 +583,9 @@ FACTS: tuple[Fact, ...] = (
          "API Reference, ReceiveMessage", _receive_count),
     Fact("long_poll_returns_early", "long polling", "a long poll returns as soon as a message is available",
          "Developer Guide, Short and long polling", _long_poll_returns_early),
+    Fact("short_poll_samples", "long polling",
+         "a short poll (WaitTimeSeconds 0) samples servers: it can return fewer messages than are visible, or none",
+         "Developer Guide, Short and long polling", _short_poll_samples),
     Fact("long_poll_empty", "long polling", "an empty long poll returns at the end of its wait; at most 20 s",
          "Developer Guide, Short and long polling", _long_poll_empty),
     Fact("batch_limit_10", "batches", "at most 10 messages per batch call and per receive",
@@ -664,3 +679,18 @@ def run_facts(lab=None, names: Iterable[str] | None = None) -> list[tuple[Fact, 
     finally:
         if own is not None:
             own.close()
+
+
+def markdown() -> str:
+    """The checked facts as a markdown table: the last section of ``docs/sqs-facts.md``."""
+    lines = ["| fact | topic | what is checked | AWS page |", "|---|---|---|---|"]
+    lines += [f"| `{f.name}` | {f.topic} | {f.statement} | {f.source} |" for f in FACTS]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--markdown"]:
+        sys.exit("usage: python -m sqslab.tools.facts --markdown   (make fidelity runs the checks)")
+    print(markdown())

@@ -83,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.endpoint is not None:
         os.environ["SQSLAB_ENDPOINT"] = args.endpoint
     from ..lab import Lab
+    from ..moto import backend
+
+    backend.SHORT_POLL_SAMPLING["on"] = True  # every correction of moto in force, sampling included
 
     started = time.perf_counter()
     with Lab() as lab:

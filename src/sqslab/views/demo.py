@@ -43,7 +43,7 @@ from ..lab import Lab, Queue, current_lab
 from ..lessons.dlq import operator_client, parse_order_v1, parse_order_v2
 from ..lessons.heartbeat import process_clock
 from ..moto.backend import PAST_BOUNDARY
-from ..scenario import Process, start_process, step_process
+from ..scenario import Process, lab_of, start_process, step_process
 from . import timeline
 
 __all__ = ["DemoSession", "Lane", "MessageState", "VERSIONS", "STATES", "FAULT_MENU"]
@@ -831,7 +831,10 @@ def _tell(events: list) -> str:
 
 # -- the consumer versions ------------------------------------------------------------------------
 def _receive(p: Process, n: int = 10) -> list[dict]:
+    # A long poll, as the course's consumers make; a lane stepped while nothing is visible does not
+    # wait (the instructor moves the clock).
     return p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=n,
+                                 WaitTimeSeconds=lab_of(p).long_poll_wait(p.queue_url),
                                  MessageSystemAttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
 
 

@@ -1,8 +1,18 @@
 # expect: full
 # Alternative: handle everything, then delete the successes in one DeleteMessageBatch call and
-# check its per-entry failures.
+# check its per-entry failures. The receive asks for every attribute and long-polls through a
+# parameters dict.
+# --- cell: receive_batch
+RECEIVE = {"MaxNumberOfMessages": 10, "WaitTimeSeconds": 20, "AttributeNames": ["All"]}
+
+
+def receive_batch(sqs, queue_url):
+    return list(sqs.receive_message(QueueUrl=queue_url, **RECEIVE).get("Messages") or [])
+
+
+# --- cell: consume_once
 def consume_once(sqs, queue_url, handle):
-    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    messages = receive_batch(sqs, queue_url)
     succeeded = []
     for index, m in enumerate(messages):
         try:

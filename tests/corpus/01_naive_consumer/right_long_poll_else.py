@@ -1,5 +1,6 @@
 # expect: full
 # Alternative: a long poll (WaitTimeSeconds) and try/except/else, written as a helper per message.
+# --- cell: consume_once
 def _handle_one(sqs, queue_url, handle, message):
     try:
         handle(message["Body"])

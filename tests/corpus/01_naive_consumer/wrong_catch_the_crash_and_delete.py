@@ -2,6 +2,7 @@
 # Misconception: "catch everything (even BaseException) so the consumer never dies, then delete".
 # A dead process cannot carry on: catching the bench's crash gains nothing, and deleting a
 # message whose handler failed still loses it.
+# --- cell: consume_once
 def consume_once(sqs, queue_url, handle):
     done = 0
     for m in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):

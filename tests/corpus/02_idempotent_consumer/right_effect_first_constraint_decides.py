@@ -17,16 +17,19 @@ def idempotency_key(body):
 
 
 # --- cell: consume_once
+import json
 import sqlite3
 
-def _charge_once(db, key):
-    """True when the work for key is done (now or before), False to retry later."""
+def _charge_once(db, key, payload):
+    """True when the work for key is done (now or before), False to leave the message."""
     try:
         db.apply_effect(key, "charge")
-        db.execute("INSERT INTO processed (key) VALUES (?)", (key,))
+        db.execute("INSERT INTO processed (key, payload) VALUES (?, ?)", (key, payload))
         db.commit()
     except sqlite3.IntegrityError:
         db.rollback()          # recorded before: the rollback undoes this second charge
+        row = db.execute("SELECT payload FROM processed WHERE key = ?", (key,)).fetchone()
+        return row is not None and row[0] == payload   # another payload under the same key: leave it
     except Exception:
         db.rollback()
         return False
@@ -34,10 +37,11 @@ def _charge_once(db, key):
 
 
 def consume_once(sqs, queue_url, db):
-    db.execute("CREATE TABLE IF NOT EXISTS processed (key TEXT PRIMARY KEY)")
+    db.execute("CREATE TABLE IF NOT EXISTS processed (key TEXT PRIMARY KEY, payload TEXT)")
     for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
         key = idempotency_key(message["Body"])
-        if key is not None and _charge_once(db, key):
+        payload = key and json.dumps(json.loads(message["Body"]), sort_keys=True)
+        if key is not None and _charge_once(db, key, payload):
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
@@ -50,7 +54,7 @@ def _status(dynamodb, key):
 def consume_with_claim(sqs, queue_url, dynamodb, db, now, claim_seconds=60):
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
     for message in messages:
-        key = idempotency_key(message["Body"])
+        key = order_key(message["Body"])
         if key is None:
             continue
         try:

@@ -1,7 +1,8 @@
 # expect: full
 # Alternative: a key function that lets json and indexing fail into None; the consumer checks with
 # SELECT, then INSERTs (PRIMARY KEY: a racing consumer fails on the lock or the constraint) and
-# charges, with explicit commit/rollback, and deletes the handled messages in one
+# charges, with explicit commit/rollback (a repeated order id with other fields, compared as parsed
+# JSON, is left for the dead-letter queue), and deletes the handled messages in one
 # DeleteMessageBatch. The claim reads the refused record from the error (ALL_OLD) instead of a GetItem.
 # --- cell: idempotency_key
 import json
@@ -17,21 +18,27 @@ def idempotency_key(body):
 
 
 # --- cell: consume_once
+import json
 import sqlite3
 
 def consume_once(sqs, queue_url, db):
-    db.execute("CREATE TABLE IF NOT EXISTS processed (key TEXT NOT NULL PRIMARY KEY, at TEXT)")
+    db.execute("CREATE TABLE IF NOT EXISTS processed (key TEXT NOT NULL PRIMARY KEY, at TEXT, amount INTEGER, body TEXT)")
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
     handled = []
     for index, message in enumerate(messages):
         key = idempotency_key(message["Body"])
         if key is None:
             continue
+        order = json.loads(message["Body"])
         try:
-            seen = db.execute("SELECT key FROM processed WHERE key = ?", (key,)).fetchone()
+            seen = db.execute("SELECT body FROM processed WHERE key = ?", (key,)).fetchone()
             if seen is None:
-                db.execute("INSERT INTO processed (key, at) VALUES (?, datetime('now'))", (key,))
+                db.execute("INSERT INTO processed (key, at, body) VALUES (?, datetime('now'), ?)",
+                           (key, json.dumps(order, sort_keys=True)))
                 db.apply_effect(key, "charge")
+            elif json.loads(seen[0]) != order:
+                db.rollback()          # the same order id with other fields: leave it for the DLQ
+                continue
             db.commit()
         except sqlite3.IntegrityError:
             db.rollback()              # another consumer recorded it first: done already
@@ -48,7 +55,7 @@ from botocore.exceptions import ClientError
 
 def consume_with_claim(sqs, queue_url, dynamodb, db, now, claim_seconds=60):
     for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
-        key = idempotency_key(message["Body"])
+        key = order_key(message["Body"])
         if key is None:
             continue
         t = now()

@@ -23,7 +23,7 @@ def consume_once(sqs, queue_url, db):
 # --- cell: consume_with_claim
 def consume_with_claim(sqs, queue_url, dynamodb, db, now, claim_seconds=60):
     for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
-        key = idempotency_key(message["Body"])
+        key = order_key(message["Body"])
         if key is None:
             continue
         item_key = {"id": {"S": key}}

@@ -26,7 +26,7 @@ def consume_once(sqs, queue_url, db):
 def consume_with_claim(sqs, queue_url, dynamodb, db, now, claim_seconds=60):
     response = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
     for message in response.get("Messages", []):
-        key = idempotency_key(message["Body"])
+        key = order_key(message["Body"])
         if key is None:
             continue
         item_key = {"id": {"S": key}}

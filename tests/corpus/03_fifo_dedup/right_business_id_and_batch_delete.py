@@ -1,8 +1,12 @@
 # expect: full
 # Alternative: the deduplication ID names the event ("order-placed:<id>"), retries walk a list of
-# delays, the outbox row is written first, the group is read from the order itself, and the
+# delays, the outbox row is written first, the group is read from the order itself, the consumer
+# short-polls (a short poll may return fewer messages: the tests never count one receive), and the
 # successes are deleted in one DeleteMessageBatch.
 # --- cell: publish
+from botocore.exceptions import ConnectionError as BotoConnectionError, HTTPClientError
+
+
 def publish(sqs, queue_url, order, clock):
     request = dict(QueueUrl=queue_url, MessageBody=json.dumps(order), MessageGroupId=order["customer"],
                    MessageDeduplicationId=f"order-placed:{order['order_id']}")
@@ -10,9 +14,9 @@ def publish(sqs, queue_url, order, clock):
         try:
             return sqs.send_message(**request)["MessageId"]
         except ClientError as error:
-            if error.response["Error"]["Code"] != "ThrottlingException" or delay is None:
+            if error.response["Error"]["Code"] not in ("ThrottlingException", "RequestThrottled") or delay is None:
                 raise
-        except BotoCoreError:
+        except (BotoConnectionError, HTTPClientError):
             if delay is None:
                 raise
         clock.sleep(delay)

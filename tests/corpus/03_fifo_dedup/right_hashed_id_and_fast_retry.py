@@ -1,14 +1,15 @@
 # expect: full
 # Alternative: the deduplication ID is a SHA-256 of the order's canonical JSON (the same order
-# always gives the same ID), the retry loop names the transient errors, the order and its event
-# are written with explicit commit/rollback, and a failed group's messages are made visible again
-# at once (ChangeMessageVisibility 0), the failed one first.
+# always gives the same ID), the retry loop names the transient errors one by one, the order and its
+# event are written with explicit commit/rollback, and a failed group's messages are made visible
+# again at once (ChangeMessageVisibility 0), the failed one first.
 # --- cell: publish
 import hashlib
 
-from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
+from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 
 TRANSIENT = (ReadTimeoutError, ConnectTimeoutError, EndpointConnectionError)
+THROTTLED = {"ThrottlingException", "RequestThrottled"}
 
 
 def publish(sqs, queue_url, order, clock):
@@ -25,7 +26,7 @@ def publish(sqs, queue_url, order, clock):
             if attempt >= 5:
                 raise
         except ClientError as error:
-            if error.response["Error"]["Code"] != "ThrottlingException" or attempt >= 5:
+            if error.response["Error"]["Code"] not in THROTTLED or attempt >= 5:
                 raise
         clock.sleep(0.5 * attempt)
 
@@ -43,7 +44,7 @@ def place_order(producer, order):
 
 # --- cell: consume_in_order
 def consume_in_order(sqs, queue_url, handle):
-    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=20,
                                    AttributeNames=["MessageGroupId"]).get("Messages", [])
     failed_groups, retry_now, done = set(), [], 0
     for message in messages:

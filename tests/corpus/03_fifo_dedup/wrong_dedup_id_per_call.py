@@ -4,6 +4,7 @@
 # a new ID, and SQS delivers the order a second time. The ID must come from the order itself.
 # (Wrong only in publish; the other cells are the reference solution.)
 # --- cell: publish
+from botocore.exceptions import BotoCoreError
 import uuid
 
 

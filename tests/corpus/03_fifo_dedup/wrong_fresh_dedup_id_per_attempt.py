@@ -4,6 +4,7 @@
 # second message, and the order is shipped twice.
 # (Wrong only in publish; the other cells are the reference solution.)
 # --- cell: publish
+from botocore.exceptions import BotoCoreError
 import uuid
 
 

@@ -5,6 +5,7 @@
 # trying the lesson: it passed every test until the retry bound was graded.)
 # (Wrong only in publish; the other cells are the reference solution.)
 # --- cell: publish
+from botocore.exceptions import BotoCoreError
 def publish(sqs, queue_url, order, clock):
     while True:
         try:

@@ -4,6 +4,7 @@
 # queue without content-based deduplication a send with no deduplication ID fails outright.
 # (Wrong only in publish; the other cells are the reference solution.)
 # --- cell: publish
+from botocore.exceptions import BotoCoreError
 import datetime
 
 

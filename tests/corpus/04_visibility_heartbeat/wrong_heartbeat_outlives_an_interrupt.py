@@ -4,15 +4,14 @@
 # both branches; the timer thread keeps renewing, so the message stays hidden (and the process
 # alive) for up to 12 hours. (Seen from a learner trying the lesson: full marks before this cell.)
 # --- cell: handle_message
-def handle_message(sqs, queue_url, message, clock, work, rng, *, timeout=30):
+def handle_message(sqs, queue_url, message, clock, work, *, timeout=30):
     hb = start_heartbeat(sqs, queue_url, message["ReceiptHandle"], clock, timeout=timeout)
     try:
         work(message["Body"])
     except Exception:
         hb.cancel()
-        attempt = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
         sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"],
-                                      VisibilityTimeout=backoff(attempt, rng))
+                                      VisibilityTimeout=0)
         return False
     hb.cancel()
     sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])

@@ -5,12 +5,12 @@
 # out mid-work and a rival takes the job.
 # --- edit: handle_message
 # replace:
-def handle_message(sqs, queue_url, message, clock, work, rng, *, timeout=30):
+def handle_message(sqs, queue_url, message, clock, work, *, timeout=30):
 # with:
 _handles = {}  # MessageId -> receipt handle, remembered at the first receive
 
 
-def handle_message(sqs, queue_url, message, clock, work, rng, *, timeout=30):
+def handle_message(sqs, queue_url, message, clock, work, *, timeout=30):
 # replace:
     heartbeat = start_heartbeat(sqs, queue_url, message["ReceiptHandle"], clock, timeout=timeout)
 # with:
