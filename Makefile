@@ -5,6 +5,8 @@
 #   make lab LAB_ARGS="--port 9999"      extra arguments for `jupyter lab`
 #   make test TEST_ARGS="-k clock"       extra arguments for pytest (WORKERS=2 processes)
 #   make grade SUBMISSIONS=dir OUT=dir   grade a class; plain `make grade` self-checks work/
+#   make grade SOURCE=dir                grade with a private source (hidden tests kept outside the repository)
+#   make grade STRICT=1                  self-check: exit non-zero when anything is not fully passed
 #   make grade GRADE_ARGS=...            extra arguments for autograder/grade.py
 #   make bench BENCH_ARGS=...            extra arguments for python -m sqslab.tools.bench
 #   make mutants MUTANTS_ARGS="--lesson 04 --jobs 2"   extra arguments for tools/mutants (--list, --sample N, ...)
@@ -32,6 +34,8 @@ GRADE_ARGS ?=
 BENCH_ARGS ?=
 MUTANTS_ARGS ?=
 SUBMISSIONS ?=
+SOURCE ?=
+STRICT ?=
 OUT ?= out
 SETUP_FORCE ?=
 HUB_PREFIX ?= /opt/sqslab-hub
@@ -119,10 +123,13 @@ grade: setup ## Self-check work/; with SUBMISSIONS=dir OUT=dir, grade a class in
 	@if [ ! -f autograder/grade.py ]; then \
 	  echo "grade: autograder/grade.py is not built yet, so there is nothing to grade with." >&2; exit 1; fi
 ifneq ($(strip $(SUBMISSIONS)),)
-	"$(PY)" autograder/grade.py --submissions "$(SUBMISSIONS)" --out "$(OUT)" $(GRADE_ARGS)
+	"$(PY)" autograder/grade.py --submissions "$(SUBMISSIONS)" --out "$(OUT)" \
+	  $(if $(strip $(SOURCE)),--source "$(SOURCE)") $(GRADE_ARGS)
 else
 	@if [ ! -d work ]; then echo "grade: no work/ folder yet; 'make lab' creates it." >&2; exit 1; fi
-	"$(PY)" autograder/grade.py --work work $(GRADE_ARGS)
+	@# Exit 0 whenever grading worked, whatever the score: the table says what to do next.
+	@"$(PY)" autograder/grade.py --work work $(if $(strip $(SOURCE)),--source "$(SOURCE)") \
+	  $(if $(strip $(STRICT)),--strict) $(GRADE_ARGS)
 endif
 
 release: setup ## Regenerate course/ from solutions/ with nbgrader (outputs stripped, same bytes every run)

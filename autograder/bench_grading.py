@@ -7,8 +7,15 @@ instructor would run it (``nbgrader generate_assignment`` once, then one ``nbgra
 <assignment>`` per lesson, serial, default kernel, no sandbox), checks that grades.csv has every
 row, and reports both wall-clock times and their ratio, measured in the same run.
 
+**The clean run's cost.** A learner who only wrote answers needs one run (the clean run is the
+learner's run); one who edited or added other cells needs two. The first ``--clean-cost-learners``
+learners (default 6) are graded once more with ``grade.py --two-runs`` (clean and full run apart
+for every notebook): the report gives the seconds of kernel time of each kind of run per notebook,
+and that sub-class's wall time against the same learners in the main run.
+
 Run: ``.venv/bin/python autograder/bench_grading.py [--learners 30] [--assignment NAME] [--keep DIR]``
-(``make bench`` calls it). Not part of the test suite: on 2 cores a full run takes many minutes.
+(``make bench BENCH_ARGS=--grading`` calls it). Not part of the test suite: on 2 cores a full run
+takes many minutes.
 """
 
 from __future__ import annotations
@@ -62,14 +69,33 @@ def build_class(course, dest: str, learners: int) -> list[str]:
     return names
 
 
-def run_grader(subs: str, out: str, jobs: int, timeout: int, course, source: str) -> float:
+def run_grader(subs: str, out: str, jobs: int, timeout: int, course, source: str, *extra: str) -> float:
     t = time.monotonic()
     cmd = [sys.executable, os.path.join(HERE, "grade.py"), "--submissions", subs, "--out", out, "--force",
-           "--timeout", str(timeout), "--source", source, "--course-cache", os.path.dirname(course.root)]
+           "--timeout", str(timeout), "--source", source, "--course-cache", os.path.dirname(course.root), *extra]
     for name in course.names():
         cmd += ["--assignment", name]
     subprocess.run(cmd + (["--jobs", str(jobs)] if jobs else []), check=True)
     return time.monotonic() - t
+
+
+def run_seconds(out: str) -> dict[str, list[float]]:
+    """Kernel seconds per run kind ("both", "clean", "full") and per job, from a class run's results."""
+    kinds: dict[str, list[float]] = {"job": []}
+    root = os.path.join(out, ".grader", "results")
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            with open(os.path.join(dirpath, name)) as f:
+                res = json.load(f)
+            kinds["job"].append(float(res.get("seconds") or 0))
+            for nb in res.get("notebooks", []):
+                for kind, sec in ((nb.get("run") or {}).get("seconds") or {}).items():
+                    kinds.setdefault(kind, []).append(float(sec))
+    return kinds
+
+
+def _mean(xs: list[float]) -> float:
+    return round(sum(xs) / len(xs), 2) if xs else 0.0
 
 
 def run_nbgrader(course, subs: str, root: str, timeout: int) -> tuple[float, float]:
@@ -97,6 +123,15 @@ def run_nbgrader(course, subs: str, root: str, timeout: int) -> tuple[float, flo
     return generate, time.monotonic() - t
 
 
+def _job_seconds(out: str, learner: str) -> list[float]:
+    folder = os.path.join(out, ".grader", "results", learner)
+    found = []
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        with open(os.path.join(folder, name)) as f:
+            found.append(float(json.load(f).get("seconds") or 0))
+    return found
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--learners", type=int, default=30)
@@ -106,13 +141,16 @@ def main(argv=None) -> int:
     p.add_argument("--source", default=os.path.join(REPO, "solutions"))
     p.add_argument("--keep", help="keep the class, outputs and timings in this folder")
     p.add_argument("--skip-nbgrader", action="store_true", help="time the grader only")
+    p.add_argument("--clean-cost-learners", type=int, default=6,
+                   help="learners graded again with two runs per notebook, to measure the clean run (0: skip)")
     args = p.parse_args(argv)
 
     from autograder.course import build_course
     from autograder.worker import fast_imports
 
     fast_imports()
-    work = args.keep or tempfile.mkdtemp(prefix="bench-grading-")
+    # Absolute: nbgrader's converters work from their course folder, and a relative --keep would be lost.
+    work = os.path.abspath(args.keep) if args.keep else tempfile.mkdtemp(prefix="bench-grading-")
     os.makedirs(work, exist_ok=True)
     course = build_course(os.path.abspath(args.source), os.path.join(work, "build"), args.assignment)
     subs = os.path.join(work, "submissions")
@@ -137,6 +175,35 @@ def main(argv=None) -> int:
           f"grades.csv has all {len(rows)} rows; statuses {statuses}", flush=True)
     report = {"learners": len(learners), "lessons": course.names(), "notebooks": notebooks,
               "cores": os.cpu_count(), "grade_py_seconds": round(ours, 1), "statuses": statuses}
+    main_runs = run_seconds(out)
+    report["main_run_seconds_per_notebook"] = {k: _mean(v) for k, v in main_runs.items()}
+    if args.clean_cost_learners:
+        few = learners[:args.clean_cost_learners]
+        subs_few = os.path.join(work, "submissions-two-runs")
+        shutil.rmtree(subs_few, ignore_errors=True)
+        for learner in few:
+            shutil.copytree(os.path.join(subs, learner), os.path.join(subs_few, learner))
+        out_few = os.path.join(work, "out-two-runs")
+        shutil.rmtree(out_few, ignore_errors=True)
+        both = run_grader(subs_few, out_few, args.jobs, args.timeout, course, os.path.abspath(args.source),
+                          "--two-runs", "--no-shared-clean-runs")
+        runs = run_seconds(out_few)
+        one = [s for learner in few for s in _job_seconds(out, learner)]
+        cost = {"learners": len(few), "notebooks": len(few) * len(course.assignments),
+                "wall_seconds_two_runs": round(both, 1),
+                "kernel_seconds_per_notebook": {k: _mean(v) for k, v in runs.items() if k != "job"},
+                "job_seconds_per_notebook_two_runs": _mean(runs["job"]),
+                "job_seconds_per_notebook_one_run": _mean(one)}
+        if cost["job_seconds_per_notebook_one_run"]:
+            cost["extra_per_notebook_needing_it"] = round(
+                cost["job_seconds_per_notebook_two_runs"] / cost["job_seconds_per_notebook_one_run"] - 1, 3)
+        report["clean_run_cost"] = cost
+        print(f"clean run: {cost['kernel_seconds_per_notebook'].get('clean', 0):.2f}s of kernel time per notebook "
+              f"(the learner's run: {cost['kernel_seconds_per_notebook'].get('full', 0):.2f}s); a notebook that "
+              f"needs both takes {cost['job_seconds_per_notebook_two_runs']:.2f}s to grade instead of "
+              f"{cost['job_seconds_per_notebook_one_run']:.2f}s; in this class "
+              f"{sum(1 for k, v in main_runs.items() if k == 'clean' for _ in v)} of {notebooks} notebooks needed it",
+              flush=True)
     if not args.skip_nbgrader:
         nbroot = os.path.join(work, "nbgrader")
         shutil.rmtree(nbroot, ignore_errors=True)

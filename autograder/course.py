@@ -30,6 +30,8 @@ class GradedCell:
     description: str = ""
     cell_type: str = "code"
     release_source: str = ""
+    #: The test's visible part checks nothing (its checks are all hidden): a self-check cannot pass it.
+    all_hidden: bool = False
 
 
 @dataclass
@@ -121,7 +123,7 @@ def graded_assignments(source_root: str) -> list[str]:
 
 def source_hash(source_root: str, names: list[str]) -> str:
     """A hash of every file of the given assignments (and of this module's format)."""
-    h = hashlib.sha256(b"sqslab-course-v1\n")
+    h = hashlib.sha256(b"sqslab-course-v2\n")
     for name in names:
         folder = os.path.join(source_root, name)
         for dirpath, dirnames, filenames in os.walk(folder):
@@ -149,6 +151,27 @@ def describe(source: str) -> str:
             return text.lstrip("#").strip()
         return ""
     return ""
+
+
+def checks_nothing(source: str) -> bool:
+    """True when a test's source (as released) only describes or prints: its checks are all hidden."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    for node in tree.body:
+        if isinstance(node, ast.Pass):
+            continue
+        if isinstance(node, ast.Expr):
+            value = node.value
+            if isinstance(value, ast.Constant):
+                continue
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "print":
+                continue
+        return False
+    return True
 
 
 def _cell_kind(meta: dict) -> str | None:
@@ -269,6 +292,7 @@ def _describe_assignment(root: str, name: str) -> AssignmentInfo:
             source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
             cells.append(GradedCell(meta["grade_id"], kind, float(meta.get("points", 0) or 0),
                                     describe(source) if kind in ("test", "answer") else "",
-                                    cell["cell_type"], source))
+                                    cell["cell_type"], source,
+                                    kind == "test" and cell["cell_type"] == "code" and checks_nothing(source)))
         notebooks.append(NotebookInfo(fn[:-len(".ipynb")], cells))
     return AssignmentInfo(name, notebooks)

@@ -13,8 +13,9 @@ core (nbgrader imported once per worker, a private gradebook each, merged into t
 gradebook one result at a time by this process). A submission whose files, the course and the
 grader are unchanged since the last run into the same OUT is not run again (``--force`` re-runs).
 
-The self-check grades ``work/`` as one learner, prints a table, and exits 1 if any assignment is
-not fully passed, 0 otherwise.
+The self-check grades ``work/`` as one learner against the course as released (``course/``: the
+tests a learner can see, no solutions, no hidden tests), prints a table, and exits 0 whenever
+grading worked, whatever the score (``--strict``: 1 if anything is not fully passed).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import json
 import multiprocessing
 import os
 import queue
+import shutil
 import sys
 import time
 
@@ -56,13 +58,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     mode.add_argument("--work", metavar="DIR", help="self-check: one learner's folder of assignments (work/)")
     p.add_argument("--out", metavar="DIR", help="where grades.csv, feedback/ and gradebook.db go "
                                                 "(required with --submissions; default out/self-check with --work)")
-    p.add_argument("--source", metavar="DIR", default=os.path.join(REPO, "solutions"),
-                   help="the course's nbgrader source (default: solutions/)")
+    p.add_argument("--source", metavar="DIR", default=None,
+                   help="the course's nbgrader source, hidden tests included; it may live outside the "
+                        "repository (default: solutions/; the self-check: course/, the tests learners see)")
     p.add_argument("--assignment", action="append", metavar="NAME",
                    help="grade only this assignment (repeatable; default: every assignment with graded cells)")
     p.add_argument("--jobs", type=int, default=0, help="parallel workers (default: cores + 1, so a core never waits on a kernel starting)")
-    p.add_argument("--timeout", type=int, default=300, help="seconds for one notebook, all its cells (default 300)")
-    p.add_argument("--cell-timeout", type=int, default=0, help="seconds for one cell (default: the --timeout)")
+    p.add_argument("--timeout", type=int, default=300,
+                   help="seconds for one run of a notebook, all its cells (default 300)")
+    p.add_argument("--cell-timeout", type=int, default=60,
+                   help="seconds for one cell (default 60): a runaway cell costs only itself")
+    p.add_argument("--max-notebook-mb", type=float, default=20,
+                   help="the largest notebook file read (default 20 MB); a larger one is invalid_notebook")
     p.add_argument("--force", action="store_true", help="re-run submissions that have not changed")
     p.add_argument("--course-cache", metavar="DIR", help="where course builds are kept (default: OUT/.grader); "
                                                          "a build is reused while solutions/ is unchanged")
@@ -73,11 +80,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-processes", type=int, default=128, help="process/thread limit of a learner's kernel")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--quiet", action="store_true", help="print only warnings and the summary")
+    p.add_argument("--two-runs", action="store_true",
+                   help="run the clean and the learner's run apart even when their code is the same "
+                        "(make bench uses it to measure what the clean run costs)")
+    p.add_argument("--no-shared-clean-runs", action="store_true",
+                   help="run every learner's clean run, even when another learner's answer cells are the same")
+    p.add_argument("--strict", action="store_true",
+                   help="self-check: exit 1 when any behaviour is not passed (default: exit 0 when grading worked)")
     args = p.parse_args(argv)
     if args.submissions and not args.out:
         p.error("--out is required with --submissions")
-    if not args.cell_timeout:
-        args.cell_timeout = args.timeout
+    if args.source is None:
+        args.source = os.path.join(REPO, "course" if args.work else "solutions")
+    args.cell_timeout = max(1, min(args.cell_timeout or args.timeout, args.timeout))
     return args
 
 
@@ -210,8 +225,8 @@ def run(args) -> int:
     import fcntl
 
     if not os.path.isdir(args.source):
-        raise SystemExit(f"no course source at {args.source}: grading needs the course's solutions/ "
-                         "(the hidden tests); give another with --source")
+        raise SystemExit(f"no course source at {args.source}: class grading needs the course's source with "
+                         "its hidden tests (solutions/, or a private copy: --source DIR / make grade SOURCE=DIR)")
     out = os.path.abspath(args.out or os.path.join(REPO, "out", "self-check"))
     state_dir = os.path.join(out, ".grader")
     os.makedirs(state_dir, exist_ok=True)
@@ -232,15 +247,25 @@ def run(args) -> int:
         raise SystemExit(f"no assignment with graded cells in {args.source}")
     learners = _learners(args)
     settings = {"sandbox_mode": info.mode, "timeout": args.timeout, "cell_timeout": args.cell_timeout,
-                "canary": args.canary, "limits": {"memory_bytes": args.memory_mb * 2**20,
+                "canary": args.canary, "clean_run": True, "self_check": bool(args.work), "two_runs": args.two_runs,
+                "max_notebook_bytes": int(args.max_notebook_mb * 2**20),
+                "limits": {"memory_bytes": args.memory_mb * 2**20,
                                                   "processes": args.max_processes,
                                                   "cpu_seconds": max(60, 3 * args.timeout)},
                 # Scratch on tmpfs when there is one: the workers' private gradebooks and notebooks
                 # are thrown away, so their fsyncs need not reach a disk.
+                # The bench's switches the kernels inherit (a re-run with them changed grades again).
+                "bench_switches": {k: os.environ[k] for k in sandbox.BENCH_SWITCHES if k in os.environ},
                 "tmp_root": "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None}
     settings_key = hashlib.sha256(json.dumps(
         [grader_version(), course.source_key, {k: v for k, v in settings.items() if k != "tmp_root"}],
         sort_keys=True).encode()).hexdigest()[:16]
+    if not args.no_shared_clean_runs:
+        # Learners whose answer cells are the same (and the course, the grader and its settings) share
+        # one clean run: it is the same code on the same deterministic bench.
+        settings["clean_cache_dir"] = os.path.join(state_dir, "clean-runs", settings_key)
+        if args.force:
+            shutil.rmtree(os.path.join(state_dir, "clean-runs"), ignore_errors=True)
 
     gradebook = results.ClassGradebook(os.path.join(out, "gradebook.db"), course)
     cache_dir = os.path.join(state_dir, "results")
@@ -317,7 +342,7 @@ def run(args) -> int:
     if not info.sandboxed:
         _warn_unsandboxed(info)
     if args.work:
-        return _self_check_report(table, out)
+        return _self_check_report(table, rows, out, args, course)
     return 0
 
 
@@ -341,20 +366,73 @@ def _finish(res: dict, course, gradebook, cache_dir: str, out: str, feedback) ->
                 f.write(feedback.render(res["learner"], assignment, nb, res))
 
 
-def _self_check_report(table: list[dict], out: str) -> int:
+def _self_check_report(table: list[dict], results: dict, out: str, args, course) -> int:
+    """The self-check's table: lesson, score, what failed, where the feedback is. Returns the exit code."""
+    from autograder.behaviours import name as behaviour
+    from autograder.course import graded_assignments
+    from autograder.feedback import not_written
     from autograder.results import fmt
 
-    failed = [r for r in table if r["status"] != "ok" or r["score"] < r["max_score"]]
-    width = max(len(r["assignment"]) for r in table)
+    graded = set(course.names())
+    ungraded = []
+    if os.path.isdir(args.source):
+        for name in sorted(os.listdir(args.source)):
+            folder = os.path.join(args.source, name)
+            if os.path.isdir(folder) and name not in graded and not name.startswith(".") and any(
+                    n.endswith(".ipynb") for n in os.listdir(folder)) and name not in graded_assignments(args.source):
+                ungraded.append(name)
+    lines, failed, broken = [], 0, 0
     for r in table:
-        mark = "PASS" if r not in failed else "FAIL"
-        print(f"{mark}  {r['assignment']:<{width}}  {fmt(r['score']):>4} / {fmt(r['max_score']):<4} {r['status']}: "
-              f"{r['reason']}")
-    print(f"\nfeedback: {os.path.join(out, 'feedback', 'self')}")
-    if failed:
-        print(f"{len(failed)} of {len(table)} assignment(s) not fully passed.")
+        res = results.get((r["learner"], r["assignment"]), {})
+        cells = [c for nb in res.get("notebooks", []) for c in nb.get("cells", [])]
+        later = [c for c in cells if c.get("all_hidden")]
+        seen = [c for c in cells if not c.get("all_hidden")]
+        score = sum(c.get("score", 0) for c in seen) if cells else r["score"]
+        max_score = sum(c.get("points", 0) for c in seen) if cells else r["max_score"]
+        todo = not_written(cells)
+        misses = [c for c in seen if not c.get("passed") and c not in todo]
+        if r["status"] == "missing":
+            what = "not started: no notebook in work/ (make lab copies it)"
+        elif r["status"] in ("invalid_notebook", "error"):
+            what = r["reason"]
+            broken += r["status"] == "error"
+        else:
+            parts = []
+            if todo:
+                stubs = sorted({s for nb in res.get("notebooks", []) for s in nb.get("stubs", [])})
+                parts.append("not written yet" + (f": {', '.join(stubs)}" if stubs else
+                                                  f" ({len(todo)} behaviours wait for it)"))
+            if misses:
+                names = [behaviour(c["grade_id"]) for c in misses]
+                parts.append("failed: " + "; ".join(names[:3]) + (f" (+{len(names) - 3} more)" if len(names) > 3 else ""))
+            if not parts:
+                parts.append("everything you can check passed")
+            if later:
+                parts.append(f"{fmt(sum(c.get('points', 0) for c in later))} more points checked when graded")
+            if r["status"] not in ("ok",):
+                parts.append(f"grading status {r['status']}: {r['reason']}")
+            what = "; ".join(parts)
+        if todo or misses or r["status"] != "ok":
+            failed += 1
+        lines.append((r["assignment"], f"{fmt(score)} / {fmt(max_score)}", what))
+    for name in ungraded:
+        lines.append((name, "-", "not graded (nothing to check in this lesson)"))
+    lines.sort(key=lambda x: x[0])
+    width = max([len("lesson")] + [len(a) for a, _, _ in lines])
+    swidth = max([len("score")] + [len(s) for _, s, _ in lines])
+    print("Self-check of your work/ with the tests you can see (the grader also runs hidden tests).\n")
+    print(f"  {'lesson':<{width}}  {'score':>{swidth}}  what to do next")
+    for assignment, score, what in lines:
+        print(f"  {assignment:<{width}}  {score:>{swidth}}  {what}")
+    print(f"\nFeedback, one page per lesson: {os.path.join(out, 'feedback', 'self')}/<lesson>/<lesson>.html")
+    if broken:
+        print(f"{broken} lesson(s) could not be graded: see the reason above.")
         return 1
-    print("Everything passed.")
+    if failed and args.strict:
+        print(f"{failed} of {len(table)} lesson(s) not fully passed (--strict).")
+        return 1
+    print("Everything you can check passed." if not failed else
+          f"{failed} of {len(table)} lesson(s) have something left to do.")
     return 0
 
 

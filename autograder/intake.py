@@ -45,11 +45,16 @@ class IntakeResult:
     ignored_files: list[str] = field(default_factory=list)
 
 
+#: The largest notebook the grader reads (bytes); grade.py's --max-notebook-mb changes it.
+MAX_NOTEBOOK_BYTES = 20 * 2**20
+
+
 def find_notebook(folder: str, expected: str, known_ids: set[str]) -> tuple[str | None, list[str]]:
     """The submitted file to grade for ``expected`` (a notebook name without .ipynb).
 
     The expected name wins; otherwise, of the other notebooks in the folder, the one holding the
     most of this notebook's grade_ids (a learner's "Copy1" or a renamed file), then the only one.
+    A link is never read to choose (a renamed notebook found only through a link is refused later).
     Returns ``(path or None, other files in the folder)``.
     """
     if not os.path.isdir(folder):
@@ -65,8 +70,11 @@ def find_notebook(folder: str, expected: str, known_ids: set[str]) -> tuple[str 
         return None, others
 
     def overlap(name: str) -> int:
+        path = os.path.join(folder, name)
+        if os.path.islink(path) or not os.path.isfile(path) or os.path.getsize(path) > MAX_NOTEBOOK_BYTES:
+            return -2
         try:
-            with open(os.path.join(folder, name), encoding="utf-8") as f:
+            with open(path, encoding="utf-8") as f:
                 data = json.load(f)
             return sum(1 for c in data.get("cells", [])
                        if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") in known_ids)
@@ -77,13 +85,47 @@ def find_notebook(folder: str, expected: str, known_ids: set[str]) -> tuple[str 
     return os.path.join(folder, best), [n for n in others if n != best]
 
 
-def read_notebook(path: str) -> tuple[nbformat.NotebookNode | None, str]:
+def untrusted_path(path: str, root: str) -> str | None:
+    """Why ``path`` must not be read as the learner's notebook (None when it may be).
+
+    Every part from the learner's folder ``root`` down to the file must be a real folder or file
+    of the submission: a link (to the course's solutions, to a classmate's notebook) or a path that
+    resolves outside ``root`` is refused, whatever it points to.
+    """
+    root = os.path.abspath(root)
+    path = os.path.abspath(path)
+    if os.path.islink(root):
+        return "the submission folder is a link to another place"
+    rel = os.path.relpath(path, root)
+    if rel.startswith(os.pardir + os.sep) or rel == os.pardir or os.path.isabs(rel):
+        return "the notebook is outside the submission folder"
+    current = root
+    for part in rel.split(os.sep):
+        current = os.path.join(current, part)
+        if os.path.islink(current):
+            what = "the notebook" if current == path else f"the folder {part!r}"
+            return f"{what} is a link to another file, not a file of the submission"
+    real_root = os.path.realpath(root)
+    if not os.path.realpath(path).startswith(real_root.rstrip(os.sep) + os.sep):
+        return "the notebook resolves to a file outside the submission folder"
+    if not os.path.isfile(path):
+        return "the notebook is not a regular file"
+    return None
+
+
+def read_notebook(path: str, max_bytes: int | None = None) -> tuple[nbformat.NotebookNode | None, str]:
     """Parse and validate ``path``; returns ``(notebook, "")`` or ``(None, one-sentence reason)``."""
+    limit = MAX_NOTEBOOK_BYTES if max_bytes is None else max_bytes
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        # O_NOFOLLOW: a link swapped in after the checks is still not followed.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as f:
+            raw = f.read(limit + 1)
     except OSError as exc:
         return None, f"The notebook file could not be read ({exc.strerror})."
+    if len(raw) > limit:
+        return None, (f"The notebook is larger than the {limit / 2**20:g} MB the grader accepts; clear its "
+                      "outputs (Edit, Clear Outputs of All Cells), save and submit again.")
     if not raw.strip():
         return None, "The notebook file is empty (0 cells, not even JSON), so there was nothing to grade."
     try:
@@ -92,6 +134,8 @@ def read_notebook(path: str) -> tuple[nbformat.NotebookNode | None, str]:
         return None, "The notebook file is not UTF-8 text, so it cannot be opened as a notebook."
     try:
         data = json.loads(text)
+    except RecursionError:
+        return None, "The notebook file nests its JSON too deeply to be a notebook."
     except ValueError as exc:
         line = getattr(exc, "lineno", "?")
         col = getattr(exc, "colno", "?")
@@ -136,9 +180,25 @@ def repair(nb: nbformat.NotebookNode, info: NotebookInfo, release: nbformat.Note
     explained: set[str] = set()
     present: set[str] = set()
     unclaimed_solutions: list = []
-    for cell in nb.cells:
+    # A second cell under a test's grade_id (a copy placed early, say) is tampering: nbgrader
+    # would grade whichever it met first. Keep the copy that is the course's test (else the last).
+    chosen: dict[str, int] = {}
+    for index, cell in enumerate(nb.cells):
+        gid = _grade_meta(cell).get("grade_id")
+        if gid in kinds and kinds[gid] == "test":
+            earlier_matches = gid in chosen and _norm(_source(nb.cells[chosen[gid]])) == _norm(info_source(info, gid))
+            if not earlier_matches:
+                chosen[gid] = index
+    duplicated = {gid for gid in chosen
+                  if sum(1 for c in nb.cells if _grade_meta(c).get("grade_id") == gid) > 1}
+    for gid in sorted(duplicated):
+        notes.append(Note(f"a second cell carried the grade_id of test {gid}; only the course's test was "
+                          "graded", tampering=True))
+    for index, cell in enumerate(nb.cells):
         meta = _grade_meta(cell)
         gid = meta.get("grade_id")
+        if gid in duplicated and chosen.get(gid) != index:
+            continue  # the copy: dropped (noted above)
         if gid in kinds and gid not in present:
             if kinds[gid] in ("test", "answer") and meta.get("grade"):
                 claimed = float(meta.get("points", 0) or 0)
@@ -153,7 +213,7 @@ def repair(nb: nbformat.NotebookNode, info: NotebookInfo, release: nbformat.Note
         if gid is not None and gid in present:
             # A second cell under a grade_id already seen: nbgrader would reject the notebook.
             if meta.get("grade") and not meta.get("solution"):
-                notes.append(Note(f"a duplicate of test cell {gid} was dropped"))
+                notes.append(Note(f"a second cell carried the grade_id of {gid} and was dropped", tampering=True))
                 continue
             cell.metadata.pop("nbgrader", None)
             kept.append(cell)
@@ -196,6 +256,19 @@ def repair(nb: nbformat.NotebookNode, info: NotebookInfo, release: nbformat.Note
     for cell in unclaimed_solutions:
         if _grade_meta(cell).get("grade_id") not in present:
             cell.metadata.pop("nbgrader", None)
+    # A solution cell that lost all its metadata (a copy into a new notebook) is the learner's cell
+    # that defines what the release's stub defines; the last such cell is their final answer. The
+    # clean run takes solution cells by grade_id, so it must be found again.
+    for gid in [g for g in order if kinds[g] == "solution" and g not in present]:
+        wanted = _defined_names(_source(release_cells[gid]))
+        if not wanted:
+            continue
+        found = [c for c in kept if c.get("cell_type") == "code" and not _grade_meta(c)
+                 and wanted & _defined_names(_source(c))]
+        if found:
+            found[-1].metadata["nbgrader"] = dict(_grade_meta(release_cells[gid]))
+            present.add(gid)
+            notes.append(Note(f"solution cell {gid} had lost its nbgrader metadata (found by what it defines)"))
 
     # Re-insert every missing course cell after the cell of its predecessor in the release. A
     # missing solution cell is not re-inserted: the release's stub would replace whatever the
@@ -222,8 +295,38 @@ def repair(nb: nbformat.NotebookNode, info: NotebookInfo, release: nbformat.Note
                 break
         kept.insert(position, fresh)
         present.add(gid)
+    # Points come only from the release's graded cells: every cell under a release grade_id gets
+    # the release's nbgrader metadata back (a solution cell marked as graded earns nothing), and a
+    # cell under any other grade_id is an ordinary cell.
+    for cell in kept:
+        meta = _grade_meta(cell)
+        gid = meta.get("grade_id")
+        if not meta:
+            cell.get("metadata", {}).pop("nbgrader", None)
+            continue
+        if gid in release_cells:
+            wanted = dict(_grade_meta(release_cells[gid]))
+            if kinds.get(gid) == "solution" and meta.get("grade"):
+                notes.append(Note(f"solution cell {gid} was marked as graded; it earns no points of its own"))
+            cell.metadata["nbgrader"] = wanted
+        else:
+            if meta.get("grade"):
+                notes.append(Note(f"a cell marked as graded under the unknown grade_id {str(gid)[:40]!r} was "
+                                  "graded as an ordinary cell"))
+            cell.metadata.pop("nbgrader", None)
     nb.cells = kept
     return notes
+
+
+def _defined_names(source: str) -> set[str]:
+    """Top-level functions and classes a cell defines."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
+    return {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
 
 
 def info_source(info: NotebookInfo, gid: str) -> str:
@@ -241,17 +344,27 @@ def _position(cells: list, gid: str) -> int | None:
     return None
 
 
-def intake(folder: str, info: NotebookInfo, release_path: str) -> IntakeResult:
-    """Find, read and repair the learner's copy of ``info`` in ``folder``."""
+def intake(folder: str, info: NotebookInfo, release_path: str, root: str | None = None,
+           max_bytes: int | None = None) -> IntakeResult:
+    """Find, read and repair the learner's copy of ``info`` in ``folder`` (inside ``root``, the learner's folder)."""
     known = {c.grade_id for c in info.cells}
+    root = root or os.path.dirname(os.path.abspath(folder))
+    if os.path.islink(root) or os.path.islink(folder):
+        what = "submission" if os.path.islink(root) else "assignment"
+        return IntakeResult(status="invalid_notebook", reason=(
+            f"The {what} folder is a link to another place, so it was not read; submit the notebook itself."))
     path, others = find_notebook(folder, info.name, known)
     if path is None:
         if not os.path.isdir(folder):
             return IntakeResult(status="missing", reason="Nothing was submitted for this assignment.")
         return IntakeResult(status="missing", reason=(f"The assignment folder has no notebook "
                                                       f"(expected {info.name}.ipynb)."), ignored_files=others)
-    nb, problem = read_notebook(path)
     found_as = os.path.basename(path) if os.path.basename(path) != f"{info.name}.ipynb" else None
+    problem = untrusted_path(path, root)
+    if problem:
+        return IntakeResult(status="invalid_notebook", found_as=found_as, ignored_files=others, reason=(
+            f"Not graded: {problem}; submit the notebook file itself (File, Download in Jupyter)."))
+    nb, problem = read_notebook(path, max_bytes)
     if nb is None:
         return IntakeResult(status="invalid_notebook", reason=problem, found_as=found_as, ignored_files=others)
     with open(release_path, encoding="utf-8") as f:

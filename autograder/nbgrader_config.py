@@ -12,9 +12,12 @@ for an instructor who wants nbgrader's commands or its formgrader on one course 
 What it sets: the source is the repository's ``solutions/``; nbgrader's Autograde runs with
 ``SandboxedExecute`` (time budget, re-runs around cells that kill or hang the kernel, output cap,
 the bench's canary) on the sandboxed kernelspec over unix sockets; learner kernels run as one
-unprivileged uid (root) or as the instructor (non-root). ``SQSLAB_GRADE_TIMEOUT`` (seconds per
-notebook, default 300), ``SQSLAB_SANDBOX`` (``auto``, ``bwrap``, ``none``) and ``SQSLAB_SOURCE`` (another
-source folder) adjust it. Without grade.py's intake, a renamed notebook or a stripped test cell is
+unprivileged uid no other grader on the machine holds (root) or as the instructor (non-root).
+``SQSLAB_GRADE_TIMEOUT`` (seconds per run of a notebook, default 300), ``SQSLAB_GRADE_CELL_TIMEOUT``
+(seconds per cell, default 60), ``SQSLAB_SANDBOX`` (``auto``, ``bwrap``, ``none``) and ``SQSLAB_SOURCE``
+(another source folder, e.g. private hidden tests outside the repository) adjust it. Points come
+from a clean run of the release (``release/``, written by ``generate_assignment``) with only the
+submission's solution cells, as with grade.py. Without grade.py's intake, a renamed notebook or a stripped test cell is
 handled as nbgrader handles it.
 """
 
@@ -53,9 +56,15 @@ sandbox.mark(_runtime)
 sandbox.write_kernelspec(os.path.join(_runtime, "jupyter"))
 os.environ["JUPYTER_PATH"] = os.path.join(_runtime, "jupyter") + os.pathsep + os.environ.get("JUPYTER_PATH", "")
 os.environ["SQSLAB_SANDBOX"] = _info.mode
-os.environ["SQSLAB_SANDBOX_UID"] = str(sandbox.UID_BASE + 1)
+if _info.mode == "bwrap-root":
+    # A uid no other grader holds, kept (with its lock) for as long as nbgrader runs.
+    _uid, _uid_lock = sandbox.allocate_uid()
+    os.environ["SQSLAB_SANDBOX_UID"] = str(_uid)
 os.environ["SQSLAB_SANDBOX_LIMITS"] = sandbox.Limits().to_env()
 os.environ.pop("JPY_PARENT_PID", None)
 
 _timeout = int(os.environ.get("SQSLAB_GRADE_TIMEOUT", "300"))
-grading_config(c, timeout=_timeout, cell_timeout=_timeout, runtime_root=_runtime)
+_cell_timeout = int(os.environ.get("SQSLAB_GRADE_CELL_TIMEOUT", "60"))
+# The clean run's notebook is the release nbgrader generate_assignment writes into this folder.
+grading_config(c, timeout=_timeout, cell_timeout=min(_cell_timeout, _timeout), runtime_root=_runtime,
+               release_root=os.path.join(_root, "release"))

@@ -12,9 +12,11 @@ import csv
 import io
 import os
 
-STATUSES = ("ok", "missing", "invalid_notebook", "kernel_died", "timeout", "tampered", "limit_exceeded", "error")
+STATUSES = ("ok", "missing", "invalid_notebook", "kernel_died", "timeout", "tampered", "limit_exceeded", "review",
+            "error")
 # When several things went wrong, the row shows the one an instructor most needs to see.
-_PRIORITY = ("error", "missing", "invalid_notebook", "tampered", "limit_exceeded", "kernel_died", "timeout", "ok")
+_PRIORITY = ("error", "missing", "invalid_notebook", "tampered", "limit_exceeded", "kernel_died", "timeout", "review",
+             "ok")
 COLUMNS = ("learner", "assignment", "score", "max_score", "status", "reason")
 
 #: Modules a file in a submission could shadow (the bench and what it stands on).
@@ -55,29 +57,64 @@ def limit_hits(executed) -> list[tuple[str, int]]:
     return hits
 
 
+def _quote(text: str, limit: int = 90) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def review_items(entry: dict) -> list[str]:
+    """What the learner's code reached for, one phrase each (quoted lines), for ``review``."""
+    run = entry.get("run") or {}
+    items = []
+    for f in run.get("flags", []):
+        where = f"`{_quote(f['text'])}`" if f.get("text") else "a line of the notebook"
+        items.append(f"{where} {f.get('what', 'reached into the bench or the kernel')}")
+    for f in entry.get("review", []):
+        cell = f"answer cell {f['grade_id']}" if f.get("grade_id") else f"cell {f['cell'] + 1}"
+        items.append(f"`{_quote(f['text'])}` ({cell}, line {f['line']}) uses {f['what']}")
+    for text in run.get("reviews", []):
+        items.append(text)
+    out = []
+    for item in items:
+        if item not in out:
+            out.append(item)
+    return out
+
+
 def notebook_status(entry: dict) -> tuple[str, str]:
     """The status and reason of one graded notebook (see :data:`STATUSES`)."""
     if entry["status"] in ("missing", "invalid_notebook", "error"):
         return entry["status"], entry["reason"]
     run = entry.get("run") or {}
+    if run.get("kernel_error"):
+        return "error", _sentence([f"The grader could not run the notebook: {run['kernel_error']}",
+                                   "re-run it with --force; nothing was graded"])
     notes = entry.get("notes", [])
     tamper_notes = [n["text"] for n in notes if n.get("tampering")]
     repair_notes = [n["text"] for n in notes if not n.get("tampering")]
     shadow = [f for f in entry.get("ignored_files", [])
               if f.endswith(".py") and f[:-3] in SHADOWED or f in SHADOWED]
     tests = entry.get("cells", [])
+    if entry.get("self_check"):
+        # A learner's self-check cannot pass a test whose checks are all hidden: it is not counted.
+        tests = [c for c in tests if not c.get("all_hidden")]
     passed = sum(1 for c in tests if c.get("passed"))
     graded = f"{passed} of {_plural(len(tests), 'behaviour')} passed"
-    if run.get("canary_ok") is False:
-        voided = run.get("voided", {})
-        why = run.get("canary_reason") or "the canary failed"
-        if voided:
-            return "tampered", _sentence([f"The notebook's code changed the bench ({why}), so "
-                                          f"{_plural(len(voided), 'test')} that ran after the change "
-                                          f"{'was' if len(voided) == 1 else 'were'} not counted",
-                                          f"{graded} before it"])
-        return "tampered", _sentence([f"The notebook's code changed the bench after its last test ({why})",
-                                      f"{graded}"])
+    if entry.get("self_check"):
+        graded = f"{passed} of the {_plural(len(tests), 'behaviour')} you can check passed"
+    voided = run.get("voided", {})
+    tampering = list(run.get("tampering", []))
+    if run.get("canary_ok") is False and not tampering:
+        tampering.append(run.get("canary_reason") or "the canary failed")
+    if voided:
+        return "tampered", _sentence([f"The notebook's code changed the bench or the kernel while tests ran "
+                                      f"({_quote(next(iter(voided.values())), 160)}), so "
+                                      f"{_plural(len(voided), 'test')} {'was' if len(voided) == 1 else 'were'} "
+                                      "not counted", graded])
+    if tampering:
+        more = f" (and {len(tampering) - 1} more change{'s' if len(tampering) > 2 else ''})" if len(tampering) > 1 else ""
+        return "tampered", _sentence([f"The notebook's code changed the bench or the grader: "
+                                      f"{_quote(tampering[0], 220)}{more}", graded])
     if tamper_notes or shadow:
         parts = list(tamper_notes)
         if shadow:
@@ -112,6 +149,10 @@ def notebook_status(entry: dict) -> tuple[str, str]:
         detail = first["detail"].replace("budget: ", "")
         return "timeout", _sentence([f"{where[0].upper() + where[1:]} {detail}" if not detail.startswith("the ")
                                      else f"{detail[0].upper() + detail[1:]} (at {where})", graded])
+    reviews = review_items(entry)
+    if reviews:
+        more = f" (and {len(reviews) - 1} more)" if len(reviews) > 1 else ""
+        return "review", _sentence([f"Graded normally, but flagged for a look: {reviews[0]}{more}", graded])
     if repair_notes or entry.get("found_as"):
         return "ok", _sentence([f"Graded after repairs: {repair_notes[0]}" if repair_notes else "Graded",
                                 *repair_notes[1:], graded])
@@ -127,10 +168,32 @@ def summarize(assignment, notebooks: list[dict], sandboxed: bool = True) -> dict
         return {"score": 0.0, "max_score": max_score, "status": "missing", "reason": statuses[0][1]}
     best = min(statuses, key=lambda s: _PRIORITY.index(s[0]))
     reason = best[1]
-    if len(notebooks) > 1:
+    if len(notebooks) > 1 and all(r.startswith("Graded: ") for _, r in statuses):
+        # Every notebook of a split lesson graded plainly: one tally for the lesson, not the first's.
+        tests = [c for nb in notebooks for c in nb.get("cells", [])
+                 if not (nb.get("self_check") and c.get("all_hidden"))]
+        passed = sum(1 for c in tests if c.get("passed"))
+        mine = "you can check " if any(nb.get("self_check") for nb in notebooks) else ""
+        reason = _sentence([f"Graded: {passed} of the {_plural(len(tests), 'behaviour')} {mine}of its "
+                            f"{len(notebooks)} notebooks passed"])
+    elif len(notebooks) > 1:
         name = notebooks[statuses.index(best)]["name"]
         reason = f"{name}.ipynb: {reason}"
     return {"score": round(score, 6), "max_score": max_score, "status": best[0], "reason": reason}
+
+
+#: What a spreadsheet would run or read as a formula at the start of a field (OWASP's list).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell_text(value) -> str:
+    """A CSV field a spreadsheet shows as text: a leading formula character gets a ``'`` before it.
+
+    Line breaks inside a field (a folder name can hold one) become spaces, so every row stays one line.
+    """
+    text = str(value)
+    text = "'" + text if text.startswith(_FORMULA_START) else text
+    return text.replace("\r", " ").replace("\n", " ")
 
 
 def csv_text(rows: list[dict]) -> str:
@@ -139,8 +202,8 @@ def csv_text(rows: list[dict]) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(COLUMNS)
     for row in sorted(rows, key=lambda r: (r["learner"], r["assignment"])):
-        writer.writerow([row["learner"], row["assignment"], fmt(row["score"]), fmt(row["max_score"]),
-                         row["status"], " ".join(str(row["reason"]).split())])
+        writer.writerow([cell_text(row["learner"]), cell_text(row["assignment"]), fmt(row["score"]),
+                         fmt(row["max_score"]), row["status"], cell_text(" ".join(str(row["reason"]).split()))])
     return buf.getvalue()
 
 

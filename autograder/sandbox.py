@@ -48,12 +48,50 @@ import sys
 from dataclasses import asdict, dataclass
 
 KERNEL_NAME = "sqslab-grader"
-#: The first unprivileged uid a worker's kernel runs as (worker n runs as UID_BASE + n).
+#: The unprivileged uids learner kernels run as when the grader is root: UID_BASE+1 ... UID_BASE+UID_RANGE.
 UID_BASE = 61000
+UID_RANGE = 4000
 _ENV_MODE = "SQSLAB_SANDBOX"
 _ENV_UID = "SQSLAB_SANDBOX_UID"
 _ENV_LIMITS = "SQSLAB_SANDBOX_LIMITS"
 _ENV_EXTRA_RO = "SQSLAB_SANDBOX_READONLY"
+
+
+def _uid_lock_dir(requested: str | None = None) -> str:
+    for candidate in ([requested] if requested else []) + ["/run/lock/sqslab-grader-uids",
+                                                           "/tmp/.sqslab-grader-uids"]:
+        try:
+            os.makedirs(candidate, mode=0o700, exist_ok=True)
+            st = os.lstat(candidate)
+            if not os.path.islink(candidate) and st.st_uid == os.geteuid():
+                return candidate
+        except OSError:
+            continue
+    raise RuntimeError("no folder to hold the grader's uid locks (/run/lock or /tmp)")
+
+
+def allocate_uid(lock_dir: str | None = None):
+    """A sandbox uid no other grader on this machine holds: ``(uid, lock)``; keep ``lock`` open.
+
+    The kernel's process limit (RLIMIT_NPROC) counts every process of its uid on the machine, so
+    two graders (or two workers) must never share one: each worker takes an exclusive ``flock`` on
+    a file named after its uid, for as long as it lives. The lock goes with the process, however
+    it ends, so a crashed grader never keeps a uid.
+    """
+    import fcntl
+
+    folder = _uid_lock_dir(lock_dir)
+    start = os.getpid() % UID_RANGE
+    for step in range(UID_RANGE):
+        uid = UID_BASE + 1 + (start + step) % UID_RANGE
+        lock = open(os.path.join(folder, f"uid-{uid}"), "a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            continue
+        return uid, lock
+    raise RuntimeError(f"all {UID_RANGE} sandbox uids are taken by other graders on this machine")
 
 
 @dataclass(frozen=True)
@@ -238,6 +276,10 @@ def _etc_files(run_dir: str, uid: int) -> list[str]:
     return args
 
 
+#: Environment variables of the bench a graded kernel inherits from the grader.
+BENCH_SWITCHES = ("SQSLAB_SAMPLE_SHORT_POLLS",)
+
+
 def _kernel_env(uid: int) -> dict[str, str]:
     """The kernel's whole environment: nothing of the grader's (no JPY_PARENT_PID, no tokens)."""
     return {
@@ -254,6 +296,9 @@ def _kernel_env(uid: int) -> dict[str, str]:
         "JUPYTER_DATA_DIR": "/tmp/.local/share/jupyter",
         "NBGRADER_EXECUTION": os.environ.get("NBGRADER_EXECUTION", "autograde"),
         "SQSLAB_GRADING": "1",
+        # The bench's own switches, as the grader was started with them, so a graded run behaves
+        # as the learner's (never SQSLAB_ENDPOINT: a graded kernel has no network).
+        **{k: os.environ[k] for k in BENCH_SWITCHES if k in os.environ},
     }
 
 
@@ -294,8 +339,18 @@ def _user_process_count(uid: int) -> int:
     return count
 
 
+BOOT_ARG = "--sqslab-grader="
+
+
+def boot_source() -> str:
+    """The source of the grading kernel's boot code (``kernel_boot.py``, run with ``python -c``)."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernel_boot.py"), encoding="utf-8") as f:
+        return f.read()
+
+
 def build_command(connection_file: str, kernel_args: list[str], *, mode: str, uid: int,
-                  cwd: str, limits: Limits, scratch: str | None = None) -> list[str]:
+                  cwd: str, limits: Limits, scratch: str | None = None,
+                  grader_fds: tuple[int, int] | None = None) -> list[str]:
     """The full command line that runs ipykernel inside the sandbox (exposed for tests)."""
     with open(connection_file) as f:
         info = json.load(f)
@@ -307,7 +362,13 @@ def build_command(connection_file: str, kernel_args: list[str], *, mode: str, ui
         raise SystemExit("sqslab sandbox: the kernel's ipc sockets must live beside its connection file")
     python = os.path.join(sys.prefix, "bin", "python")
     # -P: the working directory (a learner's folder) never goes in front of the course's packages.
-    kernel = [python, "-P", "-m", "ipykernel_launcher", "-f", connection_file, *kernel_args]
+    # The grader's boot code (kernel_boot.py) runs first: it reads the kernel's secret from a pipe
+    # and installs the audit hook before ipykernel, or any learner code, is imported.
+    if grader_fds is None:
+        kernel = [python, "-P", "-m", "ipykernel_launcher", "-f", connection_file, *kernel_args]
+    else:
+        kernel = [python, "-P", "-c", boot_source(), f"{BOOT_ARG}{grader_fds[0]},{grader_fds[1]}",
+                  "-f", connection_file, *kernel_args]
     if mode == "none":
         return kernel
     bwrap = shutil.which("bwrap")
@@ -369,6 +430,32 @@ def _require_marked(run_dir: str, cwd: str) -> None:
     raise SystemExit(f"sqslab sandbox: {cwd} is not inside a grading job directory")
 
 
+def _grader_channel(run_dir: str) -> tuple[int, int]:
+    """The kernel's secret on a pipe, and its report file opened write-only: (pipe fd, report fd).
+
+    The grader left the secret in ``<run_dir>.key`` and reads the report from ``<run_dir>.audit``,
+    both beside the runtime folder, outside anything the sandbox binds. The secret file is removed
+    before the kernel starts; the kernel gets only the pipe's read end, which its boot code drains
+    and closes before ipykernel starts.
+    """
+    key_path = run_dir.rstrip("/") + ".key"
+    try:
+        fd = os.open(key_path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd) as f:
+            key = f.read().strip()
+        os.unlink(key_path)
+    except OSError as exc:
+        raise SystemExit(f"sqslab sandbox: no grading secret for this kernel ({exc.strerror}); this kernel "
+                         "is started by the grader's executor (autograder/executor.py)")
+    read_end, write_end = os.pipe()
+    os.write(write_end, key.encode() + b"\n")
+    os.close(write_end)
+    report = os.open(run_dir.rstrip("/") + ".audit", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    for fd in (read_end, report):
+        os.set_inheritable(fd, True)
+    return read_end, report
+
+
 def main(argv: list[str]) -> None:
     """Kernel launcher entry point: ``sandbox.py -f CONNECTION_FILE [ipykernel args...]``."""
     if len(argv) < 2 or argv[0] != "-f":
@@ -380,6 +467,7 @@ def main(argv: list[str]) -> None:
     if mode != "none":
         _require_marked(os.path.dirname(connection_file), cwd)
     run_dir = os.path.dirname(connection_file)
+    grader_fds = _grader_channel(run_dir)
     scratch = None
     if mode != "none":
         # The kernel writes into a copy of its working folder, mounted at the folder's path: the
@@ -401,7 +489,8 @@ def main(argv: list[str]) -> None:
     else:
         uid = os.getuid()
         extra = _user_process_count(uid) if uid else 0
-    cmd = build_command(connection_file, kernel_args, mode=mode, uid=uid, cwd=cwd, limits=limits, scratch=scratch)
+    cmd = build_command(connection_file, kernel_args, mode=mode, uid=uid, cwd=cwd, limits=limits, scratch=scratch,
+                        grader_fds=grader_fds)
     if mode == "none":
         env = dict(os.environ)
         env.pop("JPY_PARENT_PID", None)

@@ -40,11 +40,17 @@ def submission_digest(folder: str) -> str:
     h = hashlib.sha256()
     if not os.path.isdir(folder):
         return "absent"
+    if os.path.islink(folder):
+        return "link:" + hashlib.sha256(os.readlink(folder).encode("utf-8", "surrogateescape")).hexdigest()
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames.sort()
-        for fn in sorted(filenames):
+        for fn in sorted(filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]):
             path = os.path.join(dirpath, fn)
             h.update(os.path.relpath(path, folder).encode("utf-8", "surrogateescape") + b"\0")
+            if os.path.islink(path):
+                # A link is never followed (intake refuses it): its target's name is what changed.
+                h.update(b"link:" + os.readlink(path).encode("utf-8", "surrogateescape"))
+                continue
             try:
                 with open(path, "rb") as f:
                     h.update(hashlib.sha256(f.read()).digest())
@@ -84,15 +90,23 @@ class Worker:
         os.environ["JUPYTER_PATH"] = os.path.join(self.base, "j")
         os.environ["JUPYTER_RUNTIME_DIR"] = self.runtime
         os.environ["SQSLAB_SANDBOX"] = settings["sandbox_mode"]
-        os.environ["SQSLAB_SANDBOX_UID"] = str(sandbox.UID_BASE + index + 1)
+        # A uid no other grader on this machine holds (the process limit counts per uid).
+        self._uid_lock = None
+        if settings["sandbox_mode"] == "bwrap-root":
+            uid, self._uid_lock = sandbox.allocate_uid(settings.get("uid_lock_dir"))
+        else:
+            uid = os.getuid()
+        os.environ["SQSLAB_SANDBOX_UID"] = str(uid)
         os.environ["SQSLAB_SANDBOX_LIMITS"] = sandbox.Limits(**settings.get("limits", {})).to_env()
         os.environ.pop("JPY_PARENT_PID", None)
         self._log = logging.getLogger(f"sqslab.grader.w{index}")
         self._jobs = 0
 
     def close(self) -> None:
-        """Remove the worker's private folder."""
+        """Remove the worker's private folder and give its uid back."""
         shutil.rmtree(self.base, ignore_errors=True)
+        if self._uid_lock is not None:
+            self._uid_lock.close()
 
     # ---------------------------------------------------------------------------------------
     def grade(self, job: dict) -> dict:
@@ -119,12 +133,16 @@ class Worker:
         notebooks = []
         for info in assignment.notebooks:
             release_path = os.path.join(self.course.release_dir, assignment.name, info.name + ".ipynb")
-            taken = intake.intake(folder, info, release_path)
+            taken = intake.intake(folder, info, release_path, root=os.path.dirname(os.path.abspath(folder)),
+                                  max_bytes=self.settings.get("max_notebook_bytes"))
             entry = {"name": info.name, "status": taken.status, "reason": taken.reason,
+                     "self_check": bool(self.settings.get("self_check")),
                      "found_as": taken.found_as, "notes": [vars(n) for n in taken.notes],
                      "ignored_files": taken.ignored_files, "max_score": info.max_score,
                      "score": 0.0, "cells": [], "run": None}
             if taken.notebook is not None:
+                entry["stubs"] = unwritten_exercises(taken.notebook, release_path, os.path.join(
+                    self.course.source_dir, assignment.name, info.name + ".ipynb"))
                 self._autograde(assignment.name, info, taken.notebook, entry, job)
             notebooks.append(entry)
         result = results.summarize(assignment, notebooks, sandboxed=self.settings["sandbox_mode"] != "none")
@@ -133,7 +151,13 @@ class Worker:
             path = os.path.join(job["out"], "feedback", job["learner"], assignment.name, entry["name"] + ".html")
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w", encoding="utf-8") as f:
-                f.write(feedback.render(job["learner"], assignment, entry, result))
+                f.write(feedback.render(job["learner"], assignment, entry, result,
+                                        self_check=bool(self.settings.get("self_check"))))
+            # The events were for the timeline drawn above: the result cache keeps no copy.
+            for cell in entry.get("cells", []):
+                if cell.get("failure"):
+                    cell["failure"].pop("events", None)
+            entry.pop("secrets", None)
         return result
 
     def _autograde(self, assignment: str, info, nb, entry: dict, job: dict) -> None:
@@ -167,7 +191,11 @@ class Worker:
         c.CourseDirectory.assignment_id = assignment
         c.CourseDirectory.student_id = STUDENT
         grading_config(c, timeout=s["timeout"], cell_timeout=s["cell_timeout"], canary=s["canary"],
-                       runtime_root=self.runtime)
+                       runtime_root=self.runtime, release_root=self.course.release_dir,
+                       clean_run=s.get("clean_run", True))
+        c.SandboxedExecute.always_two_runs = bool(s.get("two_runs"))
+        if s.get("clean_cache_dir"):
+            c.SandboxedExecute.clean_cache_dir = s["clean_cache_dir"]
         coursedir = CourseDirectory(config=c)
         converter = Autograde(coursedir=coursedir, config=c)
         converter.log.setLevel(logging.CRITICAL)
@@ -189,12 +217,11 @@ class Worker:
             os.makedirs(keep, exist_ok=True)
             shutil.copyfile(out_nb, os.path.join(keep, info.name + ".ipynb"))
         entry["run"] = _run_dict(run)
-        if run is not None and run.kernel_error:
-            entry["run"]["kernel_log"] = run.kernel_log
         if error and executed is None:
             entry["status"] = "error"
-            entry["reason"] = (run.kernel_error if run and run.kernel_error else
-                               f"nbgrader could not grade the notebook ({error[:200]})")
+            kernel_error = entry["run"].get("kernel_error") if entry["run"] else None
+            entry["reason"] = (f"The grader could not run the notebook: {kernel_error}." if kernel_error else
+                               f"nbgrader could not grade the notebook ({error[:200]}).")
             return
         scores = {}
         with Gradebook(db_url) as gb:
@@ -207,12 +234,17 @@ class Worker:
         from .results import limit_hits
 
         entry["limits"] = limit_hits(executed)
-        entry["cells"] = _cell_results(info, executed, scores, run)
+        source_path = os.path.join(self.course.source_dir, assignment, info.name + ".ipynb")
+        release_path = os.path.join(self.course.release_dir, assignment, info.name + ".ipynb")
+        hidden = hidden_tests(source_path, release_path)
+        entry["secrets"] = hidden.get("*", [])
+        entry["cells"] = _cell_results(info, executed, scores, run, hidden)
         entry["score"] = round(sum(c["score"] for c in entry["cells"]), 6)
+        entry["review"] = learner_findings(nb, self.course.release_dir, assignment, info.name)
 
 
-def grading_config(c, *, timeout: int = 300, cell_timeout: int = 300, canary: str = "sqslab:canary",
-                   runtime_root: str = "") -> None:
+def grading_config(c, *, timeout: int = 300, cell_timeout: int = 60, canary: str = "sqslab:canary",
+                   runtime_root: str = "", release_root: str = "", clean_run: bool = True) -> None:
     """nbgrader settings for grading this course, on a traitlets Config ``c``.
 
     nbgrader's own Autograde converter and preprocessors, with :class:`SandboxedExecute` in place
@@ -238,52 +270,272 @@ def grading_config(c, *, timeout: int = 300, cell_timeout: int = 300, canary: st
     c.SandboxedExecute.canary = canary
     c.SandboxedExecute.iopub_timeout = 4
     c.SandboxedExecute.runtime_root = runtime_root
+    c.SandboxedExecute.release_root = release_root
+    c.SandboxedExecute.clean_run = bool(clean_run)
     c.KernelManager.transport = "ipc"
 
 
-def _run_dict(run) -> dict | None:
-    if run is None:
+def _run_dict(report) -> dict | None:
+    """What the executor saw, as plain data (cached between runs, read by statuses and feedback)."""
+    if report is None:
         return None
-    return {"attempts": run.attempts, "incidents": [vars(i) for i in run.incidents],
-            "canary_ok": run.canary_ok, "canary_reason": run.canary_reason, "voided": run.voided,
-            "not_run": run.not_run, "output_dropped": run.output_dropped, "output_cell": run.output_cell,
-            "kernel_error": run.kernel_error, "elapsed": run.elapsed}
+    runs = report.runs
+    points = report.clean or report.full
+    full = report.full or report.clean
+
+    def unique(items):
+        out = []
+        for item in items:
+            if item not in out:
+                out.append(item)
+        return out
+
+    incidents, seen = [], set()
+    for run in ([full] + [r for r in runs if r is not full]):
+        for inc in run.incidents:
+            key = (inc.kind, inc.grade_id or f"cell {inc.cell}" if run is full else inc.grade_id or "", inc.detail)
+            if key in seen:
+                continue
+            seen.add(key)
+            incidents.append(vars(inc))
+    flags = []
+    for run in runs:
+        for f in run.flags:
+            item = {"what": f.get("what", ""), "text": f.get("text", ""), "line": f.get("line"),
+                    "run": run.role}
+            if not any(x["what"] == item["what"] and x["text"] == item["text"] for x in flags):
+                flags.append(item)
+    canary_bad = [r for r in runs if r.canary_ok is False]
+    kernel_errors = [r.kernel_error for r in runs if r.kernel_error]
+    return {"same": report.same, "runs": [r.role for r in runs], "attempts": sum(r.attempts for r in runs),
+            "incidents": incidents,
+            "canary_ok": False if canary_bad else (True if any(r.canary_ok for r in runs) else None),
+            "canary_reason": canary_bad[0].canary_reason if canary_bad else "",
+            "voided": dict(points.voided), "not_run": dict(points.not_run),
+            "tampering": unique([t for r in runs for t in r.tampering])[:12],
+            "reviews": unique([t for r in runs for t in r.reviews])[:12], "flags": flags[:20],
+            "output_dropped": sum(r.output_dropped for r in runs),
+            "output_cell": next((r.output_cell for r in runs if r.output_cell is not None), None),
+            "kernel_error": kernel_errors[0] if kernel_errors else None,
+            "kernel_log": next((r.kernel_log for r in runs if r.kernel_log), "")[-1500:],
+            "elapsed": report.elapsed,
+            "seconds": {r.role: r.elapsed for r in runs}}
+
+
+def hidden_tests(source_path: str, release_path: str | None = None) -> dict[str, list[str]]:
+    """grade_id -> what of its hidden tests must never reach a learner's page.
+
+    The hidden lines themselves, and every string literal of them (six characters or more) that
+    the released notebook does not show anyway: a learner's code that got hold of a hidden test
+    (through frames, which are flagged) could otherwise raise it back, piece by piece, as an
+    error message. The key ``"*"`` holds the union, for text that belongs to no test in particular.
+    """
+    import ast
+    import io
+    import tokenize
+
+    import nbformat
+
+    out: dict[str, list[str]] = {}
+    try:
+        nb = nbformat.read(source_path, as_version=4)
+    except (OSError, ValueError):
+        return out
+    shown = ""
+    if release_path:
+        try:
+            with open(release_path, encoding="utf-8") as f:
+                shown = f.read()
+        except OSError:
+            pass
+    union: list[str] = []
+    code_lines: list[str] = []
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        text = cell.source if isinstance(cell.source, str) else "".join(cell.source)
+        if not gid or "BEGIN HIDDEN TESTS" not in text:
+            continue
+        lines, inside = [], False
+        for line in text.splitlines():
+            if "BEGIN HIDDEN TESTS" in line:
+                inside = True
+            elif "END HIDDEN TESTS" in line:
+                inside = False
+            elif inside and len(line.strip()) >= 6:
+                lines.append(line.strip())
+        literals = []
+        try:
+            for tok in tokenize.generate_tokens(io.StringIO("\n".join(lines) + "\n").readline):
+                if tok.type == tokenize.STRING:
+                    try:
+                        value = ast.literal_eval(tok.string)
+                    except (ValueError, SyntaxError):
+                        continue
+                    if isinstance(value, str) and len(value) >= 6 and value not in shown:
+                        literals.append(value)
+        except (tokenize.TokenError, IndentationError, SyntaxError):
+            pass
+        # A line the released notebook shows (the visible part says it too) is no secret.
+        lines = [line for line in lines if line not in shown]
+        out[gid] = lines + [lit for lit in literals if lit not in lines]
+        union += [x for x in out[gid] if x not in union]
+        code_lines += [line for line in lines if line not in code_lines]
+    if union:
+        out["*"] = union
+        out["*lines"] = code_lines
+    return out
+
+
+def redact(text: str, hidden: list[str], lines: list[str] | None = None) -> str:
+    """``text`` without any line that quotes a hidden test's ``lines``, and with every other hidden
+    text (a literal) replaced by ``[hidden]``."""
+    if not hidden or not text:
+        return text
+    whole = [h for h in (lines or []) if len(h) >= 12]
+    kept = []
+    for line in text.splitlines():
+        if any(h in line for h in whole):
+            kept.append("[a line of a hidden test, not shown]")
+            continue
+        for h in hidden:
+            if h in line:
+                line = line.replace(h, "[hidden]")
+        kept.append(line)
+    return "\n".join(kept)
+
+
+def redact_data(value, hidden: list[str], lines: list[str] | None = None):
+    """Every string inside ``value`` (events of a run) redacted like :func:`redact`."""
+    if not hidden:
+        return value
+    if isinstance(value, str):
+        return redact(value, hidden, lines)
+    if isinstance(value, list):
+        return [redact_data(v, hidden, lines) for v in value]
+    if isinstance(value, dict):
+        return {k: redact_data(v, hidden, lines) for k, v in value.items()}
+    return value
+
+
+def learner_findings(nb, release_root: str, assignment: str, name: str) -> list[dict]:
+    """The static scan of the learner's own cells: solution cells and cells not in the release."""
+    import nbformat
+
+    from . import scan
+
+    release_sources = set()
+    try:
+        release = nbformat.read(os.path.join(release_root, assignment, name + ".ipynb"), as_version=4)
+        release_sources = {c.source for c in release.cells if c.get("cell_type") == "code"}
+    except (OSError, ValueError):
+        pass
+    out = []
+    for index, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
+        if meta.get("grade") and not meta.get("solution"):
+            continue  # a test cell: the course's own (nbgrader restores it)
+        if not meta.get("solution") and cell.source in release_sources:
+            continue
+        for f in scan.scan(cell.source):
+            out.append({"cell": index, "grade_id": meta.get("grade_id"), "line": f.line, "text": f.text,
+                        "what": f.what})
+            if len(out) >= 20:
+                return out
+    return out
+
+
+def unwritten_exercises(nb, release_path: str, source_path: str | None = None) -> list[str]:
+    """Functions of solution cells the learner left as released (the stub raising NotImplementedError)."""
+    import ast
+
+    import nbformat
+
+    stubs: dict[str, set] = {}
+    for path in (release_path, source_path):
+        try:
+            book = nbformat.read(path, as_version=4) if path else None
+        except (OSError, ValueError):
+            book = None
+        for cell in book.cells if book is not None else []:
+            meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
+            if meta.get("solution") and cell.get("cell_type") == "code" and "NotImplementedError" in cell.source:
+                stubs.setdefault(meta.get("grade_id"), set()).add(cell.source.strip())
+    names = []
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
+        gid = meta.get("grade_id")
+        if gid in stubs and cell.source.strip() in stubs[gid]:
+            try:
+                tree = ast.parse(cell.source)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                continue
+            names += [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    return names
 
 
 def _errors(cell) -> list[dict]:
     return [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
 
 
-def _cell_results(info, executed, scores: dict, run) -> list[dict]:
-    """Per graded cell: points, and for a failure what the learner may see (never the source)."""
+def _cell_results(info, executed, scores: dict, report, hidden: dict | None = None) -> list[dict]:
+    """Per graded cell: points, and for a failure what the learner may see (never a test's source)."""
+    hidden = hidden or {}
     outputs = {}
     if executed is not None:
         for cell in executed.cells:
             gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
             if gid:
                 outputs[gid] = cell
+    points = (report.clean or report.full) if report is not None else None
+    full = (report.full or report.clean) if report is not None else None
     cells = []
+    everything = hidden.get("*", [])
+    code = hidden.get("*lines", [])
     for test in info.tests():
-        score, max_score = scores.get(test.grade_id, (0.0, test.points))
-        cell = outputs.get(test.grade_id)
-        errs = _errors(cell) if cell is not None else []
-        item = {"grade_id": test.grade_id, "description": test.description, "points": float(max_score),
-                "score": float(score or 0.0), "passed": bool(score) and float(score) >= float(max_score)}
-        if errs:
-            err = errs[-1]
-            item["error"] = {"ename": err.get("ename", ""), "evalue": str(err.get("evalue", ""))[:4000]}
-        elif cell is not None and not item["passed"]:
-            stderr = [o for o in cell.get("outputs", []) if o.get("output_type") == "stream" and o.get("name") == "stderr"]
-            if stderr:
-                item["error"] = {"ename": "stderr", "evalue": "this test wrote to stderr, which nbgrader counts as a failure"}
-        if run is not None:
-            probe = run.probes.get(test.grade_id, {})
-            if probe.get("timeline_html"):
-                item["timeline_html"] = probe["timeline_html"]
-            if test.grade_id in run.voided:
-                item["voided"] = run.voided[test.grade_id]
-            if test.grade_id in run.not_run:
-                item["not_run"] = run.not_run[test.grade_id]
+        gid = test.grade_id
+        secret = everything
+        score, max_score = scores.get(gid, (0.0, test.points))
+        cell = outputs.get(gid)
+        item = {"grade_id": gid, "description": test.description, "points": float(max_score),
+                "score": float(score or 0.0), "passed": bool(score) and float(score) >= float(max_score),
+                "hidden": bool(hidden.get(gid)), "all_hidden": bool(getattr(test, "all_hidden", False))}
+        clean_rec = points.tests.get(gid) if points is not None else None
+        full_rec = full.tests.get(gid) if full is not None else None
+        if not item["passed"]:
+            rec = full_rec if (full_rec and full_rec.get("outcome") == "fail") else clean_rec
+            if clean_rec and clean_rec.get("outcome") == "fail" and full_rec and full_rec.get("outcome") == "pass" \
+                    and points is not full:
+                item["clean_only"] = True
+                rec = clean_rec
+            err = (rec or {}).get("error")
+            if err is None:
+                errs = _errors(cell) if cell is not None else []
+                if errs:
+                    err = {"ename": errs[-1].get("ename", ""), "evalue": str(errs[-1].get("evalue", ""))}
+                elif cell is not None:
+                    stderr = [o for o in cell.get("outputs", []) if o.get("output_type") == "stream"
+                              and o.get("name") == "stderr"]
+                    if stderr:
+                        err = {"ename": "stderr", "evalue": "this test wrote to stderr, which nbgrader counts "
+                                                            "as a failure"}
+            if err is not None:
+                item["error"] = {"ename": str(err.get("ename", ""))[:100],
+                                 "evalue": redact(str(err.get("evalue", ""))[:6000], secret, code)}
+            failure = (rec or {}).get("failure")
+            if failure:
+                item["failure"] = {
+                    "explanation": redact(str(failure.get("explanation", ""))[:6000], secret, code),
+                    "problems": redact_data(failure.get("problems", [])[:12], secret, code),
+                    "fired": redact_data(failure.get("fired", [])[:12], secret, code),
+                    "expect": failure.get("expect", ""),
+                    "events": redact_data(failure.get("events", [])[:3000], secret, code)}
+        if points is not None:
+            if gid in points.voided:
+                item["voided"] = points.voided[gid]
+            if gid in points.not_run:
+                item["not_run"] = points.not_run[gid]
         cells.append(item)
     return cells
 

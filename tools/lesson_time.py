@@ -105,7 +105,13 @@ def course(solutions: Path = REPO / "solutions") -> list[Estimate]:
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0] in ("-h", "--help"):
+        print(f"usage: python tools/lesson_time.py [SOLUTIONS]\n\n{__doc__.strip()}")
+        return 0
     solutions = Path(argv[0]) if argv else REPO / "solutions"
+    if not solutions.is_dir():
+        print(f"lesson_time: {solutions} is not a folder of assignments (default: solutions/)", file=sys.stderr)
+        return 2
     print(f"{'notebook':32} {'words':>6} {'functions':>9} {'questions':>9} {'code lines':>10} {'minutes':>7} {'stated':>6}")
     for e in course(solutions):
         flag = "" if e.stated == e.minutes and e.minutes <= MAX_MINUTES else "  <- check"

@@ -10,9 +10,16 @@ unique cell ids, nbformat's sorted-key JSON) and writes course/<assignment>/ onl
 Same solutions/ in, same course/ bytes out: tests/course/test_notebooks.py regenerates into a temporary folder
 with :func:`release` and compares with the committed course/.
 
+It also writes the **learner bundle** (``--bundle``, default ``dist/learner``): what to hand learners
+when grades count. It holds the course (``course/``), the bench (``src/sqslab``), the grader's code
+for the self-check, the work-copy tool and a Makefile of its own (``make lab``, ``make grade``), and
+nothing of ``solutions/``, ``tests/`` (the corpora of right answers), the grader's fixture or the
+instructor's demos: no solution and no hidden test. Its self-check grades ``work/`` against the
+tests a learner can see (``course/``).
+
 Usage::
 
-    python tools/release.py [--solutions solutions] [--course course]
+    python tools/release.py [--solutions solutions] [--course course] [--bundle dist/learner | --no-bundle]
     python tools/release.py --strip [NOTEBOOK_OR_FOLDER ...]   # normalise in place (make strip)
 """
 
@@ -197,6 +204,104 @@ def release(solutions: Path = REPO / "solutions", course: Path = REPO / "course"
         return _sync(generated, course, names)
 
 
+#: What of the repository a learner gets (files and folders, relative to the repository).
+BUNDLE_PATHS = ("src/sqslab", "pyproject.toml", "LICENSE", "tools/workcopy.py", "tools/jupyter-config",
+                "autograder/__init__.py", "autograder/grade.py", "autograder/worker.py", "autograder/executor.py",
+                "autograder/kernel_boot.py", "autograder/sandbox.py", "autograder/intake.py",
+                "autograder/course.py", "autograder/results.py", "autograder/feedback.py",
+                "autograder/behaviours.py", "autograder/scan.py")
+
+BUNDLE_README = """# sqs-reliability-course: your copy
+
+A hands-on JupyterLab course in writing Amazon SQS consumers that lose nothing and never do the same
+work twice, against an in-process mock of SQS (no AWS account, no network). You need Python 3.11,
+pip and make.
+
+```sh
+make lab      # first time: installs everything into .venv, then opens JupyterLab on work/
+make grade    # self-check: runs the tests you can see in each lesson and writes feedback pages
+```
+
+`make lab` copies the lessons from `course/` into `work/` once; `work/` is yours and is never
+overwritten. `make grade` prints a table (lesson, score, what to do next, where the feedback is) and
+exits 0 whenever it could grade, whatever the score (`make grade STRICT=1` exits 1 while anything
+is left to do). The grader also runs hidden tests, so a check that passes here can still fail when
+graded: a check whose tests are all hidden says "checked when graded".
+
+Hand in `work/<lesson>/<lesson>.ipynb` as your course asks. The grading sandbox needs bubblewrap on
+Linux (`apt-get install bubblewrap`); without it the self-check still works, and says so.
+
+License: MIT (LICENSE).
+"""
+
+BUNDLE_MAKEFILE = """# sqs-reliability-course, the learner's copy. `make help` lists the targets.
+#   make lab LAB_ARGS="--port 9999"   extra arguments for `jupyter lab`
+#   make grade STRICT=1               exit non-zero while anything is left to do
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || echo python3)
+VENV ?= .venv
+PY ?= $(VENV)/bin/python
+STAMP := $(VENV)/.stamp-sqslab-setup
+LAB_ARGS ?=
+STRICT ?=
+GRADE_ARGS ?=
+
+.PHONY: help setup lab grade clean-work
+
+help: ## List the targets
+\t@grep -E '^[a-zA-Z_-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\\n", $$1, $$2}'
+
+setup: $(STAMP) ## Create the venv (Python 3.11) and install the course
+
+$(STAMP): pyproject.toml
+\t@if [ ! -x "$(PY)" ]; then "$(PYTHON)" -m venv "$(VENV)"; fi
+\t"$(PY)" -m pip install --quiet --disable-pip-version-check -e .
+\t@touch "$@"
+
+lab: setup ## Copy course/ into work/ (never overwriting your files) and open JupyterLab there
+\t"$(PY)" tools/workcopy.py --course course --work work
+\tJUPYTER_CONFIG_PATH="$(CURDIR)/tools/jupyter-config$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \\
+\t  "$(PY)" -m jupyter lab --ip=127.0.0.1 --LabApp.news_url=None \\
+\t  --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \\
+\t  $$( [ "$$(id -u)" -eq 0 ] && echo --allow-root ) --notebook-dir=work $(LAB_ARGS)
+
+grade: setup ## Self-check work/ with the tests you can see: a table, and a feedback page per lesson
+\t@if [ ! -d work ]; then echo "grade: no work/ folder yet; 'make lab' creates it." >&2; exit 1; fi
+\t@"$(PY)" autograder/grade.py --work work $(if $(strip $(STRICT)),--strict) $(GRADE_ARGS)
+
+clean-work: ## Delete work/, your own copies of the notebooks (your answers are lost)
+\trm -rf work
+"""
+
+
+def bundle(course: Path, dest: Path, repo: Path = REPO) -> list[str]:
+    """Write the learner bundle into ``dest`` (replacing it); return the files written, sorted.
+
+    The course comes from ``course`` (already generated); the rest from the repository. Nothing
+    else is copied: what is not listed in :data:`BUNDLE_PATHS` is not a learner's to have.
+    """
+    course, dest = Path(course).resolve(), Path(dest).resolve()
+    if dest == repo or repo.is_relative_to(dest):
+        raise SystemExit(f"release: refusing to write the learner bundle over {dest}")
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info")
+    shutil.copytree(course, dest / "course", ignore=ignore)
+    for rel in BUNDLE_PATHS:
+        src = repo / rel
+        if src.is_dir():
+            shutil.copytree(src, dest / rel, ignore=ignore)
+        elif src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    (dest / "README.md").write_text(BUNDLE_README)
+    (dest / "Makefile").write_text(BUNDLE_MAKEFILE)
+    return sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--solutions", type=Path, default=REPO / "solutions")
@@ -204,6 +309,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strip", nargs="*", type=Path, metavar="PATH",
                         help="normalise these notebooks (or every notebook under solutions/) in place"
                              " instead of releasing")
+    parser.add_argument("--bundle", type=Path, default=REPO / "dist" / "learner",
+                        help="where the learner bundle goes (default dist/learner): the course, the bench and "
+                             "the self-check, without solutions or hidden tests")
+    parser.add_argument("--no-bundle", action="store_true", help="regenerate course/ only")
     args = parser.parse_args(argv)
     if args.strip is not None:
         changed = strip(args.strip or [args.solutions])
@@ -221,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     names = assignments(args.solutions.resolve())
     print(f"release: {len(names)} assignment(s) from {args.solutions} -> {args.course}"
           f" ({len(changes)} change(s))")
+    if not args.no_bundle:
+        files = bundle(args.course, args.bundle)
+        print(f"release: learner bundle ({len(files)} files, no solutions, no hidden tests) -> {args.bundle}")
     return 0
 
 

@@ -18,7 +18,7 @@ import statistics
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from .behaviours import describe
+from ..behaviours import describe
 
 #: Statuses that are not a learner's result: left out of the score distribution.
 NOT_GRADED = ("missing", "error")

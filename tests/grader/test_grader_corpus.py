@@ -74,9 +74,16 @@ def run_grader(submissions: str, out: str, *extra: str, env: dict | None = None)
     return done
 
 
+def learner_id(csv_name: str) -> str:
+    """The folder name behind a learner field of grades.csv (a formula-like name is shown as text)."""
+    if csv_name.startswith("'") and csv_name[1:2] in ("=", "+", "-", "@"):
+        return csv_name[1:]
+    return csv_name
+
+
 def read_rows(out: str) -> dict[str, dict]:
     with open(os.path.join(out, "grades.csv"), newline="") as f:
-        return {row["learner"]: row for row in csv.DictReader(f)}
+        return {learner_id(row["learner"]): row for row in csv.DictReader(f)}
 
 
 def shared_dir(tmp_path_factory, name: str):
@@ -115,7 +122,8 @@ def corpus_run(tmp_path_factory):
             (audit_dir / "sitecustomize.py").write_text(AUDIT_SITECUSTOMIZE)
             env = dict(os.environ, PYTHONPATH=str(audit_dir), SQSLAB_SOCKET_AUDIT=str(root / "sockets.jsonl"))
             done = run_grader(str(root / "submissions"), out, "--source", source, "--course-cache", build,
-                              "--timeout", "60", "--cell-timeout", "8", "--jobs", "2", env=env)
+                              "--timeout", "60", "--cell-timeout", "8", "--jobs", "3", "--max-notebook-mb", "2",
+                              env=env)
             done_path.write_text(json.dumps({"stderr": done.stderr}))
         stderr = json.loads(done_path.read_text())["stderr"]
     return {"root": str(root), "out": out, "source": source, "build": build, "cases": {c.name: c for c in cases},
@@ -145,22 +153,94 @@ def test_each_reason_is_one_sentence_that_names_the_trouble(corpus_run, name):
 
 def test_the_corpus_lists_every_case_it_builds(corpus_run):
     assert sorted(corpus_run["cases"]) == sorted(corpus.CASE_NAMES)
-    assert len([n for n in corpus.CASE_NAMES if n not in ("good", "blank", "wrong_consumer")]) >= 20
+    assert len([n for n in corpus.CASE_NAMES if n not in ("good", "blank", "wrong_consumer")]) >= 60
 
 
 def test_the_class_run_has_one_row_per_learner_sorted(corpus_run):
     with open(os.path.join(corpus_run["out"], "grades.csv"), newline="") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["learner", "assignment", "score", "max_score", "status", "reason"]
-    learners = [r[0] for r in rows[1:]]
+    learners = [learner_id(r[0]) for r in rows[1:]]
     assert learners == sorted(corpus.CASE_NAMES)
+
+
+def test_grades_csv_shows_a_formula_like_learner_name_as_text(corpus_run):
+    with open(os.path.join(corpus_run["out"], "grades.csv"), newline="") as f:
+        fields = [field for row in csv.reader(f) for field in row]
+    formulas = [f for f in fields if f.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    assert formulas == [], f"a spreadsheet would run {formulas}"
+    assert "'=HYPERLINK(\"http:evil\",\"10 of 10\")" in fields and "'@SUM(1+1)" in fields
+
+
+def _page(corpus_run, name):
+    with open(os.path.join(corpus_run["out"], "feedback", name, corpus.ASSIGNMENT, corpus.ASSIGNMENT + ".html"),
+              encoding="utf-8") as f:
+        return f.read()
+
+
+def _printed(corpus_run, name, *, graded=False) -> str:
+    import nbformat
+
+    path = os.path.join(corpus_run["out"], "autograded", name, corpus.ASSIGNMENT, corpus.ASSIGNMENT + ".ipynb")
+    nb = nbformat.read(path, as_version=4)
+    return "".join(str(o.get("text", "")) + str(o.get("evalue", "")) for c in nb.cells if c.cell_type == "code"
+                   and bool(c.metadata.get("nbgrader", {}).get("grade")) == graded for o in c.get("outputs", []))
+
+
+def test_a_clean_run_decides_the_points_and_runs_only_when_the_code_differs(corpus_run):
+    def runs(name):
+        with open(os.path.join(corpus_run["out"], ".grader", "results", name, corpus.ASSIGNMENT + ".json")) as f:
+            return json.load(f)["notebooks"][0]["run"]["runs"]
+
+    assert runs("good") == ["both"] and runs("wrong_consumer") == ["both"]  # answers only: one run serves both
+    assert runs("patch_checker") == ["clean", "full"] and runs("ast_transformer") == ["clean", "full"]
+    # The full run of patch_checker passed with the checker patched; the grade is the clean run's.
+    assert corpus_run["rows"]["patch_checker"]["score"] == corpus_run["rows"]["wrong_consumer"]["score"]
+
+
+def test_no_feedback_page_carries_the_submissions_html_or_a_forged_score(corpus_run):
+    for name in corpus.CASE_NAMES:
+        html = _page(corpus_run, name)
+        assert "<script" not in html.lower() and "<h1>10 of 10" not in html, name
+    html = _page(corpus_run, "html_in_error")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # shown as text, where the learner can read it
+    patched = _page(corpus_run, "patched_timeline")
+    # The timeline is drawn by the grader from the run's events, not by the notebook's to_html.
+    assert "<p>10 of 10 points</p>" not in patched and 'class="sqslab-timeline"' in patched
+
+
+def test_hidden_tests_stay_hidden_whatever_the_kernel_raised(corpus_run):
+    # The attacks did run (the instructor's copy shows what they raised)...
+    assert "LEAK" in _printed(corpus_run, "leak_hidden_via_frames", graded=True)
+    assert "LEAK" in _printed(corpus_run, "leak_hidden_via_history", graded=True)
+    # ...the history and the line cache never held the hidden test (the grader sends it encrypted)...
+    assert HIDDEN_MARKER not in _printed(corpus_run, "leak_hidden_via_history", graded=True)
+    # ...and what the frames gave away is not on the learner's page.
+    for name in ("leak_hidden_via_frames", "leak_hidden_via_history"):
+        html = _page(corpus_run, name)
+        assert HIDDEN_MARKER not in html and "LEAK" in html
+
+
+def test_the_kernel_cannot_read_its_own_memory_nor_can_a_process_it_starts(corpus_run):
+    assert "blocked PermissionError" in _printed(corpus_run, "read_kernel_memory")
+    assert "blocked 13" in _printed(corpus_run, "child_reads_kernel_memory")  # EACCES: not dumpable
+    assert "refused" in _printed(corpus_run, "audit_hook_spy")
+    assert "MEMORY READABLE" not in _printed(corpus_run, "read_kernel_memory") + \
+        _printed(corpus_run, "child_reads_kernel_memory")
+
+
+@pytest.mark.parametrize("name", [c for c in corpus.CASE_NAMES if c in (
+    "ast_transformer", "frames_in_extra_cell", "obfuscated_getframe", "gc_objects", "time_machine",
+    "inspect_stack_in_answer")])
+def test_a_review_quotes_the_line_that_reached_in(corpus_run, name):
+    reason = corpus_run["rows"][name]["reason"]
+    assert corpus_run["rows"][name]["status"] == "review" and "`" in reason and "flagged for a look" in reason
+    assert "Flagged for your instructor" in _page(corpus_run, name)
 
 
 @pytest.mark.parametrize("name", corpus.CASE_NAMES)
 def test_every_learner_gets_a_feedback_page_without_hidden_tests(corpus_run, name):
-    page = os.path.join(corpus_run["out"], "feedback", name, corpus.ASSIGNMENT, corpus.ASSIGNMENT + ".html")
-    with open(page, encoding="utf-8") as f:
-        html = f.read()
+    html = _page(corpus_run, name)
     assert corpus_run["rows"][name]["status"] in html
     for secret in (HIDDEN_MARKER, "BEGIN HIDDEN TESTS", "Traceback", "max_runs=12"):
         assert secret not in html, f"{name}: feedback shows {secret!r}"
@@ -268,6 +348,18 @@ def test_the_socket_audit_would_see_a_tcp_connection(tmp_path):
                                                           SQSLAB_SOCKET_AUDIT=str(log)), check=True, timeout=60)
     events = [json.loads(line) for line in log.read_text().splitlines()]
     assert any(e[1] == "socket.connect" and "127.0.0.1" in e[3] for e in events)
+
+
+def test_a_kernel_that_will_not_start_is_an_error_with_its_reason_never_a_silent_zero(corpus_run, tmp_path):
+    # An address-space limit too small for Python: the kernel dies as it starts, every time.
+    subs = tmp_path / "subs"
+    shutil.copytree(os.path.join(corpus_run["root"], "submissions", "good"), subs / "good")
+    out = str(tmp_path / "out")
+    run_grader(str(subs), out, "--source", corpus_run["source"], "--course-cache", corpus_run["build"],
+               "--memory-mb", "24", "--timeout", "60")
+    row = read_rows(out)["good"]
+    assert row["status"] == "error" and float(row["score"]) == 0
+    assert "did not start" in row["reason"] and "3 tries" in row["reason"]
 
 
 def test_the_grader_says_loudly_when_it_runs_unsandboxed(tmp_path):

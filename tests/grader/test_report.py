@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # autograder/ is a folder of the repository
 
-from autograder.report import behaviours as table  # noqa: E402
+from autograder import behaviours as table  # noqa: E402
 from autograder.report import page  # noqa: E402
 from test_grader_corpus import corpus_run  # noqa: E402, F401 - the session's one corpus run, shared
 
@@ -50,7 +50,7 @@ def test_every_graded_behaviour_of_the_course_has_a_plain_name_and_a_misconcepti
     ids = graded_ids()
     assert ids, "solutions/ has no graded cell"
     missing = [g for g in ids if g not in table.BEHAVIOURS]
-    assert not missing, f"add these grade_ids to autograder/report/behaviours.py: {missing}"
+    assert not missing, f"add these grade_ids to autograder/behaviours.py: {missing}"
     stale = sorted(set(table.BEHAVIOURS) - set(ids))
     assert not stale, f"behaviours.py names grade_ids no lesson has any more: {stale}"
     for grade_id, (name, misconception) in table.BEHAVIOURS.items():

@@ -6,9 +6,9 @@ after its retry succeeded. :class:`StepBench` sets up what such a graded test ne
 learner owns: a private lab (never the notebook's), a queue with a few orders, a recorded client and
 a handler that fails for the orders it is told to, and calls the exercise function itself.
 
->>> with StepBench(orders=3, fail=["order-2"]) as bench:
+>>> with StepBench(orders=2, fail=["order-1"]) as bench:
 ...     finished = bench.run(consume_once)       # steps until nothing is visible; the sum of what they returned
-...     bench.left                               # ['order-2']: waiting for its retry
+...     bench.left                               # ['order-1']: waiting for its retry
 """
 
 from __future__ import annotations

@@ -297,8 +297,11 @@ class _Worker:
         self.proc.wait(timeout=30)
 
 
-def bench_calls(rounds: int, server: bool = True) -> list[Row]:
-    """SQS calls/s: bench vs bare moto vs bench without speed-ups (vs the bench on moto's server mode)."""
+def bench_calls(rounds: int, server: bool = True, size: float = 1.0) -> list[Row]:
+    """SQS calls/s: bench vs bare moto vs bench without speed-ups (vs the bench on moto's server mode).
+
+    ``size`` scales the calls per sample (``--quick`` takes a quarter: a smoke test, not a figure to quote).
+    """
     _say("SQS calls: starting a bare-moto process and a bench process (each fills a queue of 1,000)"
          + (", and one on moto's server mode..." if server else "..."))
     workers = {"bare": _Worker("bare"), "bench": _Worker("bench")}
@@ -312,6 +315,7 @@ def bench_calls(rounds: int, server: bool = True) -> list[Row]:
         rows = []
         for work, n, label in (("round_trips", 40, "SQS calls/s (send, receive, delete; small queue)"),
                                ("big_sends", 10, "SQS calls/s (send into a queue of 1,000)")):
+            n = max(2, round(n * size))
             for side, (worker, on) in sides.items():
                 worker.run(work=work, n=max(2, n // 5), speed=on)  # warm up
             samples: dict[str, list] = {s: [] for s in sides}
@@ -935,13 +939,14 @@ def _main(argv: list[str] | None, started: float) -> int:
                         help=f"measure only these parts (repeatable): {', '.join(SECTIONS)}")
     args = parser.parse_args(argv)
     only = set(args.only or SECTIONS)
-    rounds = args.rounds or (3 if args.quick else 7)
+    rounds = args.rounds or (2 if args.quick else 7)
     meta = _meta()
     _say(f"sqslab bench: {meta['cpus']} CPUs, load average {meta['load']}; {rounds} alternating rounds per comparison")
     endpoint = _endpoint_here()
     if endpoint is not None:
         _say(f"SQSLAB_ENDPOINT: {endpoint}")
-    rows = bench_calls(rounds, server=endpoint is None and not args.quick) if "calls" in only else []
+    rows = (bench_calls(rounds, server=endpoint is None and not args.quick, size=0.25 if args.quick else 1.0)
+            if "calls" in only else [])
     if endpoint is not None and "outside this process" in endpoint:
         _say("That endpoint is outside this process, where the clock is real: a crash exploration would wait "
              "out real visibility timeouts, so only the SQS calls are measured.")

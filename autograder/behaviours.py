@@ -1,10 +1,13 @@
 """What each graded behaviour is called in plain words, and the misconception a failure of it reveals.
 
-One row per grade_id of solutions/ (a test keeps it complete). The class report shows them beside
-the behaviours a class most often failed, so an instructor sees what to re-teach, not only where
-points went. The misconceptions are those the lessons name and correct, and those the wrong
-answers in tests/corpus/ were written to show; a failure can have another cause (a typo, a
-crash of the learner's own), so the report says "often", not "always".
+One table, one row per grade_id of solutions/ (a test keeps it complete and free of stale rows).
+Feedback pages and the self-check title a graded cell with its behaviour's name, never its grade_id
+(:func:`name`); the class report (:mod:`autograder.report`) shows the names beside the behaviours a
+class most often failed, with the misconception, so an instructor sees what to re-teach, not only
+where points went. The misconceptions are those the lessons name and correct, and those the wrong
+answers in tests/corpus/ were written to show; a failure can have another cause (a typo, a crash of
+the learner's own), so the report says "often", not "always". A grade_id missing from the table (the
+grader's fixture assignment, a lesson being written) gets a title made from its words (:func:`title`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,37 @@ BEHAVIOURS: dict[str, tuple[str, str]] = {
         "No order lost, whatever crashes where",
         "Delete first, then nothing is charged twice: SQS is at-least-once, and only "
         "receive, process, then delete survives every crash."),
+    "receive_batch_returns_the_messages": (
+        "receive_batch returns the messages that came",
+        "A receive returns the messages themselves, or None when the queue is empty: it returns a "
+        "response whose Messages key is absent when nothing came."),
+    "long_polls_an_almost_empty_queue": (
+        "Long polls an almost empty queue",
+        "Polling often is the way to be quick: short polls cost a request each, empty or not, while a 20 "
+        "s long poll answers as soon as a message arrives."),
+    "carries_on_after_a_failed_message": (
+        "Carries on after a failed message",
+        "One failing message fails the step: raising out of the loop leaves the rest of the batch "
+        "unhandled until their leases run out."),
+    "deletes_a_message_after_its_successful_retry": (
+        "Deletes a message after its successful retry",
+        "A message that failed once is done with: its retry is received with a new receipt handle, and "
+        "must be deleted once it succeeds."),
+    "concept_lease": (
+        "Concept: what a lease (visibility timeout) is and when it ends",
+        "A received message is locked until it is deleted, or a renewal adds to the old lease: a lease "
+        "ends when its timeout runs out, counted from the latest call."),
+    "concept_delete_first": (
+        "Concept: what deleting first loses",
+        "A deleted message comes back if the work failed: once deleted it is gone, so deleting before the"
+        " work loses the order on a crash."),
+    "concept_polling": (
+        "Concept: what short and long polling cost",
+        "An empty answer costs nothing, or a long poll is slower: every request counts, and a long poll "
+        "answers as soon as a message arrives."),
+    "concept_batch_failure": (
+        "Concept: one failure in a batch",
+        "A batch succeeds or fails as one: each message has its own receipt handle and its own fate."),
     # 02_idempotent_consumer
     "key_is_the_order_id": (
         "The idempotency key is the order id",
@@ -97,6 +131,30 @@ BEHAVIOURS: dict[str, tuple[str, str]] = {
         "The claim consumer loses nothing under any fault",
         "Any refused claim means done: the claim of a consumer that died before charging makes the "
         "next delivery delete the order uncharged."),
+    "late_restart_charged_once": (
+        "A late restart charges each order once",
+        "Deduplication only has to last a few minutes: a consumer restarted after the lease (or past 5 "
+        "minutes) still meets the same order again."),
+    "same_key_other_payload_left_for_dlq": (
+        "The same key with another payload is left for the DLQ",
+        "A key seen before means the work is done: the same order id with another payload is a conflict "
+        "to set aside, not a duplicate to delete."),
+    "concept_hashed_key": (
+        "Concept: a hash of the whole body as the key",
+        "Hashing the body identifies the order: one field that differs between attempts (a timestamp) "
+        "gives another key, and the order is charged twice."),
+    "concept_two_transactions": (
+        "Concept: the record and the charge in two transactions",
+        "Recording the key first is safe: if the charge is lost after the record commits, the record says"
+        " done and the order is never charged."),
+    "concept_claim_gap": (
+        "Concept: the gap an expiring claim leaves",
+        "A claim makes the charge exactly once: an in-progress claim must expire, and after it has, "
+        "nothing tells the next consumer whether the charge happened."),
+    "concept_no_expiry": (
+        "Concept: a claim that never expires",
+        "A claim can wait for its owner for ever: without an expiry a dead consumer's claim refuses every"
+        " delivery until the message reaches the DLQ."),
     # 03_fifo_dedup
     "publish_sends_one_message_in_the_customers_group": (
         "Publishes one message in the customer's group",
@@ -148,6 +206,30 @@ BEHAVIOURS: dict[str, tuple[str, str]] = {
         "Group order survives every crash",
         "Retry later by re-sending a copy: on a FIFO queue the copy is deduplicated away, or jumps the "
         "queue."),
+    "relay_survives_its_own_crashes": (
+        "The relay survives its own crashes",
+        "The outbox relay cannot crash between sending and marking: restarted, it sends the row again, "
+        "and only the deduplication ID makes that harmless."),
+    "concept_dedup_window": (
+        "Concept: the 5-minute deduplication interval",
+        "FIFO deduplication lasts for ever, or ends with the delete: an ID is deduplicated for 5 minutes "
+        "from its first send, whatever happened to the message."),
+    "concept_relay_order": (
+        "Concept: mark-then-send in the relay",
+        "Marking a row before sending it is safe: a crash in between leaves a row marked sent that was "
+        "never sent, and the event is lost."),
+    "concept_group_blocking": (
+        "Concept: a message in flight holds back its group",
+        "A FIFO queue stops for everyone, or delivers a group out of order: only the in-flight message's "
+        "group waits, the others flow."),
+    "concept_dedup_scope": (
+        "Concept: the deduplication scope",
+        "A duplicate send is rejected, or deduplicated across the queue: with "
+        "DeduplicationScope=messageGroup an ID counts only within its group."),
+    "concept_exactly_once": (
+        "Concept: what FIFO's exactly-once processing covers",
+        "FIFO deduplication makes the consumer exactly once: it drops duplicate sends, and a message not "
+        "deleted in time is delivered again."),
     # 04_visibility_heartbeat
     "heartbeat_hides_a_long_job_from_a_rival": (
         "The heartbeat hides a long job from a rival",
@@ -199,6 +281,38 @@ BEHAVIOURS: dict[str, tuple[str, str]] = {
         "Shutdown finishes the job in hand and releases the rest",
         "On SIGTERM just stop, SQS will redeliver: only after each message's timeout, so received "
         "messages are stranded until then."),
+    "heartbeat_stops_quietly_when_its_lease_is_gone": (
+        "The heartbeat stops quietly when its lease is gone",
+        "A failed renewal is the consumer's error: the message was deleted or its handle expired, so the "
+        "heartbeat should stop, not raise from its timer."),
+    "heartbeat_stops_before_the_delete_or_release": (
+        "The heartbeat stops before the delete or the release",
+        "Stopping the heartbeat after the delete or release is as good: a beat in between hides the "
+        "released message again or renews a deleted one."),
+    "failure_releases_the_message_at_once": (
+        "A failure releases the message at once",
+        "A failed message only has to wait for its lease to run out: setting its visibility timeout makes"
+        " it visible again when the retry should happen."),
+    "one_failure_does_not_stop_the_batch": (
+        "One failure does not stop the batch",
+        "The first failing job ends the step: the others are left undone and held until their leases run "
+        "out."),
+    "concept_stop_first": (
+        "Concept: stop the heartbeat first",
+        "The order of stop and release does not matter: a beat between them sets the timeout back to a "
+        "full lease."),
+    "concept_jitter": (
+        "Concept: why backoff needs jitter",
+        "Exponential backoff alone spreads retries: without jitter every failed message computes the same"
+        " delay and they come back together."),
+    "concept_shutdown": (
+        "Concept: a graceful shutdown",
+        "A stop signal means exit now, or keep working: stop receiving, finish the job in hand, release "
+        "the rest."),
+    "concept_receive_budget": (
+        "Concept: releasing at once spends the receive budget",
+        "Releasing a failed message at once is free: each receive counts toward maxReceiveCount, so it "
+        "reaches the DLQ in seconds."),
     # 05_dlq_redrive
     "redrive_policy_gives_every_retry": (
         "The redrive policy gives every retry",
@@ -297,6 +411,19 @@ BEHAVIOURS: dict[str, tuple[str, str]] = {
         "expose a missing piece."),
 }
 
+#: Words a grade_id spells in lower case that a title writes as the course does.
+_ACRONYMS = {"dlq": "DLQ", "dlqs": "DLQs", "fifo": "FIFO", "sqs": "SQS", "id": "ID", "ids": "IDs",
+             "aws": "AWS", "http": "HTTP", "sqlite": "SQLite", "dynamodb": "DynamoDB", "sigterm": "SIGTERM"}
+
+
+def title(grade_id: str) -> str:
+    """A title made from a grade_id's words, the course's acronyms kept (``fifo_retry`` -> ``FIFO retry``)."""
+    words = grade_id.replace("_", " ").split()
+    words = [_ACRONYMS.get(w.lower(), w) for w in words]
+    if words and words[0] == words[0].lower():
+        words[0] = words[0].capitalize()
+    return " ".join(words)
+
 
 def describe(grade_id: str) -> tuple[str, str]:
     """The plain name and the misconception of ``grade_id``; a grade_id not in the table gets its words.
@@ -313,5 +440,9 @@ def describe(grade_id: str) -> tuple[str, str]:
     """
     if grade_id in BEHAVIOURS:
         return BEHAVIOURS[grade_id]
-    words = grade_id.replace("_", " ").strip()
-    return (words[:1].upper() + words[1:], "")
+    return (title(grade_id), "")
+
+
+def name(grade_id: str) -> str:
+    """The behaviour a graded cell checks, for titles: from the table, else from its grade_id's words."""
+    return describe(grade_id)[0]
