@@ -10,6 +10,7 @@
 #   make grade GRADE_ARGS=...            extra arguments for autograder/grade.py
 #   make bench BENCH_ARGS=...            extra arguments for python -m sqslab.tools.bench
 #   make mutants MUTANTS_ARGS="--lesson 04 --jobs 2"   extra arguments for tools/mutants (--list, --sample N, ...)
+#   make bench-speed SPEED_ARGS=...      extra arguments for python -m sqslab.tools.benchspeed
 #   make setup SETUP_FORCE=1             install into a venv that serves another checkout (see tools/envcheck.py)
 #   make hub HUB_PORT=8000 HUB_LEARNERS=sqs-ada,sqs-bob HUB_INSTRUCTOR=sqs-teacher   the local hub's users and port
 #   make hub-setup HUB_PREFIX=/opt/sqslab-hub    where the hub's environment (readable by every uid) lives
@@ -33,6 +34,7 @@ LAB_ARGS ?=
 GRADE_ARGS ?=
 BENCH_ARGS ?=
 MUTANTS_ARGS ?=
+SPEED_ARGS ?=
 SUBMISSIONS ?=
 SOURCE ?=
 STRICT ?=
@@ -52,7 +54,7 @@ JUPYTER_LAB_ANY = "$(PY)" -m jupyter lab --ip=127.0.0.1 \
 JUPYTER_LAB = JUPYTER_CONFIG_PATH="$(CURDIR)/tools/jupyter-config$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
   $(JUPYTER_LAB_ANY)
 
-.PHONY: help setup lab test lint grade release author strip bench fidelity mutants demo clean clean-work hub hub-setup hub-test hub-clean
+.PHONY: help setup lab test lint grade release author strip bench bench-speed fidelity mutants demo clean clean-work hub hub-setup hub-test hub-clean
 
 help: ## List the targets (this text)
 	@echo "sqs-reliability-course: make <target> [VAR=value ...]"
@@ -61,7 +63,7 @@ help: ## List the targets (this text)
 	  | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
 	@echo
 	@echo "Variables: VENV=$(VENV) PYTHON=$(PYTHON) WORKERS=$(WORKERS) OUT=$(OUT)"
-	@echo "           LAB_ARGS TEST_ARGS GRADE_ARGS BENCH_ARGS MUTANTS_ARGS SUBMISSIONS SETUP_FORCE"
+	@echo "           LAB_ARGS TEST_ARGS GRADE_ARGS BENCH_ARGS SPEED_ARGS MUTANTS_ARGS SUBMISSIONS SETUP_FORCE"
 	@echo "           HUB_PREFIX HUB_PORT HUB_INSTRUCTOR HUB_LEARNERS (see the Makefile's head)"
 
 setup: $(STAMP) ## Create the venv (Python 3.11, VENV=.venv) and install the course; instant once done
@@ -148,6 +150,9 @@ bench: setup ## Run the benchmarks (python -m sqslab.tools.bench)
 	  echo "bench: sqslab.tools.bench is not built yet (src/sqslab/tools/bench.py)." >&2; exit 1; \
 	fi
 
+bench-speed: setup ## What each speed-up saves on the course, grading and the longest exploration (keep or delete; long)
+	"$(PY)" -m sqslab.tools.benchspeed --out "$(OUT)/bench" $(SPEED_ARGS)
+
 fidelity: setup ## Which SQS facts the endpoint honours (SQSLAB_ENDPOINT; python -m sqslab.tools.fidelity)
 	"$(PY)" -m sqslab.tools.fidelity --out "$(OUT)/fidelity.md"
 
@@ -155,12 +160,22 @@ mutants: setup ## Mutation analysis: each lesson's graded tests against every mu
 	@# One kernel per lesson; prints a table per lesson and its time, lists every survivor with its diff.
 	PYTHONPATH="$(CURDIR)/tools$${PYTHONPATH:+:$$PYTHONPATH}" "$(PY)" -m mutants --out "$(OUT)/mutants" $(MUTANTS_ARGS)
 
-demo: setup ## JupyterLab on the instructor's live demos (demos/, copied once into demo-work/)
+demo: setup ## The live demos in a presentation layout (demos/ copied once into demo-work/)
 	@if ! compgen -G 'demos/*.ipynb' >/dev/null; then \
 	  echo "demo: demos/ holds no demo notebook" >&2; exit 1; fi
 	@# A copy, as for make lab: running a demo saves outputs, and demos/ stays stored without them.
 	"$(PY)" tools/workcopy.py --course demos --work demo-work
-	$(JUPYTER_LAB) --notebook-dir=demo-work $(LAB_ARGS)
+	@# The presentation layout (tools/jupyter-config/demo): the simple interface with the first demo
+	@# open, no header, file browser or status bar (the demo widget makes its notebook's text the size
+	@# of presentation mode); a workspace of the demos' own, so the instructor's usual layout is left
+	@# alone. Seeded once: a layout changed in class is kept; delete demo-work/.workspaces to get the
+	@# presentation layout back.
+	@if [ ! -d demo-work/.workspaces ]; then mkdir -p demo-work/.workspaces && \
+	  "$(PY)" -m jupyter lab workspaces import --LabWorkspaceImportApp.workspaces_dir=demo-work/.workspaces \
+	    tools/jupyter-config/demo/workspace.json >/dev/null; fi
+	$(JUPYTER_LAB) --notebook-dir=demo-work --LabApp.app_settings_dir="$(CURDIR)/tools/jupyter-config/demo" \
+	  --LabApp.workspaces_dir="$(CURDIR)/demo-work/.workspaces" \
+	  --LabApp.default_url="/doc/tree/$(notdir $(firstword $(sort $(wildcard demos/*.ipynb))))" $(LAB_ARGS)
 
 clean: ## Remove caches, build artefacts and out/ (never work/: see clean-work)
 	find . -path ./.git -prune -o -path './$(VENV)' -prune -o -path ./work -prune -o \

@@ -29,6 +29,10 @@ own preprocessors and gradebook), :class:`SandboxedExecute`:
 
 What happened is collected in :data:`LAST_RUN` (the worker is single-threaded and reads it after
 nbgrader's converter returns).
+
+The module is long because it is one nbgrader preprocessor: :class:`SandboxedExecute` keeps the
+state a notebook's runs share (the kernel's secret, the hook's records, the deadline, the trusted
+cells) and nbgrader calls it as one class; the helpers that need none of it sit above it.
 """
 
 from __future__ import annotations

@@ -229,7 +229,7 @@ def render(learner: str, assignment, entry: dict, row: dict, *, self_check: bool
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(assignment.name)}: feedback for {_e(learner)}</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{_CSS}</style></head><body><main>",
         f"<h1>{_e(assignment.name)} <span class=\"muted\">/ {_e(entry['name'])}.ipynb</span></h1>",
         f"<p class=\"muted\">Feedback for <strong>{_e(learner)}</strong></p>",
         f"<p class=\"score\">{_score_line(entry, self_check)} "
@@ -288,7 +288,7 @@ def render(learner: str, assignment, entry: dict, row: dict, *, self_check: bool
         for c in failing:
             parts.append(_behaviour_section(c))
     parts.extend(_notes(entry, row))
-    parts.append("</body></html>\n")
+    parts.append("</main></body></html>\n")
     page = "\n".join(parts)
     # Last line of defence: whatever the kernel sent, no hidden test's text is on the page.
     for secret in entry.get("secrets") or []:

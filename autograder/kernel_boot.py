@@ -38,6 +38,10 @@ cannot write anything the grader will accept.
 
 This file is also imported by the grader (:func:`nonce`, :func:`encrypt`, :func:`read_report`).
 At module level it imports only the standard library.
+
+The module is long because it must stand alone: the launcher hands its text to ``python -c`` before
+anything else in the kernel runs, so it cannot import a sibling module, and every part of the hook
+(the secret, the cipher, the test runner, the checks, the report) has to be in this one file.
 """
 
 from __future__ import annotations

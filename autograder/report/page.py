@@ -304,7 +304,7 @@ def build(out: str) -> str:
         counts[r.status] = counts.get(r.status, 0) + 1
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             "<title>Class report</title>", f"<style>{_CSS}</style></head><body>",
+             "<title>Class report</title>", f"<style>{_CSS}</style></head><body><main>",
              "<h1>Class report</h1>",
              f'<p class="muted">{_plural(len(learners), "learner")}, {_plural(len(lessons), "lesson")}; '
              "statuses: " + ", ".join(f"{n} {_e(s)}" for s, n in sorted(counts.items())) + ". "
@@ -325,7 +325,7 @@ def build(out: str) -> str:
     parts.append("</tbody></table>")
     for assignment, lrows in lessons.items():
         parts.extend(_lesson(assignment, lrows))
-    parts.append("</body></html>\n")
+    parts.append("</main></body></html>\n")
     return "\n".join(parts)
 
 

@@ -49,7 +49,9 @@ class Problem:
 class Verdict:
     """The checker's answer: ``ok``, the problems, and an explanation for a learner.
 
-    ``bool(verdict)`` is ``verdict.ok``; ``str(verdict)`` is the explanation.
+    ``bool(verdict)`` is ``verdict.ok``; ``str(verdict)`` is the explanation laid out for reading
+    (one part a line, wrapped between words: :func:`sqslab.views.verdict.wrap`), and a verdict as
+    a notebook cell's value shows as a structured block (:func:`sqslab.views.verdict.to_html`).
     """
 
     ok: bool
@@ -65,11 +67,20 @@ class Verdict:
         return self.ok
 
     def __str__(self) -> str:
-        return self.explanation
+        # What print(verdict) shows: the explanation, one part a line, wrapped between words.
+        from .views.verdict import wrap
+
+        return wrap(self.explanation)
+
+    def _repr_html_(self) -> str:
+        from .views.verdict import to_html
+
+        return to_html(self.explanation, self.ok)
 
     def _repr_markdown_(self) -> str:
-        mark = "✅ passed" if self.ok else "❌ failed"
-        return f"**{mark}**\n\n```\n{self.explanation}\n```"
+        from .views.verdict import to_markdown
+
+        return to_markdown(self.explanation, self.ok)
 
     def show(self, **kw: Any) -> None:
         """Draw the run's lifecycle timeline (and its text version) in a notebook."""

@@ -15,6 +15,11 @@ this process (``lab.in_process`` stays True: the simulated clock, the correction
 of moto's internals still apply), or an endpoint elsewhere -- ElasticMQ, real AWS -- where the clock
 is a :class:`~sqslab.clock.RealClock` and the readers fall back to the public API and to the lab's
 own record of its calls (:class:`~sqslab.record.Ledger`).
+
+The module is long because :class:`Lab` is the bench's one front door: every exercise and test
+starts from it, so its methods (queues, clients, runs, faults, readers of the queue) are kept
+together where a learner looks for them; the endpoint record, the snapshot and the hooks live in
+their own modules.
 """
 
 from __future__ import annotations

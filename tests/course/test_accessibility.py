@@ -66,7 +66,8 @@ def test_show_receives_gives_its_figure_alt_text_and_the_counts_as_text(lab, mon
     show_receives({"release at once": at_once.history}, shade=(0, 60), title="Five orders")
     (bundle,) = shown
     page = bundle["text/html"]
-    assert images(page) == 1 and len(alts(page)) == 1
+    # One picture in two variants (light and dark: the page shows the one of its theme), each with alt text.
+    assert images(page) == 2 and len(set(alts(page))) == 1 and "sqslab-on-dark" in page
     alt = alts(page)[0]
     total = sum(1 for e in at_once.history if e.kind == "receive")
     assert alt.startswith("Five orders. Receives over simulated time")
@@ -79,7 +80,7 @@ def test_timeline_show_gives_alt_text_and_a_text_version(lab, monkeypatch):
     outcome = run_scenario(lambda p: None, messages=1, max_steps=1, expect="at_least_once")
     timeline.show(outcome.history, title="nothing consumed")
     (bundle,) = shown
-    assert alts(bundle["text/html"]) == [timeline.alt_text(outcome.history)]
+    assert alts(bundle["text/html"]) == [timeline.alt_text(outcome.history)] * 2   # light and dark
     assert bundle["text/plain"] == timeline.text(outcome.history)
 
 
@@ -97,7 +98,18 @@ def test_the_feedback_page_gives_every_timeline_alt_text_and_a_text_version(lab)
     entry = {"name": "02_idempotent_consumer", "score": 0, "max_score": 2, "status": "ok", "cells": [cell]}
     page = feedback.render("ada", SimpleNamespace(name="02_idempotent_consumer"), entry,
                            {"status": "ok", "reason": "Graded."})
-    assert images(page) == len(alts(page)) == 1 and alts(page)[0].strip()
+    assert images(page) == len(alts(page)) == 2 and alts(page)[0].strip()   # the picture, light and dark
     assert "as text</summary>" in page and html.escape(timeline.text(failing.history)) in page
     # The result is a word, not a colour alone.
     assert '<span class="fail">failed</span>' in page
+
+
+def test_a_figure_shows_the_variant_of_the_theme_and_says_how_small_its_text_is():
+    from sqslab.views.figures import THEME_CSS
+
+    outcome = run_scenario(lambda p: None, messages=1, max_steps=1, expect="at_least_once")
+    page = timeline.to_html(outcome.history)
+    assert THEME_CSS in page and "body[data-jp-theme-light='false'] .sqslab-figure img.sqslab-on-dark" in THEME_CSS
+    sizes = [float(x) for x in re.findall(r'data-sqslab-min-text-px="([\d.]+)"', page)]
+    assert len(sizes) == 2 and min(sizes) >= 12
+    assert re.findall(r'<img[^>]*width="(\d+)"', page) == [str(timeline.DEFAULT_WIDTH)] * 2

@@ -8,6 +8,7 @@ import or define something fails as it would in a fresh kernel.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -88,9 +89,28 @@ def test_make_demo_opens_jupyterlab_on_a_copy_of_the_demos_with_the_learners_set
     result = subprocess.run(["make", "--no-print-directory", "-n", "demo", f"VENV={venv}", f"PY={sys.executable}"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    lines = result.stdout.replace("\\\n", " ").splitlines()   # one command a line
     copy = next(i for i, line in enumerate(lines) if "tools/workcopy.py --course demos --work demo-work" in line)
-    lab = next(i for i, line in enumerate(lines) if "-m jupyter lab" in line)
+    lab = next(i for i, line in enumerate(lines) if "-m jupyter lab" in line and "--notebook-dir" in line)
     assert copy < lab
     assert "--notebook-dir=demo-work" in lines[lab] and "tools/jupyter-config" in lines[lab]
     assert "--ip=127.0.0.1" in lines[lab] and "NeverCheckForUpdate" in lines[lab]
+    # The presentation layout: its settings, a workspace of the demos' own (seeded once), the simple interface.
+    assert "--LabApp.app_settings_dir=" in lines[lab] and "tools/jupyter-config/demo" in lines[lab]
+    assert "--LabApp.workspaces_dir=" in lines[lab] and '--LabApp.default_url="/doc/tree/01_x.ipynb"' in lines[lab]
+    seed = next(i for i, line in enumerate(lines) if "workspaces import" in line)
+    assert seed < lab and "tools/jupyter-config/demo/workspace.json" in lines[seed]
+
+
+def test_the_presentation_layout_is_the_simple_interface_with_large_text_and_nothing_around():
+    settings = json.loads((REPO / "tools" / "jupyter-config" / "demo" / "overrides.json").read_text())
+    assert settings["@jupyterlab/application-extension:shell"]["startMode"] == "single"
+    assert settings["@jupyterlab/statusbar-extension:plugin"]["visible"] is False
+    # The font sizes of JupyterLab's own presentation mode, set by the demo widget's style sheet.
+    from sqslab.views.widget_look import CSS
+    assert ".jp-Notebook:has(.sqslab-demo){--jp-content-font-size1:var(--jp-content-presentation-font-size1)" in CSS
+    layout = json.loads((REPO / "tools" / "jupyter-config" / "demo" / "workspace.json").read_text())
+    restorer = layout["data"]["layout-restorer:data"]
+    assert restorer["left"]["collapsed"] and restorer["top"]["simpleVisibility"] is False
+    first = sorted(p.name for p in DEMOS)[0]
+    assert restorer["main"]["current"] == f"notebook:{first}"

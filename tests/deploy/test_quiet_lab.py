@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.servers import wait_until_up
 
 REPO = Path(__file__).resolve().parents[2]
 LESSON = "01_naive_consumer"
@@ -108,19 +109,7 @@ def lab(tmp_path_factory):
                                 start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"make lab exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"make lab did not answer within 90 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)  # real time: waiting for a real server to start
+        wait_until_up(proc, f"{url}/api/status?token={token}", log, "make lab")
         yield Lab(url, token, repo / "work", log, env)
     finally:
         # make and the server it started share a process group of their own: end just those.

@@ -228,6 +228,13 @@ def open_report(path: Path, shot: str, full_page: bool = True) -> dict:
                 scrollWidth: document.documentElement.scrollWidth, viewport: window.innerWidth,
                 look: [...document.querySelectorAll('.status')].map(s => s.innerText)})""")
             view.screenshot(path=str(SCREENSHOTS / shot), full_page=full_page)
+            # The page is all the grader's: any violation of any impact is ours to fix.
+            from axe_playwright_python.sync_playwright import Axe
+
+            axe = Axe().run(view, options={"resultTypes": ["violations", "passes"]}).response
+            seen["axe_checked"] = sum(len(r["nodes"]) for kind in ("violations", "passes") for r in axe[kind])
+            seen["axe"] = [f"{v['id']} ({v['impact']}) at {[n['target'] for n in v['nodes'][:3]]}"
+                           for v in axe["violations"]]
         finally:
             browser.close()
     return seen
@@ -242,6 +249,7 @@ def test_the_report_renders_in_the_browser_and_runs_no_learner_script(made_up):
     assert all(i["shown"] >= 800 for i in seen["images"]), seen["images"]
     assert seen["scrollWidth"] <= seen["viewport"], "the report scrolls sideways"
     assert seen["look"] == ["tampered", "timeout"]
+    assert seen["axe_checked"] > 0 and not seen["axe"], seen["axe"]
 
 
 @pytest.mark.xdist_group("grader_corpus")

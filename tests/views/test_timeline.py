@@ -15,8 +15,17 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sqslab.views import timeline
 from sqslab.history import History
+from sqslab.views import timeline
+from sqslab.views.timeline.axis import fit as fit_axis
+from sqslab.views.timeline.words import tick
+
+
+def fit(model):
+    """The axis the picture uses at its default width."""
+    from sqslab.views.timeline import style
+
+    return fit_axis(model, 600, column=style.COLUMN, column_min=style.COLUMN_MIN, break_width=style.BREAK)
 
 
 class Clock:
@@ -153,62 +162,153 @@ def test_one_row_per_message_labelled_by_key_in_order_of_first_appearance():
     assert [r.split()[0] for r in rows] == ["order-1", "order-2", "f00dfeed"]
 
 
-def test_receives_become_bars_per_consumer_with_a_hatch_and_a_name_each():
-    fig = timeline.draw(crash_between_effect_and_delete())
-    ax = fig.axes[0]
-    bars = {c.get_gid(): c for c in ax.collections if (c.get_gid() or "").startswith("bars:")}
+def collections(fig: Figure, prefix: str) -> dict:
+    return {c.get_gid(): c for c in fig.axes[0].collections if (c.get_gid() or "").startswith(prefix)}
+
+
+def spans(fig: Figure, gid: str) -> list[tuple[float, float, float]]:
+    """The (x0, x1, y) of each bar or line of a collection: bars by their outline, lines by their ends."""
+    out = []
+    for c in fig.axes[0].collections:
+        if c.get_gid() == gid:
+            for path in c.get_paths():
+                xs, ys = path.vertices[:, 0], path.vertices[:, 1]
+                out.append((float(xs.min()), float(xs.max()), float(ys.mean())))
+    return sorted(out)
+
+
+def test_each_consumer_has_a_colour_and_a_hatch_and_its_full_name_on_its_holds():
+    fig = timeline.draw(stale_handle_delete())
+    bars = collections(fig, "bars:")
     assert set(bars) == {"bars:consumer-1", "bars:consumer-2"}
     hatches = {c.get_hatch() for c in bars.values()}
     assert len(hatches) == 2 and None not in hatches
-    assert {"consumer-1", "consumer-2"} <= set(texts(fig))
+    names = [t.get_text() for t in fig.axes[0].texts if (t.get_gid() or "").startswith("holder:")]
+    assert {"consumer-1", "consumer-2"} <= set(names)
+    assert not [n for n in texts(fig) if re.fullmatch(r"c\d+", n)], "abbreviated consumer names"
 
 
-def test_a_bar_ends_when_the_visibility_timeout_runs_out_not_at_the_next_receive():
-    model = timeline._model(crash_between_effect_and_delete())
-    first, second = model.bars
-    assert first.end_time == 30.0 and first.end_event is None
-    assert second.end_event is not None and second.end_event.kind == "delete"
+def test_a_hold_within_one_instant_is_a_thin_line_and_time_passing_a_bar():
+    # Three orders handled at t=0 take no time: no bar may suggest that one took longer.
+    h, clock = new_history()
+    for n in (1, 2, 3):
+        h.append("producer", "send", f"m-{n}", f"order-{n}")
+    for n in (1, 2, 3):
+        receive(h, "consumer-1", f"m-{n}", f"order-{n}", f"rh-{n}", 1, 30.0)
+    for n in (1, 2, 3):
+        h.append("consumer-1", "effect", f"m-{n}", f"order-{n}", effect="charge")
+        h.append("consumer-1", "delete", f"m-{n}", f"order-{n}", receipt_handle=f"rh-{n}", applied=True)
+    fig = timeline.draw(h)
+    assert not collections(fig, "bars:") and set(collections(fig, "thin:")) == {"thin:consumer-1"}
+    legend = [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "legend"]
+    assert "consumer-1 holds it (within one instant)" in legend
+    assert "one instant: its events in order" in legend
 
 
-def test_a_heartbeat_extends_the_bar_until_the_other_consumer_takes_over():
-    model = timeline._model(stale_handle_delete())
-    first = model.bars[0]
-    assert first.visible_until == 40.0
-    assert first.end_time == 40.0
+def test_bars_over_time_are_as_long_as_the_time_they_last():
+    # Two leases of 30 s each run out, one after the other: the same length on one linear scale.
+    h, clock = new_history()
+    h.append("producer", "send", "m-1", "order-1")
+    receive(h, "consumer-1", "m-1", "order-1", "rh-1", 1, 30.0)
+    clock.t = 30.001
+    receive(h, "consumer-2", "m-1", "order-1", "rh-2", 2, 60.001)
+    clock.t = 61.0
+    receive(h, "consumer-3", "m-1", "order-1", "rh-3", 3, 91.0)
+    h.append("consumer-3", "delete", "m-1", "order-1", receipt_handle="rh-3", applied=True)
+    fig = timeline.draw(h)
+    (a,), (b,) = spans(fig, "bars:consumer-1"), spans(fig, "bars:consumer-2")
+    assert abs((a[1] - a[0]) - (b[1] - b[0])) < 2
 
 
-def test_every_kind_of_marker_is_drawn_where_its_event_is():
-    fig = timeline.draw(crash_between_effect_and_delete())
-    ax = fig.axes[0]
-    for gid in ("send", "effect", "effect_dup", "crash", "delete"):
-        assert len(marker_points(ax, gid)) == 1, gid
-    assert "before_delete" in texts(fig)
+def test_a_lease_ends_where_its_consumer_died_and_the_wait_for_the_timeout_belongs_to_nobody():
+    h = crash_between_effect_and_delete()
+    model = timeline.build(h)
+    first, second = model.holds
+    assert first.how == "died" and first.end.kind == "crash" and first.orphan_until == 30.0
+    assert second.how == "deleted"
+    fig = timeline.draw(h)
+    (crash_x, _), = marker_points(fig.axes[0], "crash")
+    (held,) = spans(fig, "thin:consumer-1")
+    assert held[1] <= crash_x + 1                                  # consumer-1 holds it no further
+    (orphan,) = spans(fig, "orphans")
+    assert orphan[0] == pytest.approx(crash_x, abs=1) and orphan[1] > crash_x + 100
+    assert "holder gone: hidden until the lease runs out" in texts(fig)
 
 
-def test_a_fatal_fault_is_shown_once_by_its_crash_not_twice():
-    fig = timeline.draw(crash_between_effect_and_delete())
-    assert marker_points(fig.axes[0], "fault") == []
-    assert "injected fault" not in timeline.text(crash_between_effect_and_delete())
-
-
-def test_the_second_effect_for_a_key_is_flagged_in_red_with_2x():
+def test_the_second_effect_for_a_key_is_flagged_in_red_and_names_who_did_it():
     fig = timeline.draw(crash_between_effect_and_delete())
     ax = fig.axes[0]
     duplicates = [t for t in ax.texts if t.get_gid() == "duplicate"]
-    assert [t.get_text() for t in duplicates] == ["2x!"]
+    assert [t.get_text() for t in duplicates] == ["2x! by consumer-2"]
     row = next(t for t in ax.texts if t.get_gid() == "row:m-0001-aaaa")
-    assert row.get_text() == "order-1  2x!" and row.get_color() == timeline._RED
+    assert row.get_text() == "order-1  2x!" and row.get_color() == timeline.style.LIGHT.red
     (dup,) = [line for line in ax.lines if line.get_gid() == "effect_dup"]
-    assert dup.get_color() == timeline._RED
+    assert dup.get_color() == timeline.style.LIGHT.red
     (first,), (second,) = marker_points(ax, "effect"), marker_points(ax, "effect_dup")
     assert first[0] < second[0]
 
 
-def test_a_run_without_duplicates_flags_nothing_in_red():
-    h = stale_handle_delete()
+def test_a_consumer_working_on_after_its_lease_ran_out_is_drawn_and_named_on_its_late_effect():
+    # consumer-1's job outlasts its lease; consumer-2 takes the message; consumer-1 charges anyway.
+    h, clock = new_history()
+    h.append("producer", "send", "m-1", "order-1")
+    receive(h, "consumer-1", "m-1", "order-1", "rh-1", 1, 30.0)
+    clock.t = 31.0
+    receive(h, "consumer-2", "m-1", "order-1", "rh-2", 2, 61.0)
+    h.append("consumer-2", "effect", "m-1", "order-1", effect="charge")
+    h.append("consumer-2", "delete", "m-1", "order-1", receipt_handle="rh-2", applied=True)
+    clock.t = 40.0
+    h.append("consumer-1", "effect", "m-1", "order-1", effect="charge")
+    h.append("consumer-1", "delete", "m-1", "order-1", receipt_handle="rh-1", applied=False, ok=True)
+    first = timeline.build(h).holds[0]
+    assert first.how == "expired" and first.overrun.kind == "delete"
     fig = timeline.draw(h)
-    assert not any(t.get_color() == timeline._RED for t in fig.axes[0].texts)
-    assert "2x!" not in " ".join(texts(fig))
+    (late,) = spans(fig, "overrun:consumer-1")
+    (dup_x, _), = marker_points(fig.axes[0], "effect_dup")
+    assert late[1] >= dup_x
+    assert "2x! by consumer-1" in texts(fig) and "works on after its lease ran out" in texts(fig)
+
+
+def test_an_effect_by_someone_else_than_the_holder_says_who():
+    h, clock = new_history()
+    h.append("producer", "send", "m-1", "order-1")
+    receive(h, "consumer-1", "m-1", "order-1", "rh-1", 1, 30.0)
+    h.append("producer", "effect", "m-1", "order-1", effect="save")
+    fig = timeline.draw(h)
+    assert "producer" in [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "effect-by"]
+
+
+def test_a_business_failure_is_marked_with_its_error_and_a_release_as_handed_back():
+    h, clock = new_history()
+    h.append("producer", "send", "m-1", "order-1", body="{}")
+    receive(h, "consumer-1", "m-1", "order-1", "rh-1", 1, 30.0)
+    h.append("consumer-1", "note", "m-1", "order-1", text="failed",
+             failure="OperationalError: database is locked")
+    h.append("consumer-1", "visibility", "m-1", "order-1", receipt_handle="rh-1", timeout=0, ok=True,
+             visible_until_t=0.0)
+    fig = timeline.draw(h)
+    assert len(marker_points(fig.axes[0], "failure")) == 1 and len(marker_points(fig.axes[0], "released")) == 1
+    assert "database is locked" in texts(fig)
+    assert {"the work failed (an error)", "handed back (visible at once)"} <= set(texts(fig))
+    assert "consumer-1's work on it failed t=0 (OperationalError: database is locked)" in timeline.text(h)
+    assert "the work failed 1 time (database is locked)" in timeline.alt_text(h)
+
+
+def test_every_mark_drawn_is_in_the_legend_and_nothing_else():
+    histories = [crash_between_effect_and_delete(), stale_handle_delete(), poison_to_dlq_and_redrive(),
+                 busy_run(messages=6, events=80)]
+    words = dict(timeline.style.MARKS)
+    for h in histories:
+        fig = timeline.draw(h, highlight=[next(iter(h)).seq], now=h.now())
+        ax = fig.axes[0]
+        legend = {t.get_text() for t in ax.texts if t.get_gid() == "legend"}
+        drawn = {line.get_gid() for line in ax.lines if line.get_gid() in words}
+        assert {words[g] for g in drawn} == legend & set(words.values())
+        for gid, entry in (("same-instant", "one instant: its events in order"), ("queue", "stored in the queue"),
+                           ("dlq", "stored in the DLQ"), ("orphans", "holder gone: hidden until the lease runs out")):
+            assert (gid in {c.get_gid() for c in ax.collections}) == (entry in legend), (gid, entry)
+        assert ("break" in {p.get_gid() for p in ax.patches}) == ("idle time left out (its length above)" in legend)
+        assert "look here" in legend and "now (the clock)" in legend
 
 
 def test_a_stale_delete_is_hollow_and_says_stale():
@@ -216,8 +316,8 @@ def test_a_stale_delete_is_hollow_and_says_stale():
     ax = fig.axes[0]
     (stale,) = [line for line in ax.lines if line.get_gid() == "delete_stale"]
     (applied,) = [line for line in ax.lines if line.get_gid() == "delete"]
-    assert stale.get_markerfacecolor() == "white"
-    assert applied.get_markerfacecolor() != "white"
+    assert stale.get_markerfacecolor() == timeline.style.LIGHT.background
+    assert applied.get_markerfacecolor() != timeline.style.LIGHT.background
     assert "stale" in texts(fig)
 
 
@@ -226,30 +326,21 @@ def test_dlq_move_and_redrive_are_labelled_arrows_on_the_same_row():
     ax = fig.axes[0]
     (down,) = marker_points(ax, "dlq_move")
     (up,) = marker_points(ax, "move_task")
-    assert down[1] == up[1] == 0 and down[0] < up[0]
+    assert down[1] == up[1] and down[0] < up[0]
     assert {"DLQ", "redrive"} <= set(texts(fig))
     assert row_gids(fig) == ["row:m-0009-poison"]
 
 
-def test_the_legend_explains_exactly_the_shapes_present():
-    fig = timeline.draw(stale_handle_delete())
-    labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert "effect" in labels and "sent" in labels
-    assert "delete not applied" in labels
-    assert "crash (fault point)" not in labels
-    assert any(label.startswith("consumer-2 holds it") for label in labels)
-
-
 def test_simultaneous_events_are_spread_out_in_the_order_they_happened():
-    model = timeline._model(crash_between_effect_and_delete())
-    axis = timeline._layout(model)
+    model = timeline.build(crash_between_effect_and_delete())
+    axis = fit(model)
     at_zero = [axis.x[(e.seq, r.ident)] for e, r in model.items if e.time == 0]
     assert at_zero == sorted(at_zero) and len(set(at_zero)) == len(at_zero)
 
 
 def test_a_batch_receive_shares_one_column_and_its_work_follows_in_order():
-    model = timeline._model(busy_run())
-    axis = timeline._layout(model)
+    model = timeline.build(busy_run())
+    axis = fit(model)
     first_batch = [e for e, _ in model.items if e.kind == "receive"][:10]
     assert len({axis.x[(e.seq, e.message_id)] for e in first_batch}) == 1
     work = [axis.x[(e.seq, r.ident)] for e, r in model.items
@@ -257,19 +348,41 @@ def test_a_batch_receive_shares_one_column_and_its_work_follows_in_order():
     assert work == sorted(work) and len(set(work)) == len(work)
 
 
-def test_an_idle_hour_is_compressed_and_labelled_with_its_length():
+def test_an_idle_hour_is_a_labelled_break_and_the_rest_keeps_one_linear_scale():
     fig = timeline.draw(poison_to_dlq_and_redrive())
-    ax = fig.axes[0]
-    assert "2 h later" in texts(fig)
-    left, right = ax.get_xlim()
-    assert right - left < 40  # two hours at the scale of the 30 s gaps would need hundreds
-    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert "2 h" in [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "break-label"]
+    axis = fit(timeline.build(poison_to_dlq_and_redrive()))
+    (gap,) = axis.breaks
+    assert gap.end - gap.start == pytest.approx(7200, abs=1)
+    # Before the break, 30 s of time passing is the same width wherever it is.
+    instants = [s for s in axis.stops if s.columns and s.time <= gap.start]
+    steps = [b.first - a.last for a, b in zip(instants, instants[1:])]
+    assert len(steps) == 3 and max(steps) - min(steps) < 1
+    ticks = [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "tick"]
     assert ticks[0] == "0 s" and ticks[-1].startswith("2h")
 
 
+def test_regular_heartbeats_keep_a_linear_axis_without_breaks():
+    h, clock = new_history()
+    h.append("producer", "send", "m-1", "order-1")
+    receive(h, "worker", "m-1", "order-1", "rh-1", 1, 30.0)
+    for n in range(1, 17):
+        clock.t = 15.0 * n
+        h.append("worker", "visibility", "m-1", "order-1", receipt_handle="rh-1", timeout=30, ok=True,
+                 visible_until_t=clock.t + 30)
+    h.append("worker", "delete", "m-1", "order-1", receipt_handle="rh-1", applied=True)
+    fig = timeline.draw(h)
+    assert not [p for p in fig.axes[0].patches if p.get_gid() == "break"]
+    assert not [t for t in fig.axes[0].texts if "later" in t.get_text()]
+    axis = fit(timeline.build(h))
+    xs = [axis.at(15.0 * n) for n in range(1, 16)]
+    steps = [b - a for a, b in zip(xs, xs[1:])]
+    assert max(steps) - min(steps) < 1
+
+
 def test_time_only_moves_rightwards():
-    model = timeline._model(busy_run())
-    axis = timeline._layout(model)
+    model = timeline.build(busy_run())
+    axis = fit(model)
     xs = [axis.x[(e.seq, r.ident)] for e, r in model.items]
     times = [e.time for e, _ in model.items]
     for (t1, x1), (t2, x2) in zip(zip(times, xs), zip(times[1:], xs[1:])):
@@ -277,16 +390,37 @@ def test_time_only_moves_rightwards():
             assert x2 > x1
 
 
-def test_labels_beside_markers_never_cover_one_another():
-    fig = timeline.draw(busy_run())
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    boxes = [t.get_window_extent(renderer) for t in fig.axes[0].texts
-             if not (t.get_gid() or "").startswith("row:")]
-    assert len(boxes) > 20
-    for i, a in enumerate(boxes):
-        for b in boxes[i + 1:]:
-            assert not a.overlaps(b), (a, b)
+def test_words_never_cover_one_another_and_stay_inside_the_picture():
+    for h in (busy_run(), crash_between_effect_and_delete(), delete_first_loses_order_2(),
+              poison_to_dlq_and_redrive()):
+        fig = timeline.draw(h, title="A title long enough to be wrapped over two lines of the picture, "
+                                     "as a feedback page's might be: " + "words " * 12, now=h.now())
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        width, height = fig.bbox.width, fig.bbox.height
+        boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in fig.axes[0].texts]
+        for text, box in boxes:
+            assert box.x0 >= 0 and box.x1 <= width and box.y0 >= 0 and box.y1 <= height, f"{text!r} is cut"
+        free = [(text, b) for text, b in boxes]
+        assert len(free) > 10
+        for i, (ta, a) in enumerate(free):
+            for tb, b in free[i + 1:]:
+                assert not a.overlaps(b), (ta, tb)
+
+
+def test_the_picture_fits_a_laptops_output_column_with_text_of_twelve_pixels_at_least():
+    for h in (busy_run(messages=3, events=30), crash_between_effect_and_delete(), poison_to_dlq_and_redrive()):
+        pic = timeline.picture(h, title="Fits")
+        assert pic.width == timeline.DEFAULT_WIDTH and pic.min_text_px >= 12
+        fig = timeline.draw(h)
+        assert min(t.get_fontsize() for t in fig.axes[0].texts) / 0.72 >= 12
+    room = timeline.picture(crash_between_effect_and_delete(), width=560, scale=1.3)
+    assert room.width == 560 and room.min_text_px >= 15
+
+
+def test_a_run_too_crowded_for_the_width_gets_a_wider_picture_not_unreadable_columns():
+    pic = timeline.picture(busy_run(30, 300), width=400)
+    assert pic.width > 400 and pic.min_text_px >= 12
 
 
 def test_a_crash_without_a_message_gets_its_own_row_but_is_not_counted_as_a_message():
@@ -311,8 +445,11 @@ def test_a_crash_lands_on_the_message_its_fatal_fault_named_not_the_last_one_rec
     h.append("consumer-1", "fault", "m-2", "order-2", point="before_effect", fatal=True)
     h.append("consumer-1", "crash", point="before_effect")
     fig = timeline.draw(h)
-    assert [y for _, y in marker_points(fig.axes[0], "crash")] == [1]
+    rows = {t.get_gid(): t.get_position()[1] for t in fig.axes[0].texts if (t.get_gid() or "").startswith("row:")}
+    assert [y for _, y in marker_points(fig.axes[0], "crash")] == [rows["row:m-2"]]
     assert "crashed at before_effect" in timeline.text(h).splitlines()[1]
+    # Every message the process held stops being held where it died.
+    assert {hd.how for hd in timeline.build(h).holds} == {"died"}
 
 
 def test_a_deduplicated_send_is_a_hollow_dot_and_explained():
@@ -341,7 +478,7 @@ def test_highlight_marks_a_row_and_rings_an_event():
     fig = timeline.draw(h, highlight=["order-1", duplicate.seq])
     ax = fig.axes[0]
     assert any(c.get_gid() == "highlight" for c in ax.collections)
-    assert len(marker_points(ax, "highlight")) == 1
+    assert len(marker_points(ax, "ring")) == 1
 
 
 def test_draws_into_a_given_axes_and_returns_its_figure():
@@ -361,6 +498,26 @@ def test_an_empty_history_still_draws_and_says_so():
 def test_the_same_history_gives_the_same_png_bytes():
     h = poison_to_dlq_and_redrive()
     assert timeline.to_png(h, dpi=50) == timeline.to_png(h, dpi=50)
+
+
+def test_the_dark_variant_has_a_dark_background_and_every_text_readable_on_it():
+    from sqslab.views.timeline.style import DARK, LIGHT, contrast
+
+    h = crash_between_effect_and_delete()
+    for pal in (LIGHT, DARK):
+        fig = timeline.draw(h, theme=pal.name, title="Readable", now=h.now(), highlight=["order-1"])
+        assert fig.get_facecolor()[:3] == pytest.approx(timeline.style.rgb(pal.background), abs=0.01)
+        for t in fig.axes[0].texts:
+            colour = "#" + "".join(f"{round(c * 255):02X}" for c in matplotlib_rgb(t.get_color()))
+            assert contrast(colour, pal.background) >= 4.5, (pal.name, t.get_text(), colour)
+    pic = timeline.picture(h, dark=True)
+    assert pic.dark and pic.dark != pic.png
+
+
+def matplotlib_rgb(colour):
+    from matplotlib.colors import to_rgb
+
+    return to_rgb(colour)
 
 
 def test_drawing_from_several_threads_at_once_gives_the_same_pictures():
@@ -490,10 +647,10 @@ def test_show_displays_html_with_a_plain_text_fallback(monkeypatch):
     assert bundle["text/plain"].startswith("order-1: sent t=0")
 
 
-@pytest.mark.parametrize("seconds, label", [(0, "0 s"), (30.001, "30.001 s"), (599.5, "599.5 s"),
-                                            (725, "12m05s"), (7290.003, "2h01m30s")])
-def test_tick_labels_stay_short_and_unambiguous(seconds, label):
-    assert timeline._tick(seconds) == label
+@pytest.mark.parametrize("seconds, label", [(0, "0 s"), (30.001, "30 s"), (60.002999, "60 s"), (2.5, "2.5 s"),
+                                            (125.4, "125 s"), (725, "12m05s"), (7290.003, "2h01m30s")])
+def test_tick_labels_are_rounded_short_and_unambiguous(seconds, label):
+    assert tick(seconds) == label
 
 
 # -- for live views (the demo widget) -------------------------------------------------------------
@@ -518,12 +675,13 @@ def test_now_draws_a_labelled_dashed_line_right_of_the_events_of_that_instant():
     ax = fig.axes[0]
     (line,) = [l for l in ax.lines if l.get_gid() == "now"]
     assert line.get_linestyle() == "--"
-    assert "now t=30.001" in " ".join(texts(fig))
+    assert "now t=30 s" in " ".join(texts(fig))
     last_delete = max(x for x, _ in marker_points(ax, "delete"))
     assert line.get_xdata()[0] > last_delete
     later = timeline.draw(h, now=50.0)
     (moved,) = [l for l in later.axes[0].lines if l.get_gid() == "now"]
-    assert moved.get_xdata()[0] > line.get_xdata()[0]
+    delete_later = max(x for x, _ in marker_points(later.axes[0], "delete"))
+    assert moved.get_xdata()[0] - delete_later > line.get_xdata()[0] - last_delete + 50
 
 
 def test_without_now_nothing_marks_the_present():

@@ -14,7 +14,9 @@ import ipywidgets as w
 import pytest
 
 from sqslab.views.demo import DemoSession
-from sqslab.views.widgets import DemoView
+from sqslab.views.timeline.style import contrast
+from sqslab.views.widget_look import BUTTONS, COLOURS, CSS
+from sqslab.views.widgets import PICTURE_WIDTH, DemoView
 
 
 @pytest.fixture
@@ -39,7 +41,7 @@ def arm(view: DemoView, lane: int, point: str, message: str = "") -> None:
     row = view.lane_rows[lane - 1]
     row.point.value = point
     row.message.value = message
-    view.button(f"Arm the crash for lane {lane}").click()
+    view.button(f"Arm lane {lane}'s crash").click()
 
 
 def test_every_control_has_a_visible_label_and_a_tooltip_and_can_be_reached_with_tab(view):
@@ -53,8 +55,8 @@ def test_every_control_has_a_visible_label_and_a_tooltip_and_can_be_reached_with
             assert control.tooltip and control.tooltip.strip(), f"{control.description!r} has no tooltip"
             assert not control.icon or control.description, "an icon-only button"
     labels = [c.description for c in controls if isinstance(c, w.Button)]
-    for wanted in ("Send an order", "Start lane 1", "Step lane 1", "Arm the crash for lane 1", "+31 s",
-                   "Redrive the DLQ", "Run until the queue is empty"):
+    for wanted in ("Send an order", "Start lane 1", "Step lane 1", "Arm lane 1's crash", "+31 s",
+                   "Redrive the DLQ", "Run until empty", "Next visible", "Deploy parser v2"):
         assert wanted in labels
 
 
@@ -79,10 +81,11 @@ def test_a_crash_leaves_the_message_in_flight_with_its_lease_counting_down(view)
     view.button("Start lane 1").click()
     arm(view, 1, "effect_committed", "order-1")
     view.button("Step lane 1").click()
-    assert grid_rows(view)["order-1"][0] == "◐ in flight, held by consumer-1, 30 s left"
+    assert grid_rows(view)["order-1"][0] == "◐ in flight, 30 s left"
+    assert "held by consumer-1, 30 s left" in view.grid.children[5].value     # the full words, on hover
     assert "✗ died" in view.lane_rows[0].words.value and "Start lane 1" == view.lane_rows[0].toggle.description
     view.button("+10 s").click()
-    assert grid_rows(view)["order-1"][0] == "◐ in flight, held by consumer-1, 20 s left"
+    assert grid_rows(view)["order-1"][0] == "◐ in flight, 20 s left"
 
 
 def test_a_count_that_turns_red_also_says_twice_and_shows_a_cross(view):
@@ -95,7 +98,8 @@ def test_a_count_that_turns_red_also_says_twice_and_shows_a_cross(view):
     view.button("Step lane 1").click()
     charges = [c for c in view.grid.children if isinstance(c, w.HTML) and "TWICE" in c.value]
     assert len(charges) == 1
-    assert "color:#B00020" in charges[0].value and "✗ 2 — TWICE" in charges[0].value
+    assert "class='sq-red'" in charges[0].value and "✗ 2 — TWICE" in charges[0].value
+    assert ".sqslab-demo .sq-red{color:#B00020}" in CSS
     assert grid_rows(view)["order-1"][2] == "✓ 1 — once"   # one bad order, not all
     assert "✗ order-2's effect happened 2 times" in html.unescape(view.checker.value)
 
@@ -196,12 +200,58 @@ def test_the_view_of_a_fifo_demo_offers_the_retry_dedup_choice_instead_of_a_dela
 def test_redrive_button_brings_a_dead_lettered_order_back(lab):
     with DemoSession(lab, version="idempotent") as session:
         view = DemoView(session, picture=False)
-        view.button('Send a poison order ("20.00")').click()
+        view.button('Poison ("20.00")').click()
         view.button("Start lane 1").click()
-        view.button("Run until the queue is empty").click()
+        view.button("Run until empty").click()
         assert grid_rows(view)["order-1"][0] == "▼ in the DLQ"
-        view.button("Deploy the parser fix (v2)").click()
+        view.button("Deploy parser v2").click()
         view.button("Redrive the DLQ").click()
         assert grid_rows(view)["order-1"][0] == "● visible"
         view.button("Step lane 1").click()
         assert grid_rows(view)["order-1"] == ("✓ deleted", "1", "✓ 1 — once")
+
+
+def test_a_crash_list_shows_the_armed_crash_and_goes_back_to_no_crash_once_it_fired(view):
+    view.button("Send 3 orders").click()
+    view.button("Start lane 1").click()
+    arm(view, 1, "effect_committed", "order-2")
+    row = view.lane_rows[0]
+    assert (row.point.value, row.message.value) == ("effect_committed", "order-2")
+    assert "will die right after the charge of order-2 is committed" in view.last   # not yet happened
+    view.button("Step lane 1").click()                                  # it fires
+    assert (row.point.value, row.message.value) == ("", "")
+    assert "armed" not in row.words.value and "✗ died" in row.words.value
+
+
+def test_a_crash_chosen_but_not_armed_yet_survives_a_redraw(view):
+    view.button("Send an order").click()
+    row = view.lane_rows[0]
+    row.point.value = "before_delete"
+    view.button("+1 s").click()
+    assert row.point.value == "before_delete"
+
+
+def test_the_timeline_comes_light_and_dark_sized_for_its_column(view):
+    view.button("Send an order").click()
+    value = view.timeline.value
+    assert 'class="sqslab-on-light sqslab-demo-timeline"' in value and 'class="sqslab-on-dark sqslab-demo-timeline"' in value
+    sizes = {int(x) for x in re.findall(r'<img[^>]*width="(\d+)"', value)}
+    assert sizes == {PICTURE_WIDTH}
+    assert min(float(x) for x in re.findall(r'data-sqslab-min-text-px="([\d.]+)"', value)) >= 13
+
+
+def test_every_colour_of_the_widget_reads_on_its_theme_background():
+    for light, dark in COLOURS.values():
+        assert contrast(light, "#FFFFFF") >= 4.5 and contrast(dark, "#111111") >= 4.5
+        assert f"{light}" in CSS and f"{dark}" in CSS
+    for background in BUTTONS.values():
+        assert contrast("#FFFFFF", background) >= 4.5
+    assert "body[data-jp-theme-light='false'] .sqslab-demo .sq-red{color:" in CSS
+    assert "var(--jp-layout-color2" in CSS and "var(--jp-content-font-color1" in CSS   # the "Last:" bar
+
+
+def test_the_seldom_used_controls_fold_away_and_come_back(view):
+    assert view.more.layout.display == "none"
+    view.more_toggle.value = True
+    assert view.more.layout.display == "flex" and view.more_toggle.description == "Fewer controls"
+    assert view.timeout in [c for box in view.more.children for c in box.children]

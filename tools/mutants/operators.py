@@ -16,6 +16,11 @@ mutant of it as a new source text. Two families of operators:
 Edits are made on the text (the node's span replaced, or whole statement lines moved), never by
 unparsing the whole cell, so a mutant's diff shows only what changed and comments survive.
 
+The module is long because it is a catalogue: one generator walks a cell's tree once, and each
+operator is a method of it sharing that walk's context (the enclosing function, the loop, the
+``try`` a statement sits in); split by family, the domain operators would need the generic walk
+again.
+
 A mutant is named without line numbers: ``scope`` (the enclosing function), ``operator``, ``change``
 (the code before and after, as :func:`ast.unparse` writes it) and ``occurrence`` (the n-th identical
 change in that scope). Adding or editing unrelated lines keeps every other mutant's id.

@@ -53,7 +53,8 @@ def order_id(body: str) -> str:
 
 
 def order_handler(lab: Any, clock: Any, *, seconds: float = 0.0, down_for: float = 0.0,
-                  parse: Callable[[str], dict] = parse_order_v2, since: float = 0.0) -> Callable[[Any, str], None]:
+                  parse: Callable[[str], dict] = parse_order_v2, since: float = 0.0,
+                  actor: str | None = None) -> Callable[[Any, str], None]:
     """The business work of one order, as ``handler(db, body)``.
 
     ``handler(db, body)`` parses the order with ``parse`` (a broken order raises
@@ -77,18 +78,35 @@ def order_handler(lab: Any, clock: Any, *, seconds: float = 0.0, down_for: float
         The order parser (``dlq.parse_order_v1`` has lesson 5's bug, ``dlq.parse_order_v2`` the fix).
     since:
         When the outage starts, in seconds on the history's scale (0: the start of the run).
+    actor:
+        Who runs the work (a process's name): a failure is noted on the history under that name,
+        on the message's row of the timeline.
     """
 
     def handler(db: Any, body: str) -> None:
-        order = parse(body)
-        if seconds:
-            clock.advance(seconds)
-        if down_for and lab.history.now() - since < down_for:
-            raise PaymentsUnavailable(f"payment service unavailable (down for {down_for:g} s)")
-        db.apply_effect(order["order_id"], "charge", detail=str(order["amount"]))
+        try:
+            order = parse(body)
+            if seconds:
+                clock.advance(seconds)
+            if down_for and lab.history.now() - since < down_for:
+                raise PaymentsUnavailable(f"payment service unavailable (down for {down_for:g} s)")
+            db.apply_effect(order["order_id"], "charge", detail=str(order["amount"]))
+        except Exception as exc:
+            _note_failure(lab, actor or getattr(db, "actor", "consumer"), body, exc)
+            raise
 
     handler.__name__ = f"charge_order_{seconds:g}s"
     return handler
+
+
+def _note_failure(lab: Any, actor: str, body: str, exc: Exception) -> None:
+    # On the message's row of the timeline (a note with ``failure``): the poison order, the
+    # database that was locked, the payment service that was down.
+    error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    mid = next((e.message_id for e in reversed(lab.history.events)
+                if e.kind == "send" and e.detail.get("body") == body), None)
+    lab.history.append(actor, "note", mid, lab.key_of(body) if mid else None,
+                       text=f"{actor}: the work on this order failed: {error}", failure=error)
 
 
 def consumer(consume_batch: Callable[..., Any], *, seconds: float = 0.0, down_for: float = 0.0,
@@ -103,7 +121,7 @@ def consumer(consume_batch: Callable[..., Any], *, seconds: float = 0.0, down_fo
 
     def step(p: Any) -> Any:
         clock = process_clock(p)  # if the step dies, p.die() stops its timers
-        handler = order_handler(lab_of(p), clock, seconds=seconds, down_for=down_for, parse=parse)
+        handler = order_handler(lab_of(p), clock, seconds=seconds, down_for=down_for, parse=parse, actor=p.name)
         report = consume_batch(p.sqs, p.queue_url, p.db, handler, clock, timeout=timeout)
         failures = _identifiers(report)
         if failures:
@@ -211,7 +229,7 @@ def lambda_consumer(function: Callable[[dict, Any, Callable], Any], *, batch_siz
         if not messages:
             return
         event = lambda_event(messages, p.queue_url)
-        handler = order_handler(lab_of(p), clock, seconds=seconds, down_for=down_for, parse=parse)
+        handler = order_handler(lab_of(p), clock, seconds=seconds, down_for=down_for, parse=parse, actor=p.name)
         try:
             response = function(event, p.db, handler)
         except Exception as exc:  # noqa: BLE001 - Lambda records any error of the function

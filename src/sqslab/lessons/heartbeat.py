@@ -26,6 +26,10 @@ The rest of this module is the bench around it:
 Everything runs on one thread. When a rival's own long work runs inside another consumer's work
 (the only way one thread can interleave them), both finish when the inner one does; the order of
 events per message is still what real concurrency would produce.
+
+The module is long because it holds everything lesson 4's bench needs, one module per lesson (the
+package's rule): the process clock, the rival, the trial, and the checks of leases and of the
+heartbeat's order.
 """
 
 from __future__ import annotations

@@ -174,21 +174,28 @@ def _run(lab: Lab, receive, label: str, seconds: float, arrivals: list[float], p
 
 
 def show_polls(*reports: PollReport) -> None:
-    """Display the requests of several loops, one strip each (a tick per request), with alt text and a text summary."""
-    import base64
+    """Display the requests of several loops, one strip each (a tick per request), with alt text and a text summary.
+
+    Drawn light and dark (the page shows the one of its theme) at 800 px, the laptop's output column.
+    """
     import html
-    import io
 
     from IPython.display import HTML, display
 
-    fig = plot_polls(*reports)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, facecolor="white", metadata={"Software": None})
-    png = base64.b64encode(buffer.getvalue()).decode("ascii")
-    alt = html.escape(polls_alt_text(*reports), quote=True)
+    from ..views.figures import figure_html, min_text_px, png_of
+
+    variants, smallest, size = [], 0.0, (0, 0)
+    for theme in ("light", "dark"):
+        fig = plot_polls(*reports, theme=theme)
+        smallest = min_text_px(fig)
+        png, width, height = png_of(fig, 100)
+        variants.append((theme, png))
+        size = (width, height)
     summary = html.escape("\n".join(str(r) for r in reports))
-    display(HTML(f'<img src="data:image/png;base64,{png}" alt="{alt}" style="max-width:100%">'
-                 f"<pre>{summary}</pre>"))
+    display(HTML(figure_html(variants, width=size[0], height=size[1], alt=polls_alt_text(*reports),
+                             min_text=smallest)
+                 # Wrapped between words (JupyterLab's own style for outputs breaks them anywhere).
+                 + f"<pre style='white-space:pre-wrap;word-break:normal;overflow-wrap:break-word'>{summary}</pre>"))
 
 
 def polls_alt_text(*reports: PollReport) -> str:
@@ -198,30 +205,39 @@ def polls_alt_text(*reports: PollReport) -> str:
             "came back empty, filled when it brought an order), triangles where orders arrived. " + "; ".join(parts) + ".")
 
 
-def plot_polls(*reports: PollReport):
+def plot_polls(*reports: PollReport, theme: str = "light"):
     """One strip per loop: a tick per request at the moment it was answered; arrivals marked above.
 
-    Returns a matplotlib Figure (no pyplot state).
+    Returns a matplotlib Figure (no pyplot state), 800 px wide at 100 dpi, on ``theme``'s background
+    (``"light"`` or ``"dark"``: the timeline's palettes, every colour 4.5:1 or more on its background).
     """
     from matplotlib.figure import Figure
 
+    from ..views.timeline.style import palette
+
+    colours = palette(theme)
     height = 1.1 + 0.9 * len(reports)
-    fig = Figure(figsize=(8.5, height))
-    fig.subplots_adjust(left=0.2, right=0.97, top=1 - 0.3 / height, bottom=0.85 / height)
+    fig = Figure(figsize=(8.0, height), facecolor=colours.background)
+    fig.subplots_adjust(left=0.22, right=0.97, top=1 - 0.3 / height, bottom=0.95 / height)
     ax = fig.subplots()
+    ax.set_facecolor(colours.background)
     right = max((r.seconds for r in reports), default=1.0)
     for y, r in enumerate(reversed(reports)):
         empty = [p.end for p in r.polls if not p.messages]
         full = [p.end for p in r.polls if p.messages]
-        ax.plot(empty, [y] * len(empty), "|", markersize=14, color="#999999", markeredgewidth=0.8)
-        ax.plot(full, [y] * len(full), "|", markersize=18, color="#0072B2", markeredgewidth=2.5)
-        ax.plot(list(r.arrivals.values()), [y + 0.38] * len(r.arrivals), "v", markersize=6, color="#D55E00")
-    ax.set_yticks(range(len(reports)), [f"{r.label}\n{r.requests} requests" for r in reversed(reports)], fontsize=11)
+        ax.plot(empty, [y] * len(empty), "|", markersize=14, color=colours.line, markeredgewidth=0.8)
+        ax.plot(full, [y] * len(full), "|", markersize=18, color=colours.consumers[0], markeredgewidth=2.5)
+        ax.plot(list(r.arrivals.values()), [y + 0.38] * len(r.arrivals), "v", markersize=6, color=colours.orange)
+    ax.set_yticks(range(len(reports)), [f"{r.label}\n{r.requests} requests" for r in reversed(reports)], fontsize=11,
+                  color=colours.ink)
     ax.set_ylim(-0.6, len(reports) - 0.3)
     ax.set_xlim(0, right)
     ax.set_xlabel("simulated seconds\ngrey tick: an empty answer;  blue tick: an order came;  orange ▼: an order arrived",
-                  fontsize=11)
-    ax.tick_params(axis="x", labelsize=11)
+                  fontsize=11, color=colours.ink)
+    ax.tick_params(axis="x", labelsize=11, colors=colours.ink)
+    ax.tick_params(axis="y", colors=colours.ink)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_color(colours.line)
     return fig

@@ -34,6 +34,10 @@ A copy sent again **after** SQS's 5-minute deduplication interval, with the same
 is delivered again whatever the producer does (Developer Guide, FIFO key terms): the verdict
 tolerates such a copy and says so (only the consumer's idempotency can absorb it), while a copy
 with another deduplication ID, or one sent within the interval, is a duplicate.
+
+The module is long because it holds everything the producer's lesson needs, one module per lesson
+(the package's rule): the producer runner, the outbox relay, the verdicts and their explanations,
+and the producer's fault plans.
 """
 
 from __future__ import annotations

@@ -3,22 +3,29 @@
 Every graded notebook runs about a hundred scenario runs, each a dozen SQS calls through boto3 and
 moto, so the bench's speed decides whether a class can be graded in time. Profiling explorations
 showed where a call's time goes, and that nearly all of a scenario run is its SQS calls: moto
-rebuilding every queue attribute (CamelCase names converted character by character, the whole
-queue walked with a clock reading per message) for each received and each sent message; moto
-redoing per request what never changes (matching ~160 service URL patterns, listing a response
-class's methods, werkzeug's test-environ builder); receipt handles and request ids drawn one
-``random.choice`` per letter; botocore assembling the User-Agent twice per call, building the
-signed-header table twice, preparing a whole request to read its body.
+rebuilding every queue attribute for each received message; moto's CamelCase conversions redone
+character by character; werkzeug's test-environ builder per request; botocore assembling the
+User-Agent twice per call, building the signed-header table twice, preparing a whole request to
+read its body.
 
 Each speed-up below is one function that installs it (see :data:`SPEED_UPS`); its docstring says
 what it skips and why behaviour is unchanged. None changes what SQS does: every request moto
-receives (headers, signature and body), every answer, every MessageId and receipt handle (the
-seeded random stream is consumed exactly as before), every attribute and every error stays the
-same, which ``tests/moto/test_speed.py`` checks by running the same battery with and without each
-speed-up and comparing all of it, bit for bit. Two speed-ups read moto's clock once where moto read
-it several times within one call; under the lab's clock, which only moves when told to, those
-readings are equal (outside a lab, moto's clock is the wall clock and the results are what moto
-would have answered at the first of those instants).
+receives (headers, signature and body), every answer, every MessageId and receipt handle, every
+attribute and every error stays the same, which ``tests/moto/test_speed.py`` checks by running the
+same battery with and without each speed-up and comparing all of it, bit for bit. The retention
+check builds a queue's attributes once where moto built them several times within one call; under
+the lab's clock, which only moves when told to, those builds are equal (outside a lab, moto's clock
+is the wall clock and the result is what moto would have answered at the first of those instants).
+
+Each one is kept because it pays: ``make bench-speed`` (``sqslab.tools.benchspeed``) measures
+every speed-up with and without it on executing the course, grading a class and the longest
+exploration, and one that saves less than 5% on all three is deleted. Six were deleted that way
+(receipt-handle letters drawn in bulk, one action looked up instead of listing a class's methods,
+remembered URL routes, botocore's handler check from code flags, a fixed epoch, one-pass message
+counts): together they saved about 3% of the course's CPU time.
+
+The module is long because each speed-up carries its proof: what it replaces, why the answer is
+the same, and the guard that refuses to install it on a moto or botocore it was not written for.
 
 They patch moto and botocore at class or module level, once per process, after
 :func:`sqslab.moto.fixes.apply` (so the corrections keep their order); ``Lab.start`` applies them.
@@ -31,24 +38,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
-import random as _random
-import struct as _struct
 import sys
 import threading
 import types
-from itertools import repeat as _repeat
-from operator import rshift as _rshift
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 __all__ = ["SPEED_UPS", "SpeedUp", "apply", "remove", "active", "disabled"]
 
-# How Random.choice draws, to recognise a generator that still draws that way.
-_RANDOM_CHOICE = _random.Random.choice
-_RANDBELOW = _random.Random._randbelow
-_GETRANDBITS = _random.Random.getrandbits
-_WORDS = _struct.Struct("<I")
-_UINT_BYTES = memoryview(bytes(8)).cast("I").itemsize
 _FunctionType = types.FunctionType
 
 
@@ -216,297 +212,7 @@ def _rewrap_like(original: Callable, replacement: Callable) -> Callable:
     return replacement
 
 
-# -- 3. random letters -------------------------------------------------------------------------------
-def _choices_in_bulk(rng, pool: str, length: int) -> list[str] | None:
-    """``[rng.choice(pool) for _ in range(length)]``, drawing the random words a few calls at a time.
-
-    ``Random.choice`` takes ``k = len(pool).bit_length()`` top bits of the generator's next
-    32-bit word and draws again while the value is ``len(pool)`` or more. ``getrandbits(32 * n)``
-    hands out the next ``n`` words in order (word ``i`` in bits ``32*i`` to ``32*i + 31``), and
-    asking only for as many words as letters are still missing never takes a word ``choice``
-    would not have taken, so the generator ends in the same state. None when ``rng`` draws some
-    other way (a subclass overriding ``choice``, ``_randbelow`` or ``getrandbits``).
-    """
-    cls = type(rng)
-    if cls.choice is not _RANDOM_CHOICE or cls._randbelow is not _RANDBELOW \
-            or cls.getrandbits is not _GETRANDBITS:
-        return None
-    n = len(pool)
-    shift = 32 - n.bit_length()
-    shifts = _repeat(shift)
-    keep = n.__gt__
-    pick = pool.__getitem__
-    out: list[str] = []
-    need = length
-    while need:
-        words = rng.getrandbits(32 * need).to_bytes(4 * need, "little")
-        # All in C: each word's top bits, the values below len(pool), their letters.
-        out.extend(map(pick, filter(keep, map(_rshift, _words(words), shifts))))
-        need = length - len(out)
-    return out
-
-
-def _words(data: bytes):
-    """The little-endian unsigned 32-bit words of ``data``."""
-    if sys.byteorder == "little" and _UINT_BYTES == 4:
-        return memoryview(data).cast("I")
-    return [w for (w,) in _WORDS.iter_unpack(data)]  # pragma: no cover - big-endian machines
-
-
-def _bulk_matches_choice() -> bool:
-    """Check, on scratch generators, that :func:`_choices_in_bulk` is ``choice`` exactly."""
-    import string
-
-    for seed, pool, length in ((0, string.ascii_lowercase, 185), (7, string.ascii_letters + string.digits, 52),
-                               (12345, string.digits, 20), (3, "ab", 33)):
-        a, b = _random.Random(seed), _random.Random(seed)
-        if _choices_in_bulk(a, pool, length) != [b.choice(pool) for _ in range(length)]:
-            return False
-        if a.getstate() != b.getstate():
-            return False
-    return True
-
-
-def draw_random_letters_in_bulk() -> None:
-    """Draw receipt handles and request ids from moto's seeded random a few calls at a time.
-
-    Skips: moto builds each receipt handle with 185 calls of ``random.choice(ascii_lowercase)``
-    and each response's request id with 52 calls of ``random.choice(letters and digits)``, each
-    going through ``_randbelow`` and ``getrandbits`` (together a third of a millisecond per
-    received message).
-
-    Unchanged because: the letters are drawn from the same words of the same generator, in the
-    same order, and exactly those words are consumed (see :func:`_choices_in_bulk`), so the
-    same seed gives the same handles and request ids, and every id drawn afterwards (MessageIds,
-    later handles) is the same too. The speed-up checks this on scratch generators before
-    installing itself, and a generator that draws differently gets moto's own code.
-    """
-    import string
-
-    from moto.moto_api._internal import moto_random
-    from moto.sqs import models, utils
-
-    if not _bulk_matches_choice():  # pragma: no cover - another Python's random
-        return
-    original = vars(utils)["generate_receipt_handle"]
-    original = getattr(original, "_sqslab_original", original)
-    letters = string.ascii_lowercase
-
-    def generate_receipt_handle() -> str:
-        drawn = _choices_in_bulk(utils.random, letters, 185)  # utils.random: moto's MotoRandom
-        return original() if drawn is None else "".join(drawn)
-
-    generate_receipt_handle._sqslab_original = original  # type: ignore[attr-defined]
-    _set(utils, "generate_receipt_handle", generate_receipt_handle)
-    if vars(models).get("generate_receipt_handle") is original:
-        _set(models, "generate_receipt_handle", generate_receipt_handle)
-
-    cls = moto_random.MotoRandom
-    original_string = vars(cls)["get_random_string"]
-
-    def get_random_string(self, length: int = 20, include_digits: bool = True, lower_case: bool = False) -> str:
-        pool = string.ascii_letters
-        if include_digits:
-            pool += string.digits
-        drawn = _choices_in_bulk(self, pool, length) if isinstance(length, int) and length >= 0 else None
-        if drawn is None:
-            return original_string(self, length, include_digits, lower_case)
-        random_str = "".join(drawn)
-        return random_str.lower() if lower_case else random_str
-
-    get_random_string.__doc__ = original_string.__doc__
-    _set(cls, "get_random_string", get_random_string)
-
-
-
-
-# -- 4. dispatching an action --------------------------------------------------------------------------
-class _FunctionNames:
-    """What ``method_names_from_class(cls)`` lists, answering ``name in ...`` without listing.
-
-    ``inspect.getmembers(cls, inspect.isfunction)`` looks at every name of ``dir(cls)``; for one
-    name the answer is: the name is in some class of the MRO (that is ``dir`` of a class whose
-    metaclass does not define ``__dir__``) and ``getattr`` (or the MRO's ``__dict__``, where
-    ``getattr`` fails) gives a Python function. Anything else (iterating, ``len``) builds the
-    real list.
-    """
-
-    __slots__ = ("_cls", "_original", "_list")
-
-    def __init__(self, cls: type, original: Callable[[Any], list[str]]):
-        self._cls, self._original, self._list = cls, original, None
-
-    def __contains__(self, name: object) -> bool:
-        if not isinstance(name, str):
-            return name in self._names()
-        cls = self._cls
-        holder = next((base for base in cls.__mro__ if name in vars(base)), None)
-        if holder is None:
-            return False
-        try:
-            value = getattr(cls, name)
-        except AttributeError:
-            value = vars(holder)[name]
-        return inspect.isfunction(value)
-
-    def _names(self) -> list[str]:
-        if self._list is None:
-            self._list = self._original(self._cls)
-        return self._list
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._names())
-
-    def __len__(self) -> int:
-        return len(self._names())
-
-    def __getitem__(self, index):
-        return self._names()[index]
-
-    def __eq__(self, other: object) -> bool:
-        return self._names() == other
-
-    def __repr__(self) -> str:
-        return repr(self._names())
-
-
-def look_up_one_action() -> None:
-    """Find the method for an action by its name instead of listing every method first.
-
-    Skips: for every request, moto's ``call_action`` listed every function of the response class
-    (``inspect.getmembers`` over some 300 names) only to ask whether the action's name was
-    among them.
-
-    Unchanged because: the list is only ever asked ``action in names``, and that question is
-    answered for the one name the way ``inspect.getmembers`` decides it (see
-    :class:`_FunctionNames`), reading the class as it is at that moment (so methods the
-    corrections add are found). A class with a custom ``__dir__`` on its metaclass gets the full
-    listing, as before.
-    """
-    from moto.core import responses, utils
-
-    original = vars(utils)["method_names_from_class"]
-    original = getattr(original, "_sqslab_original", original)
-
-    def method_names_from_class(clazz):
-        if isinstance(clazz, type) and type(clazz).__dir__ is type.__dir__:
-            return _FunctionNames(clazz, original)
-        return original(clazz)
-
-    method_names_from_class._sqslab_original = original  # type: ignore[attr-defined]
-    if vars(responses).get("method_names_from_class") is original:
-        _set(responses, "method_names_from_class", method_names_from_class)
-
-
-# -- 5. routing a request to its backend ---------------------------------------------------------------
-def route_requests_from_memory() -> None:
-    """Remember which of moto's URL patterns match a URL, and each backend's URL table.
-
-    Skips: for every request, moto's ``BotocoreStubber.process_request`` tried the URL against
-    the patterns of every service moto knows (about 160 regular expressions before SQS), then
-    rebuilt the backend's URL table (``backend.urls``, formatting each path for each base URL)
-    and matched those again.
-
-    Unchanged because: the service patterns are a constant list, so which of them match a given
-    URL is a pure function of the URL; a backend's URL table depends only on its ``urls`` module
-    and on ``MOTO_ENABLE_ISO_REGIONS`` (both part of the key). Everything else moto does per
-    request is still done per request, in the same order: the passthrough and whitelist checks
-    (they read configuration that can change), choosing the account's backend (which creates it
-    on first use), recording, dispatching, and turning an ``HTTPException`` into a response.
-    """
-    import re
-
-    import moto.backend_index as backend_index
-    from moto.core import botocore_stubber as stubber
-    from moto.core.base_backend import BackendDict
-    from moto.core.config import passthrough_service, passthrough_url, service_whitelisted
-    from moto.core.exceptions import ServiceNotWhitelisted
-    from moto.core.request import normalize_request
-    from moto.core.utils import get_equivalent_url_in_aws_domain
-    from moto.settings import enable_iso_regions
-
-    cls = stubber.BotocoreStubber
-    services_for: dict[str, list[str]] = {}
-    tables: dict[tuple, list[tuple[Any, Any]]] = {}
-
-    def matching_services(clean_url: str) -> list[str]:
-        patterns = backend_index.backend_url_patterns
-        key = (id(patterns), len(patterns), clean_url)
-        found = services_for.get(key)
-        if found is None:
-            found = [service for service, pattern in patterns if pattern.match(clean_url)]
-            if len(services_for) > 4096:
-                services_for.clear()
-            services_for[key] = found
-        return found
-
-    def url_table(backend) -> list[tuple[Any, Any]]:
-        module = backend._url_module
-        bases, paths = getattr(module, "url_bases", None), getattr(module, "url_paths", None)
-        key = (type(backend), module, id(bases), len(bases or ()), id(paths), len(paths or ()),
-               enable_iso_regions())
-        table = tables.get(key)
-        if table is None:
-            table = tables[key] = [(re.compile(url), handler) for url, handler in backend.urls.items()]
-        return table
-
-    def process_request(self, request):
-        parsed_url, _ = get_equivalent_url_in_aws_domain(request.url)
-        clean_url = f"{parsed_url.scheme}://{parsed_url.netloc}{parsed_url.path}"
-
-        if passthrough_url(clean_url):
-            return None
-
-        for service in matching_services(clean_url):
-            if passthrough_service(service):
-                return None
-
-            if not service_whitelisted(service):
-                raise ServiceNotWhitelisted(service)
-
-            import moto.backends as backends
-            from moto.core import DEFAULT_ACCOUNT_ID
-            from moto.core.exceptions import HTTPException
-
-            backend_dict = backends.get_backend(service)
-
-            if isinstance(backend_dict, BackendDict):
-                if "us-east-1" in backend_dict[DEFAULT_ACCOUNT_ID]:
-                    backend = backend_dict[DEFAULT_ACCOUNT_ID]["us-east-1"]
-                else:
-                    backend = backend_dict[DEFAULT_ACCOUNT_ID]["aws"]
-            else:
-                backend = backend_dict["global"]
-
-            for pattern, method_to_execute in url_table(backend):
-                if pattern.match(clean_url):
-                    from moto.moto_api import recorder
-
-                    normalized_request = normalize_request(request)
-                    try:
-                        recorder._record_request(normalized_request)
-                        status, headers, body = method_to_execute(
-                            normalized_request,
-                            normalized_request.raw_url,
-                            normalized_request.headers,
-                        )
-                    except HTTPException as e:
-                        status = e.code
-                        headers = e.get_headers()
-                        body = e.get_body()
-
-                    return status, headers, body
-
-        if re.compile(r"https?://.+\.amazonaws.com/.*").match(clean_url):
-            return 404, {}, "Not yet implemented"
-
-        return None
-
-    process_request.__doc__ = vars(cls)["process_request"].__doc__
-    _set(cls, "process_request", process_request)
-
-
-# -- 6. botocore: the User-Agent header ------------------------------------------------------------------
+# -- 3. botocore: the User-Agent header ------------------------------------------------------------------
 def remember_user_agent_strings() -> None:
     """Build each distinct User-Agent string once.
 
@@ -561,40 +267,7 @@ def remember_user_agent_strings() -> None:
     _set(cls, "to_string", to_string)
 
 
-# -- 7. botocore: registering an event handler -----------------------------------------------------------
-def check_handler_kwargs_from_code() -> None:
-    """Answer "does this handler accept ``**kwargs``?" from the function's code flags.
-
-    Skips: botocore checks every handler it registers with ``inspect.getfullargspec`` (building
-    a full signature object); the lab registers and removes its recording hooks on every client
-    it hands out, a dozen times per scenario run.
-
-    Unchanged because: for a plain Python function (or a method bound to one) without a
-    ``__signature__`` of its own, ``getfullargspec(func)[2]`` is the name of the ``**`` parameter
-    when the code object has the VARKEYWORDS flag, else None: the same answer, read directly.
-    Anything else (partials, callable objects, builtins) goes to ``getfullargspec`` as before.
-    """
-    from botocore import compat, hooks
-
-    original = vars(compat)["accepts_kwargs"]
-    original = getattr(original, "_sqslab_original", original)
-
-    def accepts_kwargs(func):
-        fn = func.__func__ if type(func) is types.MethodType else func
-        if type(fn) is not types.FunctionType or "__signature__" in vars(fn):
-            return original(func)
-        code = fn.__code__
-        if not code.co_flags & inspect.CO_VARKEYWORDS:
-            return None
-        return code.co_varnames[code.co_argcount + code.co_kwonlyargcount
-                                + bool(code.co_flags & inspect.CO_VARARGS)]
-
-    accepts_kwargs._sqslab_original = original  # type: ignore[attr-defined]
-    if vars(hooks).get("accepts_kwargs") is original:
-        _set(hooks, "accepts_kwargs", accepts_kwargs)
-
-
-# -- 8. botocore: signing --------------------------------------------------------------------------------
+# -- 4. botocore: signing --------------------------------------------------------------------------------
 def sign_without_repeating_work() -> None:
     """Sign each request (SigV4) computing the signed headers once and the signing key once per day.
 
@@ -706,7 +379,7 @@ def sign_without_repeating_work() -> None:
     _set(cls, "add_auth", add_auth)
 
 
-# -- 9. botocore: reading a request's body and headers -------------------------------------------------
+# -- 5. botocore: reading a request's body and headers -------------------------------------------------
 def read_request_bodies_directly() -> None:
     """Read an unsent request's body without preparing the whole request, and its headers faster.
 
@@ -760,7 +433,7 @@ def read_request_bodies_directly() -> None:
     _set(headers_cls, "items", items)
 
 
-# -- 10. moto: the request object -----------------------------------------------------------------------
+# -- 6. moto: the request object -----------------------------------------------------------------------
 def build_request_environ_directly() -> None:
     """Build the WSGI environ of a request moto receives directly, not through werkzeug's test builder.
 
@@ -898,124 +571,20 @@ def build_request_environ_directly() -> None:
     _set(cls, "from_primitives", classmethod(from_primitives))
 
 
-# -- 11. moto: reading the clock ----------------------------------------------------------------------
-def compute_unix_time_with_a_fixed_epoch() -> None:
-    """Read moto's clock (``moto.core.utils.unix_time``) without rebuilding the epoch each time.
-
-    Skips: every ``unix_time()`` (moto reads it for every message's visibility and delay, several
-    times per call) built the datetime of 1970-01-01 from scratch with ``fromtimestamp(0, UTC)``.
-
-    Unchanged because: that epoch is a constant; the current time is still read from moto's own
-    ``utcnow()`` (which the lab's clock controls) and the difference is computed with moto's
-    formula, so every reading is the same number.
-    """
-    from moto.core import utils
-
-    original = vars(utils)["unix_time"]
-    original = getattr(original, "_sqslab_original", original)
-    epoch = utils.utcfromtimestamp(0)
-
-    def unix_time(dt=None) -> float:
-        dt = dt or utils.utcnow()
-        delta = dt - epoch
-        return (delta.days * 86400) + (delta.seconds + (delta.microseconds / 1e6))
-
-    unix_time.__doc__ = original.__doc__
-    unix_time._sqslab_original = original  # type: ignore[attr-defined]
-    _replace_in_moto(original, unix_time)
-
-
-# -- 12. moto: a queue's attributes -------------------------------------------------------------------
-def count_queue_messages_in_one_pass() -> None:
-    """Count a queue's visible, in-flight and delayed messages in one pass, with one clock reading.
-
-    Skips: each time moto builds a queue's attributes (every SendMessage asks them whether
-    content-based deduplication is on; every GetQueueAttributes), it walked the whole queue three
-    times, reading the clock two to four times per message. This is what made a send cost
-    ``O(queue size)`` milliseconds (docs/sqs-facts.md, the "cost" row).
-
-    Unchanged because: the counts are the same predicates over the same messages (visible means
-    ``now > visible_at``, delayed means ``now < delayed_until``) at the same instant: the lab's
-    clock does not move during a call, so one reading of it is every reading moto would have
-    made. The dictionary has the same keys, in the same order, with the same values; everything
-    else in it is read exactly as moto reads it. If ``Message.visible``/``delayed`` or the
-    counting properties are not moto's own (something patched them), moto's code runs instead.
-    """
-    from moto.core import utils
-    from moto.sqs import models
-
-    queue_cls, message_cls = models.Queue, models.Message
-    original = vars(queue_cls)["attributes"]
-    counters = {name: vars(queue_cls)[name] for name in (
-        "approximate_number_of_messages", "approximate_number_of_messages_delayed",
-        "approximate_number_of_messages_not_visible", "messages")}
-    visible, delayed = vars(message_cls)["visible"], vars(message_cls)["delayed"]
-
-    def as_shipped(queue) -> bool:
-        cls = type(queue)
-        return (all(getattr(cls, n) is p for n, p in counters.items())
-                and message_cls.visible is visible and message_cls.delayed is delayed
-                and all(type(m) is message_cls for m in queue._messages))
-
-    def attributes(self) -> dict[str, Any]:
-        if not as_shipped(self):
-            return original.fget(self)
-        now = utils.unix_time_millis()
-        in_flight = sum(1 for m in self._messages if not now > m.visible_at)
-        waiting = sum(1 for m in self._messages if now < m.delayed_until)
-        ready = sum(1 for m in self._messages if now > m.visible_at and not now < m.delayed_until)
-        counted = {"ApproximateNumberOfMessages": ready, "ApproximateNumberOfMessagesDelayed": waiting,
-                   "ApproximateNumberOfMessagesNotVisible": in_flight}
-        result: dict[str, Any] = {}
-        for attribute in self.BASE_ATTRIBUTES:
-            if attribute in counted:
-                result[attribute] = counted[attribute]
-            else:
-                result[attribute] = getattr(self, models.camelcase_to_underscores(attribute))
-        if self.fifo_queue:
-            for attribute in self.FIFO_ATTRIBUTES:
-                result[attribute] = getattr(self, models.camelcase_to_underscores(attribute))
-        if self.kms_master_key_id:
-            for attribute in self.KMS_ATTRIBUTES:
-                result[attribute] = getattr(self, models.camelcase_to_underscores(attribute))
-        if self.policy:
-            result["Policy"] = self.policy
-        if self.redrive_policy:
-            result["RedrivePolicy"] = models.json.dumps(self.redrive_policy)
-        for key in result:
-            if isinstance(result[key], bool):
-                result[key] = str(result[key]).lower()
-        return result
-
-    _set(queue_cls, "attributes", property(attributes, doc=original.__doc__))
-
-
 # -- the speed-ups, and applying them ------------------------------------------------------------------
 SPEED_UPS: tuple[SpeedUp, ...] = (
     SpeedUp("camelcase_cache", "recomputing CamelCase to snake_case conversions",
             cache_camelcase_conversions),
     SpeedUp("retention_check", "building every queue attribute (three times) per received message",
             read_retention_period_directly),
-    SpeedUp("bulk_random_letters", "one random.choice call per letter of receipt handles and request ids",
-            draw_random_letters_in_bulk),
-    SpeedUp("one_action_lookup", "listing a response class's ~300 members per request",
-            look_up_one_action),
-    SpeedUp("remembered_routes", "matching ~160 service URL patterns and rebuilding URL tables per request",
-            route_requests_from_memory),
     SpeedUp("user_agent_cache", "assembling the same User-Agent string twice per call",
             remember_user_agent_strings),
-    SpeedUp("handler_kwargs_check", "inspect.getfullargspec for every event handler registered",
-            check_handler_kwargs_from_code),
     SpeedUp("sigv4_once", "building the signed-header table twice and the signing key per request",
             sign_without_repeating_work),
     SpeedUp("direct_body_and_headers", "preparing a whole request to read its body; email header parsing",
             read_request_bodies_directly),
     SpeedUp("direct_environ", "werkzeug's EnvironBuilder for every request moto receives",
             build_request_environ_directly),
-    SpeedUp("fixed_epoch", "rebuilding 1970-01-01 at every reading of moto's clock",
-            compute_unix_time_with_a_fixed_epoch),
-    SpeedUp("one_pass_counts", "three walks over the queue and a clock reading per message per attribute build",
-            count_queue_messages_in_one_pass),
 )
 
 
@@ -1036,25 +605,26 @@ def apply(names: Iterable[str] | None = None) -> tuple[str, ...]:
     The corrections of moto (:func:`sqslab.moto.fixes.apply`) are applied first, so a speed-up that
     replaces a corrected method keeps the correction's wrappers. A speed-up that finds what it
     replaces changed (another moto, a new correction) is left out with a warning: the bench is
-    then slower, never different. With ``SQSLAB_SPEED=off`` in the environment nothing is
-    installed (to rule the speed-ups out when something looks wrong, or to measure without them).
+    then slower, never different. ``SQSLAB_SPEED`` in the environment can leave some out (see
+    :func:`_left_out_by_environment`): ``off`` installs nothing (to rule the speed-ups out when
+    something looks wrong), ``-name,-other`` all but those (what ``make bench-speed`` measures).
 
     Returns
     -------
     tuple of str
         The names of the speed-ups in force.
     """
-    import os
     import warnings
 
     from . import fixes
 
     fixes.apply()
-    if os.environ.get("SQSLAB_SPEED", "").strip().lower() in ("0", "off", "no", "false"):
+    left_out = _left_out_by_environment()
+    if left_out is None:
         return active()
     with _lock:
         for speed_up in _select(names):
-            if speed_up.name in _installed:
+            if speed_up.name in _installed or speed_up.name in left_out:
                 continue
             _installed[speed_up.name] = []
             _installing.append(speed_up.name)
@@ -1072,6 +642,26 @@ def apply(names: Iterable[str] | None = None) -> tuple[str, ...]:
                 raise
             _installing.pop()
     return active()
+
+
+def _left_out_by_environment() -> frozenset[str] | None:
+    """The speed-ups ``SQSLAB_SPEED`` leaves out; None when it leaves out all of them.
+
+    Unset, empty or ``on``: none left out. ``off`` (or ``0``, ``no``, ``false``): all of them.
+    ``-name1,-name2``: those named, which must be known (a misspelt name would measure nothing).
+    """
+    import os
+
+    setting = os.environ.get("SQSLAB_SPEED", "").strip()
+    if setting.lower() in ("0", "off", "no", "false"):
+        return None
+    if setting.lower() in ("", "on"):
+        return frozenset()
+    items = [item.strip() for item in setting.split(",") if item.strip()]
+    if not all(item.startswith("-") for item in items):
+        raise ValueError(f"SQSLAB_SPEED={setting!r}: expected on, off, or speed-ups to leave out "
+                         "as -name1,-name2")
+    return frozenset(s.name for s in _select(item[1:] for item in items))
 
 
 def _undo(name: str) -> None:

@@ -38,6 +38,10 @@ Usage::
 
     python -m sqslab.tools.bench [--quick] [--rounds N] [--no-notebooks] [--ablation] [--out DIR]
                            [--grading [--grading-args "--learners 10"]]
+
+The module is long because it is one report: its sections (calls, scenarios, fidelity, notebooks,
+explorations) are short functions sharing the alternating rounds, the worker processes and their
+clean stop, and the table and plot writers.
 """
 
 from __future__ import annotations

@@ -5,12 +5,19 @@
 >>> demo = DemoSession(version="naive")
 >>> DemoView(demo)                              # the last line of a cell shows it
 
+Made for a room as much as for a laptop: the controls sit beside the messages and the timeline,
+so all three are on one screen of a projector (1024 x 576 CSS px), in type that follows
+JupyterLab's content size (larger in presentation mode and in ``make demo``'s layout); the
+rarely used controls fold away under "More controls". The look is :mod:`.widget_look`.
+
 The view holds no state of its own beyond which message is selected: every button calls one
 method of the session, and after every action (a button, or a call from another cell) it redraws
 itself from the session, which reads the mock's queues, the effect database, the checker and the
-history. The lifecycle timeline is ``sqslab.views.timeline``'s own picture, drawn with the clock's
-"now" line; hovering a message's row shows that message's history (the text version's line),
-and clicking the message's button selects it: its row is highlighted and its story shown.
+history. The lifecycle timeline is ``sqslab.views.timeline``'s own picture (light and dark), drawn
+with the clock's "now" line; hovering a message's row shows that message's history (the text
+version's line), and clicking the message's button selects it: its row is highlighted and its
+story shown. A lane's crash lists show the crash armed for it, and go back to "no crash" once it
+has fired.
 
 For every learner:
 
@@ -27,7 +34,6 @@ For every learner:
 
 from __future__ import annotations
 
-import base64
 import html
 import itertools
 from typing import Any
@@ -36,20 +42,16 @@ import ipywidgets as w
 
 from ..faults import FAULT_POINTS
 from . import timeline
-from .demo import FAULT_MENU, STATES, VERSIONS, DemoSession, MessageState
+from .cells import after_cell, cell_running
+from .demo import FAULT_MENU, VERSIONS, DemoSession, MessageState
+from .widget_look import CSS, charges_html, colour, state_html
 
 __all__ = ["DemoView", "demo_view"]
 
-_RED = "#B00020"
-_GREEN = "#1B6E3A"
-_GREY = "#5F5F5F"
-_PURPLE = "#5A2D82"
-_ORANGE = "#8A4B00"
-_BLUE = "#0B5394"
-
-#: The colour of each state; the symbol and the word (``sqslab.views.demo.STATES``) carry the meaning.
-_STATE_COLOURS = {"visible": _BLUE, "in_flight": _ORANGE, "delayed": _GREY, "deleted": _GREEN,
-                  "dlq": _PURPLE, "gone": _GREY}
+#: The timeline's size in the widget: it shares the width with the controls, and its text is a
+#: tenth larger than in a notebook (14 px or more), for the back of a room.
+PICTURE_WIDTH = 420
+PICTURE_SCALE = 1.1
 
 _map_ids = itertools.count(1)
 
@@ -59,6 +61,13 @@ def _button(description: str, tooltip: str, handler, *, style: str = "", width: 
                  layout=w.Layout(width=width, min_width="fit-content"))
     b.on_click(lambda _b: handler())
     return b
+
+
+def _line(children: list, name: str = "") -> w.HBox:
+    box = w.HBox(children, layout=w.Layout(flex_flow="row wrap", align_items="center", grid_gap="4px"))
+    if name:
+        box.add_class(name)
+    return box
 
 
 class DemoView:
@@ -73,17 +82,21 @@ class DemoView:
     picture : bool
         Draw the lifecycle timeline (turn off for a faster view on a slow machine).
     dpi : int
-        The timeline's resolution.
+        The timeline's resolution (100: one image pixel per CSS pixel; 200 for a sharper
+        picture of the same size on a high-density screen).
+    width, scale : float
+        The timeline's width in CSS px and its text's size (1: a notebook's).
     """
 
     def __init__(self, session: DemoSession, *, title: str | None = None, picture: bool = True,
-                 dpi: int = 72):
+                 dpi: int = 100, width: float = PICTURE_WIDTH, scale: float = PICTURE_SCALE):
         self.session = session
         self.title = title or "Live demo: one queue, its dead-letter queue, and the consumers"
         self.picture = picture
         self.dpi = dpi
+        self.width, self.scale = width, scale
         self.selected: str | None = None
-        self.last = "Ready. Use the buttons below, or the keyboard: Tab moves between controls, Enter presses."
+        self.last = "Ready. Use the buttons, or the keyboard: Tab moves between controls, Enter presses."
         self._acting = False
         self._pending = False
         self._build()
@@ -94,7 +107,8 @@ class DemoView:
     def _build(self) -> None:
         s = self.session
         self.header = w.HTML()
-        self.status = w.HTML()
+        self.status = w.HTML(layout=w.Layout(width="100%"))
+        self.status.add_class("sqslab-status-box")
         self.help = w.HTML(
             "<small>Keyboard: <kbd>Tab</kbd> / <kbd>Shift</kbd>+<kbd>Tab</kbd> move between controls, "
             "<kbd>Enter</kbd> or <kbd>Space</kbd> presses a button, the arrow keys choose in a list. "
@@ -113,60 +127,63 @@ class DemoView:
                                 tooltip="FIFO: the MessageDeduplicationId a retried send carries",
                                 layout=w.Layout(width="auto"), style={"description_width": "initial"})
         producer = [
-            w.HTML("<b>Producer</b>", layout=w.Layout(width="6em")),
-            _button("Send an order", "send one new order to the queue", lambda: self._send(1), style="primary"),
-            _button("Send 3 orders", "send three new orders to the queue", lambda: self._send(3)),
-            _button('Send a poison order ("20.00")', "an order whose amount is a decimal string: poison to "
+            _button("Send an order", "the producer sends one new order to the queue", lambda: self._send(1),
+                    style="primary"),
+            _button("Send 3 orders", "the producer sends three new orders to the queue", lambda: self._send(3)),
+            _button('Poison ("20.00")', "the producer sends an order whose amount is a decimal string: poison to "
                     "parser version 1, fine for version 2", lambda: self._send(1, poison=True)),
-            self.timeout,
         ]
-        producer += [self.dedup] if s.fifo else [self.delay]
 
         # the clock
-        clock = [w.HTML("<b>Clock</b>", layout=w.Layout(width="6em"))]
+        clock = []
         for seconds in (1, 10, 31):
             clock.append(_button(f"+{seconds} s", f"let {seconds} simulated seconds pass",
                                  lambda n=seconds: self._act(s.advance, n)))
-        clock.append(_button("Jump to the next visible message", "move the clock just past the moment the "
+        clock.append(_button("Next visible", "move the clock just past the moment the "
                              "next message in flight or delayed becomes visible",
                              lambda: self._act(s.advance_to_next)))
 
         # the lanes
-        self.lane_rows = []
-        for ln in s.lanes:
-            row = _LaneRow(self, ln.number)
-            self.lane_rows.append(row)
+        self.lane_rows = [_LaneRow(self, ln.number) for ln in s.lanes]
         everyone = [
-            w.HTML("<b>All lanes</b>", layout=w.Layout(width="6em")),
             _button("Step every running lane", "one step of each running lane, in lane order",
                     lambda: self._act(s.step_all), style="primary"),
-            _button("Run until the queue is empty", "step the running lanes in turn, moving the clock when "
-                    "nothing is visible", lambda: self._act(s.run)),
-            _button("Use the naive consumer everywhere", VERSIONS["naive"], lambda: self._use_everywhere("naive")),
-            _button("Use the idempotent consumer everywhere", VERSIONS["idempotent"],
-                    lambda: self._use_everywhere("idempotent")),
+            _button("Run until empty", "step the running lanes in turn, moving the clock when nothing is "
+                    "visible, until the queue is empty", lambda: self._act(s.run)),
         ]
 
         # the dead-letter queue
         dlq = [
-            w.HTML("<b>DLQ</b>", layout=w.Layout(width="6em")),
-            _button("Deploy the parser fix (v2)", "from now on an amount like \"20.00\" is parsed, not poison",
+            _button("Deploy parser v2", "deploy the parser fix (version 2): from now on an amount like \"20.00\" "
+                    "is parsed, not poison",
                     lambda: self._act(s.deploy_fix)),
             _button("Redrive the DLQ", "StartMessageMoveTask: move every message of the dead-letter queue "
                     "back to the queue", lambda: self._act(s.redrive), style="warning"),
         ]
 
+        # what a demo seldom needs, folded away
+        more = [self.timeout, self.dedup if s.fifo else self.delay,
+                *[r.version for r in self.lane_rows],
+                _button("Use the naive consumer everywhere", VERSIONS["naive"], lambda: self._use_everywhere("naive")),
+                _button("Use the idempotent consumer everywhere", VERSIONS["idempotent"],
+                        lambda: self._use_everywhere("idempotent"))]
+        self.more = w.VBox([_line([c]) for c in more], layout=w.Layout(display="none"))
+        self.more_toggle = w.ToggleButton(value=False, description="More controls",
+                                          tooltip="the producer's retry and delay, and one consumer for every lane",
+                                          layout=w.Layout(width="auto"))
+        self.more_toggle.observe(self._more_changed, names="value")
+
         # the messages
-        self.grid = w.GridBox(layout=w.Layout(grid_template_columns="minmax(9em, max-content) 1fr 6em 13em",
-                                              grid_gap="2px 12px", align_items="center"))
+        self.grid = w.GridBox(layout=w.Layout(grid_template_columns="minmax(6em, max-content) minmax(0, 1fr) "
+                                              "max-content max-content", grid_gap="1px 10px", align_items="center"))
         self._message_buttons: list[w.Button] = []
         self._message_cells: list[tuple[w.HTML, w.HTML, w.HTML]] = []
         self._shown: list[str] = []
-        self._grid_header = [w.HTML(f"<b>{h}</b>") for h in
-                             ("Message (press: its history)", "State", "Receives", "Charges of its order")]
+        self._grid_header = [w.HTML(f"<b>{h}</b>") for h in ("Message", "State", "Receives", "Charges")]
         self.details = w.HTML()
         self.checker = w.HTML()
         self.timeline = w.HTML()
+        self.timeline.add_class("sqslab-timeline-box")
         self.as_text = w.ToggleButton(value=False, description="Show the timeline as text",
                                       tooltip="the text version of the timeline: every message's lifecycle",
                                       layout=w.Layout(width="auto"))
@@ -174,19 +191,25 @@ class DemoView:
         self.timeline_text = w.HTML()
         self.log = w.HTML()
 
-        line = lambda children: w.HBox(children, layout=w.Layout(flex_flow="row wrap", align_items="center",
-                                                                  grid_gap="4px"))
+        controls = w.VBox([_line(producer, "sqslab-group"), _line(clock, "sqslab-group"),
+                           *[r.box for r in self.lane_rows], _line(everyone, "sqslab-group"),
+                           _line(dlq + [self.more_toggle], "sqslab-group"), self.more],
+                          layout=w.Layout(grid_gap="4px"))
+        controls.add_class("sqslab-controls")
+        view = w.VBox([self.grid, self.checker, self.timeline], layout=w.Layout(grid_gap="4px"))
+        view.add_class("sqslab-view")
+        columns = w.Box([controls, view])
+        columns.add_class("sqslab-columns")
         self.widget = w.VBox([
-            self.header, self.status,
-            line(producer), line(clock),
-            w.VBox([r.box for r in self.lane_rows]),
-            line(everyone), line(dlq),
-            w.HTML("<b>Messages</b>"), self.grid, self.details, self.checker,
-            w.HTML("<b>Lifecycle timeline</b>"), self.timeline,
+            w.HTML(CSS), self.header, self.status, columns, self.details,
             self.as_text, self.timeline_text,
             w.HTML("<b>What happened</b>"), self.log, self.help,
-        ], layout=w.Layout(border="1px solid #bbbbbb", padding="8px", grid_gap="6px"))
+        ], layout=w.Layout(border="1px solid var(--jp-border-color1, #bbbbbb)", padding="6px 8px", grid_gap="4px"))
         self.widget.add_class("sqslab-demo")
+
+    def _more_changed(self, change: dict) -> None:
+        self.more.layout.display = "flex" if change["new"] else "none"
+        self.more_toggle.description = "Fewer controls" if change["new"] else "More controls"
 
     # -- actions -------------------------------------------------------------------------------------
     def _act(self, method, *args: Any, **kw: Any) -> None:
@@ -205,10 +228,10 @@ class DemoView:
         if self._acting:
             return
         self.last = self.session.log[-1].split("  ", 1)[-1] if self.session.log else self.last
-        if _cell_running():
+        if cell_running():
             if not self._pending:
                 self._pending = True
-                _after_cell(self._redraw_pending)
+                after_cell(self._redraw_pending)
         else:
             self.refresh()
 
@@ -243,24 +266,23 @@ class DemoView:
         s = self.session
         messages = s.messages()
         c = s.queue_counts()
+        settings = (f"visibility timeout {s.visibility_timeout} s, maxReceiveCount {s.max_receive_count}"
+                    + (f", each job takes {s.work_seconds:g} s" if s.work_seconds else ""))
         self.header.value = (
-            f"<h3 style='margin:0'>{html.escape(self.title)}</h3>"
-            f"<div>Clock: <b>t = {s.now():g} s</b> &nbsp;·&nbsp; queue <code>{html.escape(s.queue.name)}</code>: "
-            f"{c['visible']} visible, {c['in_flight']} in flight, {c['delayed']} delayed &nbsp;·&nbsp; "
-            f"DLQ: {c['dlq']} &nbsp;·&nbsp; visibility timeout {s.visibility_timeout} s, "
-            f"maxReceiveCount {s.max_receive_count}"
-            + (f", each job takes {s.work_seconds:g} s" if s.work_seconds else "") + "</div>")
-        self.status.value = (f"<div role='status' style='padding:2px 4px;background:#F2F2F2'>"
+            f"<div class='sqslab-head' title='queue {html.escape(s.queue.name, quote=True)}: "
+            f"{html.escape(settings, quote=True)}'><h2>{html.escape(self.title)}</h2> · "
+            f"<b>t = {s.now():g} s</b> · queue: {c['visible']} visible, {c['in_flight']} in flight, "
+            f"{c['delayed']} delayed · <span style='white-space:nowrap'>DLQ: {c['dlq']}</span></div>")
+        self.status.value = (f"<div role='status' class='sqslab-status' title='{html.escape(self.last, quote=True)}'>"
                              f"<b>Last:</b> {html.escape(self.last)}</div>")
-        keys = [m.key for m in messages if m.key]
+        keys = list(dict.fromkeys(m.key for m in messages if m.key))
         for row in self.lane_rows:
-            row.refresh(list(dict.fromkeys(keys)))
+            row.refresh(keys)
         self._refresh_grid(messages)
         self._refresh_details(messages)
-        summary = s.summary()
-        colour = _RED if summary.startswith("✗") else _GREEN
-        self.checker.value = (f"<div style='color:{colour};font-weight:bold'>Checker (the grader's): "
-                              f"{html.escape(summary)}</div>")
+        summary = s.summary(short=True)
+        self.checker.value = ("<div>" + colour("red" if summary.startswith("✗") else "green",
+                                               f"Checker: {summary}", bold=True) + "</div>")
         self._refresh_timeline(messages)
         self.log.value = "<ol style='margin:0;padding-left:1.6em' reversed>" + "".join(
             f"<li><small>{html.escape(line)}</small></li>" for line in reversed(s.log[-6:])) + "</ol>"
@@ -278,11 +300,9 @@ class DemoView:
             b.description = ("▶ " if chosen else "") + m.label
             b.button_style = "info" if chosen else ""
             b.tooltip = m.story
-            symbol, _ = STATES[m.state]
-            state.value = (f"<span style='color:{_STATE_COLOURS[m.state]}'>{symbol}</span> "
-                           f"{html.escape(m.state_words())}")
+            state.value = state_html(m)
             receives.value = f"{m.receives}"
-            charges.value = _charges_html(m)
+            charges.value = charges_html(m)
         children: list[Any] = list(self._grid_header)
         for b, cells in zip(self._message_buttons[:len(messages)], self._message_cells):
             children += [b, *cells]
@@ -298,7 +318,7 @@ class DemoView:
                                   "and to highlight its row in the timeline.</small>")
             return
         lines = "".join(f"<li>{html.escape(part.strip())}</li>" for part in m.story.split(":", 1)[-1].split(";"))
-        self.details.value = (f"<div style='border-left:4px solid {_BLUE};padding-left:6px'>"
+        self.details.value = (f"<div style='border-left:4px solid var(--jp-brand-color1, #1976d2);padding-left:6px'>"
                               f"<b>{html.escape(m.label)}</b>: {html.escape(m.describe().split(': ', 1)[1])}"
                               f"<ol style='margin:2px 0'>{lines}</ol></div>")
 
@@ -306,14 +326,23 @@ class DemoView:
         s = self.session
         history = s.history
         text = timeline.text(history)
-        self.timeline_text.value = (f"<pre style='white-space:pre-wrap;font-size:85%'>{html.escape(text)}</pre>"
-                                    if self.as_text.value else "")
+        self.timeline_text.value = (f"<pre style='white-space:pre-wrap;word-break:normal;font-size:85%'>"
+                                    f"{html.escape(text)}</pre>" if self.as_text.value else "")
         self.as_text.description = "Hide the timeline as text" if self.as_text.value else "Show the timeline as text"
         if not self.picture:
             self.timeline.value = ""
             return
-        pic = timeline.picture(history, dpi=self.dpi, now=s.now(),
-                               highlight=[self.selected] if self.selected else None)
+        # The picture and its key apart, so the picture fits beside the controls in a room; a run
+        # too crowded for the text a tenth larger gets the laptop's size (12 px) rather than a
+        # picture shown shrunk.
+        kw = dict(dpi=self.dpi, dark=True, width=self.width, now=s.now(), compact=True,
+                  highlight=[self.selected] if self.selected else None)
+        scale = self.scale
+        pic = timeline.picture(history, scale=scale, part="plot", **kw)
+        if pic.width > self.width and scale > 1.0:
+            scale = 1.0
+            pic = timeline.picture(history, scale=scale, part="plot", **kw)
+        key = timeline.picture(history, scale=scale, part="legend", key_width=self.width, **kw)
         alt = timeline.alt_text(history) + f" The clock shows t={s.now():g} s."
         if self.selected:
             label = next((m.label for m in messages if m.ident == self.selected), self.selected)
@@ -325,12 +354,12 @@ class DemoView:
             f'title="{html.escape(stories[ident].text, quote=True)}" '
             f'alt="{html.escape(stories[ident].text, quote=True)}">'
             for ident, (top, bottom) in pic.rows.items() if ident in stories)
-        png = base64.b64encode(pic.png).decode("ascii")
-        # Shown at its own size: the image map's coordinates are the PNG's pixels.
-        self.timeline.value = (
-            f'<div style="overflow-x:auto"><img class="sqslab-demo-timeline" src="data:image/png;base64,{png}" '
-            f'alt="{html.escape(alt, quote=True)}" usemap="#{name}" width="{pic.width}" height="{pic.height}" '
-            f'style="max-width:none"><map name="{name}">{areas}</map></div>')
+        # The image map's coordinates are the PNG's pixels: the picture is made to fit its column,
+        # so it is shown at (or very near) its own size.
+        key_alt = "Key to the timeline: " + "; ".join(key.legend) + "."
+        self.timeline.value = (pic.html(alt, img_class="sqslab-demo-timeline", img_attrs=f'usemap="#{name}"')
+                               + f'<map name="{name}">{areas}</map>'
+                               + key.html(key_alt, img_class="sqslab-demo-key"))
 
     # -- for tests and notebooks ------------------------------------------------------------------------
     def controls(self) -> list[w.DOMWidget]:
@@ -381,19 +410,20 @@ class _LaneRow:
                                   layout=w.Layout(width="auto"), style={"description_width": "initial"})
         self.version.observe(self._version_changed, names="value")
         self.point = w.Dropdown(options=[("no crash", "")] + [(p, p) for p in FAULT_MENU], value="",
-                                description="Crash at", tooltip="a fault point of the bench: " + "; ".join(
+                                description="Crash", tooltip="a fault point of the bench: " + "; ".join(
                                     f"{p}: {FAULT_POINTS[p].description}" for p in FAULT_MENU),
                                 layout=w.Layout(width="auto"), style={"description_width": "initial"})
         self.message = w.Dropdown(options=[("any message", "")], value="", description="for",
                                   tooltip="the order whose handling the fault hits",
                                   layout=w.Layout(width="auto"), style={"description_width": "initial"})
-        self.arm = _button(f"Arm the crash for lane {number}", f"lane {number}'s consumer meets the chosen "
+        self.arm = _button(f"Arm lane {number}'s crash", f"lane {number}'s consumer meets the chosen "
                            "fault point (for the chosen message) in its next steps; 'no crash' disarms",
                            self._arm, style="danger")
-        self.box = w.VBox([self.words, w.HBox([self.toggle, self.step, self.version, self.point, self.message,
-                                               self.arm],
-                                              layout=w.Layout(flex_flow="row wrap", grid_gap="4px"))],
-                          layout=w.Layout(border_left="4px solid #dddddd", padding="0 0 0 6px"))
+        self._shown_crash: tuple[str, int | None] | None = None
+        self.words.add_class("sqslab-lane-words")
+        self.box = w.VBox([self.words, _line([self.toggle, self.step, self.arm]), _line([self.point, self.message])],
+                          layout=w.Layout(grid_gap="2px"))
+        self.box.add_class("sqslab-group")
 
     def _version_changed(self, change: dict) -> None:
         if change["new"] != self.view.session.lane(self.number).version:
@@ -410,14 +440,13 @@ class _LaneRow:
         s = self.view.session
         ln = s.lane(self.number)
         if ln.running:
-            mark, colour = "▶ running", _GREEN
+            mark, tone = "▶ running", "green"
         elif "died" in ln.last:
-            mark, colour = "✗ died", _RED
+            mark, tone = "✗ died", "red"
         else:
-            mark, colour = "■ stopped", _GREY
+            mark, tone = "■ stopped", "grey"
         words = s.lane_words(ln).split(": ", 1)[1].removeprefix("stopped ")
-        self.words.value = (f"<b>Lane {self.number}</b> <span style='color:{colour};font-weight:bold'>{mark}</span>"
-                            f" — {html.escape(words)}")
+        self.words.value = f"<b>Lane {self.number}</b> {colour(tone, mark, bold=True)} — {html.escape(words)}"
         self.toggle.description = f"Stop lane {self.number}" if ln.running else f"Start lane {self.number}"
         if self.version.value != ln.version:
             self.version.value = ln.version
@@ -426,70 +455,17 @@ class _LaneRow:
             keep = self.message.value
             self.message.options = options
             self.message.value = keep if keep in keys else ""
-
-
-# -- knowing when a notebook cell is running ------------------------------------------------------
-_cell = {"running": False, "after": [], "hooked": False}
-
-
-def _cell_running() -> bool:
-    """True while IPython runs a cell (so the view can wait for its end to redraw)."""
-    _hook_ipython()
-    return _cell["running"]
-
-
-def _after_cell(callback) -> None:
-    _cell["after"].append(callback)
-
-
-def _hook_ipython() -> None:
-    if _cell["hooked"]:
-        return
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - ipywidgets needs IPython
-        return
-    shell = get_ipython()
-    if shell is None:
-        return
-    _cell["hooked"] = True
-
-    def pre_run_cell(*_: Any) -> None:
-        _cell["running"] = True
-
-    def post_run_cell(*_: Any) -> None:
-        _cell["running"] = False
-        callbacks, _cell["after"] = _cell["after"], []
-        for callback in callbacks:
-            callback()
-
-    shell.events.register("pre_run_cell", pre_run_cell)
-    shell.events.register("post_run_cell", post_run_cell)
-    # The cell that creates the first view is already running when the hooks go in.
-    _cell["running"] = getattr(shell, "execution_count", None) is not None and _in_a_cell(shell)
-
-
-def _in_a_cell(shell: Any) -> bool:
-    import sys
-
-    frame = sys._getframe()
-    while frame is not None:
-        if frame.f_code.co_name in ("run_cell", "run_cell_async", "run_code"):
-            return True
-        frame = frame.f_back
-    return False
-
-
-def _charges_html(m: MessageState) -> str:
-    if m.verdict == "twice":
-        return (f"<span style='color:{_RED};font-weight:bold'>✗ {m.effects} — TWICE</span>")
-    if m.verdict == "lost":
-        return f"<span style='color:{_RED};font-weight:bold'>✗ {m.effects} — LOST</span>"
-    if m.verdict == "once":
-        return f"<span style='color:{_GREEN}'>✓ 1 — once</span>"
-    if m.verdict == "unkeyed":
-        return f"<span style='color:{_GREY}'>? no order id</span>"
-    return f"<span style='color:{_GREY}'>… 0 — not yet</span>"
+        # The crash lists show the crash armed for the lane; once it has fired (or was disarmed)
+        # they go back to "no crash", so they never show a crash that is no longer coming.
+        if ln.crash != self._shown_crash:
+            if ln.crash is None:
+                self.point.value, self.message.value = "", ""
+            else:
+                point, position = ln.crash
+                self.point.value = point
+                label = s._label_of(position) if position is not None else ""
+                self.message.value = label if label in keys else ""
+            self._shown_crash = ln.crash
 
 
 def demo_view(**session: Any) -> DemoView:

@@ -27,158 +27,32 @@ do), so a lease that runs out mid-work is taken by the next lane at once.
 >>> demo.send(3); demo.crash(1, "effect_committed", "order-2")    # doctest: +SKIP
 >>> demo.step(1); demo.advance(31); demo.start(1); demo.step(1)   # doctest: +SKIP
 >>> print(demo.text())                                            # doctest: +SKIP
+
+The module is long because it is one class with a method per button of the demo: keeping them
+together keeps the widget's controls and what they do side by side.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+import re
 from typing import Any, Callable
 
-from ..check import Verdict, check
-from ..exceptions import LabError
-from ..faults import DEFAULT_POINTS, FAULT_POINTS, Fault
-from ..lab import Lab, Queue, current_lab
-from ..lessons.dlq import operator_client, parse_order_v1, parse_order_v2
-from ..lessons.heartbeat import process_clock
-from ..moto.backend import PAST_BOUNDARY
-from ..scenario import Process, lab_of, start_process, step_process
-from . import timeline
+from ...check import Verdict, check
+from ...exceptions import LabError
+from ...faults import FAULT_POINTS, Fault
+from ...lab import Lab, Queue, current_lab
+from ...lessons.dlq import operator_client
+from ...lessons.heartbeat import process_clock
+from ...moto.backend import PAST_BOUNDARY
+from ...scenario import start_process, step_process
+from .. import timeline
+from .consumers import CONSUMERS
+from .state import FAULT_MENU, VERSIONS, Lane, MessageState
+from .words import arming, tell
 
-__all__ = ["DemoSession", "Lane", "MessageState", "VERSIONS", "STATES", "FAULT_MENU"]
-
-#: The consumer versions a lane can run, with what each one teaches.
-VERSIONS: dict[str, str] = {
-    "naive": "lesson 1: receive, charge, delete; a crash between the charge and the delete charges twice",
-    "delete_first": "lesson 1's tempting fix: delete, then charge; a crash in between loses the order",
-    "idempotent": "lesson 2: records the order's key in the charge's own transaction; charges once",
-    "heartbeat": "lesson 4: extends the visibility timeout while the work runs; no second consumer gets it",
-}
-
-#: What a message can be doing, with the word and the symbol a view shows for it (never colour alone).
-STATES: dict[str, tuple[str, str]] = {
-    "visible": ("●", "visible"),
-    "in_flight": ("◐", "in flight"),
-    "delayed": ("◷", "delayed"),
-    "deleted": ("✓", "deleted"),
-    "dlq": ("▼", "in the DLQ"),
-    "gone": ("○", "gone"),
-}
-
-#: The fault points a lane can be crashed at, in the order a message meets them.
-FAULT_MENU: tuple[str, ...] = DEFAULT_POINTS
-
-
-@dataclass
-class Lane:
-    """One consumer slot of the demo: the process running in it (if any) and what it runs.
-
-    Attributes
-    ----------
-    number : int
-        1, 2, ...
-    version : str
-        A key of :data:`VERSIONS`.
-    process : Process or None
-        The consumer process running in the lane; None while the lane is stopped.
-    crash : tuple or None
-        ``(point, message position or None)``: the fault armed for this lane until it fires.
-    last : str
-        What the lane did last, as a sentence.
-    """
-
-    number: int
-    version: str
-    process: Process | None = None
-    crash: tuple[str, int | None] | None = None
-    last: str = "stopped"
-    busy: bool = False
-    _armed: Fault | None = field(default=None, repr=False)
-
-    @property
-    def running(self) -> bool:
-        """True while a consumer process runs in the lane."""
-        return self.process is not None
-
-    @property
-    def name(self) -> str:
-        """``"lane 1"``."""
-        return f"lane {self.number}"
-
-
-@dataclass(frozen=True)
-class MessageState:
-    """Where one message is now, and how many times its order was charged.
-
-    Attributes
-    ----------
-    ident, label, key : str
-        The message's row in the timeline (:class:`sqslab.views.timeline.Story`).
-    message_id : str or None
-        Its MessageId now (a redrive gives it a new one).
-    state : str
-        A key of :data:`STATES`.
-    seconds_left : float or None
-        In flight: until its lease runs out; delayed: until it becomes visible.
-    holder : str or None
-        In flight: the consumer process holding it.
-    receives : int
-        How many times it was received (its ApproximateReceiveCount).
-    effects : int
-        Committed charges of its order, read from the effect database.
-    verdict : str
-        ``"once"``, ``"twice"`` (charged more than once), ``"lost"`` (never charged and gone),
-        ``"waiting"`` (not charged yet, still somewhere) or ``"unkeyed"`` (no order id).
-    story : str
-        Its line of the timeline's text version.
-    """
-
-    ident: str
-    label: str
-    key: str | None
-    message_id: str | None
-    state: str
-    seconds_left: float | None
-    holder: str | None
-    receives: int
-    effects: int
-    verdict: str
-    story: str
-
-    @property
-    def bad(self) -> bool:
-        """True when the checker would fail this message: charged twice, or lost."""
-        return self.verdict in ("twice", "lost")
-
-    def state_words(self) -> str:
-        """The state in words, e.g. ``"in flight, held by consumer-1, 12 s left"``."""
-        words = STATES[self.state][1]
-        if self.state == "in_flight":
-            holder = f", held by {self.holder}" if self.holder else ""
-            return f"{words}{holder}, {_seconds(self.seconds_left)} left"
-        if self.state == "delayed":
-            return f"{words}, visible in {_seconds(self.seconds_left)}"
-        return words
-
-    def count_words(self) -> str:
-        """The charge count in words, e.g. ``"charged 2 times: TWICE"``."""
-        n = self.effects
-        times = f"charged {n} time{'s' * (n != 1)}"
-        return {"twice": f"{times}: TWICE", "lost": f"{times}: LOST", "once": f"{times}: once",
-                "waiting": "not charged yet", "unkeyed": "no order id"}[self.verdict]
-
-    def describe(self) -> str:
-        """One line for the text version: ``order-2: in flight, ...; charged 1 time: once``."""
-        return f"{self.label}: {self.state_words()}; {self.count_words()}"
-
-
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return "?"
-    value = max(value, 0.0)
-    return f"{value:.0f} s" if value >= 10 or value == int(value) else f"{value:.1f} s"
-
+__all__ = ["DemoSession"]
 
 class DemoSession:
     """A queue with a dead-letter queue, consumer lanes and a producer, driven by hand.
@@ -416,10 +290,9 @@ class DemoSession:
         self._disarm(ln)
         ln.crash = (point, position)
         self._rearm(ln)
-        target = "any message" if position is None else self._label_of(position)
-        verb = "dies" if FAULT_POINTS[point].fatal else "meets the fault"
-        return self._done(f"{ln.name}: armed {point} for {target}: its consumer {verb} there "
-                          f"({FAULT_POINTS[point].description})")
+        target = "the next message" if position is None else self._label_of(position)
+        return self._done(f"{ln.name}: armed {point}: its consumer "
+                          f"{arming(point, target, FAULT_POINTS[point].description)}")
 
     def cancel_crash(self, lane: int | Lane) -> str:
         """Disarm ``lane``'s fault, if it has not fired."""
@@ -510,7 +383,7 @@ class DemoSession:
 
     def _step(self, ln: Lane) -> bool:
         p = ln.process
-        consumer = _CONSUMERS[ln.version]
+        consumer = CONSUMERS[ln.version]
         poll = None
         if self.rivals and self._depth == 0 and self.work_seconds > 0:
             poll = self.clock.every(1.0, self._others_poll, name="demo-lanes")
@@ -694,12 +567,17 @@ class DemoSession:
         counts["dlq"] = len(self._snapshot(self.dlq)["messages"])
         return counts
 
-    def summary(self) -> str:
-        """One sentence: is anything charged twice or lost so far (the checker's words)?"""
+    def summary(self, short: bool = False) -> str:
+        """One sentence: is anything charged twice or lost so far (the checker's words)?
+
+        ``short`` leaves out the queue's counts (a view that shows them already)."""
         verdict = self.verdict()
         bad = [p for p in verdict.problems if p.kind in ("duplicate", "lost")]
         if bad:
-            return "✗ " + "; ".join(p.summary for p in bad)
+            said = [re.sub(r" \(expected [^)]*\)$", "", p.summary) if short else p.summary for p in bad]
+            return "✗ " + "; ".join(said)
+        if short:
+            return "✓ so far: no order charged twice, none lost"
         c = self.queue_counts()
         waiting = c["visible"] + c["in_flight"] + c["delayed"]
         return (f"✓ so far: no order charged twice, none lost ({waiting} message(s) in the queue, "
@@ -735,7 +613,7 @@ class DemoSession:
 
     def _story_since(self, mark: int, lane: Lane | None) -> str:
         events = [e for e in self.history.since(mark) if e.kind != "clock"]
-        body = _tell(events)
+        body = tell(events)
         if not body:
             body = "nothing to receive" if lane else "nothing happened"
         return (f"{lane.name}: " if lane else "") + body
@@ -768,155 +646,3 @@ class DemoSession:
         self.close()
 
 
-def _phrase(e: Any) -> tuple[str, str | None] | None:
-    """``(verb, object)`` for one event of a step's story, or None to leave it out."""
-    d, key = e.detail, e.key or (e.message_id[:8] if e.message_id else None)
-    if e.kind == "send":
-        return ("sent", key) if d.get("delivered", True) else ("sent again, deduplicated (not delivered):", key)
-    if e.kind == "receive":
-        return "received", key
-    if e.kind == "effect":
-        return "charged", key
-    if e.kind == "rollback":
-        return "rolled back the uncommitted charge of", ", ".join(d.get("effects", [])) or key
-    if e.kind == "delete":
-        if d.get("applied", True):
-            return "deleted", key
-        return "tried to delete (stale receipt handle: SQS kept it)", key
-    if e.kind == "visibility":
-        if not d.get("ok", True):
-            return f"failed to change the visibility ({d.get('error')}) of", key
-        return ("released", key) if d.get("timeout") == 0 else ("extended the lease of", key)
-    if e.kind == "fault":
-        return f"met the fault {d.get('point')} on", key
-    if e.kind == "crash":
-        return f"CRASHED at {d.get('point') or d.get('error')}", None
-    if e.kind in ("start", "stop"):
-        return ("started" if e.kind == "start" else "stopped"), None
-    if e.kind == "dlq_move":
-        return "moved to the DLQ:", key
-    if e.kind == "move_task":
-        return "redrove back to the queue:", key
-    if e.kind == "note" and d.get("text"):
-        return d["text"], None
-    return None
-
-
-def _tell(events: list) -> str:
-    """A step's events as one sentence: ``consumer-1 received order-1, order-2; charged order-1; ...``."""
-    groups: list[list] = []  # [actor, verb, [objects]]
-    for e in events:
-        phrase = _phrase(e)
-        if phrase is None:
-            continue
-        verb, obj = phrase
-        if groups and groups[-1][0] == e.actor and groups[-1][1] == verb and obj is not None:
-            groups[-1][2].append(obj)
-        else:
-            groups.append([e.actor, verb, [obj] if obj is not None else []])
-    parts, actor = [], None
-    for who, verb, objects in groups:
-        names: list[str] = []
-        for obj in objects:  # "order-1 x8" rather than eight times the same word
-            if names and names[-1].split(" ×")[0] == obj:
-                n = int(names[-1].split(" ×")[1]) + 1 if " ×" in names[-1] else 2
-                names[-1] = f"{obj} ×{n}"
-            else:
-                names.append(obj)
-        text = verb + (" " + ", ".join(names) if names else "")
-        parts.append(text if who == actor else f"{who} {text}")
-        actor = who
-    return "; ".join(parts)
-
-
-# -- the consumer versions ------------------------------------------------------------------------
-def _receive(p: Process, n: int = 10) -> list[dict]:
-    # A long poll, as the course's consumers make; a lane stepped while nothing is visible does not
-    # wait (the instructor moves the clock).
-    return p.sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=n,
-                                 WaitTimeSeconds=lab_of(p).long_poll_wait(p.queue_url),
-                                 MessageSystemAttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
-
-
-def _work(demo: DemoSession, p: Process, body: str) -> str:
-    """The business work before the charge: time passes, the order is parsed; returns its id."""
-    if demo.work_seconds:
-        p.clock.advance(demo.work_seconds)
-    order = (parse_order_v2 if demo.fixed_parser else parse_order_v1)(body)  # InvalidOrder: poison
-    return order["order_id"]
-
-
-def naive(demo: DemoSession, p: Process) -> None:
-    """Lesson 1: receive up to 10, charge each and commit, then delete it; leave failures."""
-    for m in _receive(p):
-        try:
-            key = _work(demo, p, m["Body"])
-            p.db.apply_effect(key, "charge")
-            p.db.commit()
-        except Exception:
-            p.db.rollback()
-            continue  # not deleted: SQS delivers it again after its visibility timeout
-        p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
-
-
-def delete_first(demo: DemoSession, p: Process) -> None:
-    """Lesson 1's tempting fix: delete first, then charge (a crash in between loses the order)."""
-    for m in _receive(p):
-        p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
-        try:
-            key = _work(demo, p, m["Body"])
-            p.db.apply_effect(key, "charge")
-            p.db.commit()
-        except Exception:
-            p.db.rollback()
-
-
-def idempotent(demo: DemoSession, p: Process) -> None:
-    """Lesson 2: the key's record and the charge in one transaction; delete after the commit."""
-    p.db.execute("CREATE TABLE IF NOT EXISTS processed (key TEXT PRIMARY KEY)")
-    p.db.commit()
-    for m in _receive(p):
-        try:
-            key = _work(demo, p, m["Body"])
-            with p.db:  # one transaction: the record and the charge commit together, or not at all
-                new = p.db.execute("INSERT OR IGNORE INTO processed (key) VALUES (?)", (key,)).rowcount
-                if new:
-                    p.db.apply_effect(key, "charge")
-        except Exception:
-            continue  # nothing committed: leave it for a later delivery
-        p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
-
-
-def heartbeat(demo: DemoSession, p: Process) -> None:
-    """Lesson 4: one message at a time, its lease extended every timeout/2 while the work runs."""
-    from botocore.exceptions import ClientError
-
-    timeout = demo.visibility_timeout
-    for m in _receive(p, 1):
-        handle = m["ReceiptHandle"]
-
-        def beat() -> None:
-            try:
-                p.sqs.change_message_visibility(QueueUrl=p.queue_url, ReceiptHandle=handle,
-                                                VisibilityTimeout=timeout)
-            except ClientError:
-                timer.cancel()  # the lease is lost: stop beating
-
-        timer = p.clock.every(max(timeout / 2, 1), beat, name="heartbeat")
-        try:
-            key = _work(demo, p, m["Body"])
-            p.db.apply_effect(key, "charge")
-            p.db.commit()
-        except Exception:
-            timer.cancel()  # first: a late beat would hide the released message again
-            p.db.rollback()
-            p.sqs.change_message_visibility(QueueUrl=p.queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
-            continue
-        finally:
-            timer.cancel()  # however the work ended (lesson 4)
-        p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=handle)
-
-
-_CONSUMERS: dict[str, Callable[[DemoSession, Process], None]] = {
-    "naive": naive, "delete_first": delete_first, "idempotent": idempotent, "heartbeat": heartbeat,
-}
