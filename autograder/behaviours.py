@@ -316,16 +316,19 @@ BEHAVIOURS: dict[str, tuple[str, str]] = {
     # 05_dlq_redrive
     "redrive_policy_gives_every_retry": (
         "The redrive policy gives every retry",
-        "maxReceiveCount counts retries: it counts deliveries in all, so each message loses its last "
-        "retry."),
+        "maxReceiveCount counts retries, or 1 is fine for no retries: it counts receives in all, and AWS "
+        "advises at least 2, since a lost response counts too."),
     "classifies_poison_and_retryable_failures": (
         "Tells poison from retryable failures",
         "If it failed once it will fail again: transient failures (an outage, a throttled call) are "
         "taken for poison."),
-    "charge_order_charges_each_order_once": (
-        "charge_order charges each order once",
-        "Messages in the DLQ never succeeded, so replaying them is safe: without a record of charged "
-        "orders a replay charges twice."),
+    "consume_with_dlq_returns_what_it_finished_and_carries_on": (
+        "consume_with_dlq returns what it finished and carries on",
+        "One failure ends the step, or a failed message counts as done: the others of the batch wait, "
+        "and the count lies."),
+    "retried_message_is_deleted_once_it_succeeds": (
+        "A retried message is deleted once it succeeds",
+        "A message that failed once is settled: its successful retry is not deleted, so it comes back."),
     "poison_reaches_the_dlq_quickly": (
         "Poison reaches the DLQ quickly",
         "A message that can never succeed is garbage, delete it: it never reaches the DLQ, and there "
@@ -336,33 +339,46 @@ BEHAVIOURS: dict[str, tuple[str, str]] = {
         "the DLQ."),
     "never_charges_twice_or_loses_an_order_under_crashes": (
         "No double charge or lost order under crashes",
-        "A DLQ makes the consumer safe: the consumer itself must still be idempotent and delete only "
-        "finished work."),
+        "A DLQ makes the consumer safe: the consumer itself must still delete only finished work."),
     "redrive_moves_the_dlq_back_to_its_source_queue": (
         "The redrive moves the DLQ back to its source",
-        "SourceArn is the source queue (it is the DLQ), or a finished move task still has its "
-        "TaskHandle."),
+        "SourceArn is the source queue (it is the DLQ), StartMessageMoveTask's return means done (the "
+        "task is asynchronous), or a finished task still has its TaskHandle."),
     "fix_and_redrive_charges_every_order_once": (
         "Fix and redrive charges every order once",
         "The redrive fixes it: only a fixed, idempotent consumer makes the replay harmless."),
     "replaying_twice_is_harmless": (
         "Replaying twice is harmless",
-        "A replay happens once: without idempotency a second replay charges the customer again."),
+        "A replay happens once: run again, the script must find the DLQ empty and move nothing twice."),
+    "redrive_can_be_killed_and_run_again": (
+        "The redrive can be killed and run again",
+        "An operator's script runs to its end: killed between its steps and run again, it starts a second "
+        "task, deletes before it sends, or waits for nothing."),
     "dlq_alarm_goes_off_when_a_message_is_dead_lettered": (
         "The DLQ alarm goes off",
         "Alarm on NumberOfMessagesSent: messages SQS moves to the DLQ are not counted as sent, so "
         "the alarm never fires. Watch the DLQ's depth."),
     "dlq_alarm_stays_quiet_while_the_dlq_is_empty": (
         "The DLQ alarm stays quiet while the DLQ is empty",
-        "Watch the queue the consumers read: its depth is ordinary traffic, and the alarm cries wolf."),
+        "Watch the queue the consumers read: its depth is ordinary traffic, and the alarm cries wolf. Or "
+        "an idle DLQ always reports 0: it may publish no data, and the default leaves the alarm unsure."),
+    "concept_max_receive_count": (
+        "Concept: maxReceiveCount counts receives",
+        "A message is dead-lettered only after it failed: SQS counts receives, even one whose response "
+        "was lost, so 1 dead-letters healthy messages."),
+    "concept_dlq_clock": (
+        "Concept: a DLQ message's clock keeps running",
+        "The move to the DLQ restarts a message's retention, and the age metric says how old it is: on a "
+        "standard queue neither holds."),
+    "concept_killed_redrive": (
+        "Concept: a move task outlives the script",
+        "The move stops when the script dies, or a second task can start beside it: it runs on in SQS, "
+        "one per queue."),
+    "concept_outage": (
+        "Concept: an outage is not poison",
+        "Handing a failed message back at once is free: each receive counts, so good orders reach the "
+        "DLQ within a second."),
     # 06_capstone
-    "charge_once_charges_an_order_once": (
-        "charge_once charges an order once",
-        "With a heartbeat and careful deletes nothing is delivered twice: the charge still needs a "
-        "record of it."),
-    "charge_once_keeps_nothing_of_a_failed_attempt": (
-        "charge_once keeps nothing of a failed attempt",
-        "Mark the order processed first: when the charge fails, it is marked done and never charged."),
     "lambda_reports_failed_messages_by_message_id": (
         "Lambda's report names the failed messages by messageId",
         "itemIdentifier is the receipt handle (it is the messageId), or after the first failure every "
@@ -376,18 +392,26 @@ BEHAVIOURS: dict[str, tuple[str, str]] = {
         "Lambda runs each batch once: SQS may deliver it again, and the charge must be idempotent."),
     "consume_batch_takes_ten_at_a_time": (
         "Takes ten messages at a time",
-        "One message per receive is enough: MaxNumberOfMessages defaults to 1."),
+        "One message per receive is enough, or one delete call per message: MaxNumberOfMessages "
+        "defaults to 1, and the batch delete is the point."),
     "heartbeat_keeps_every_message_of_the_batch_hidden": (
         "The heartbeat keeps every message of the batch hidden",
-        "Lesson 4's one-message heartbeat carried over: only the first message's lease is renewed, or a "
-        "visibility timeout for ten jobs is set once instead."),
+        "Lesson 4's one-message heartbeat carried over, or stopped for good at the first failure: the "
+        "others of the batch wait unrenewed."),
     "heartbeat_stops_when_the_step_returns": (
         "The heartbeat stops when the step returns",
         "The heartbeat ends by itself: never cancelled, it keeps failed messages hidden."),
+    "heartbeat_stops_before_a_message_is_let_go": (
+        "The heartbeat stops before a message is let go",
+        "The order of delete and cancel at one instant does not matter, or a restarted timer may keep "
+        "the message let go on its list: a beat renews a message already let go."),
     "failed_delete_entry_is_deleted_again_at_once": (
         "A failed delete entry is deleted again",
         "The batch call did not raise, so everything was deleted: DeleteMessageBatch reports failures "
-        "in Failed."),
+        "in Failed, and a retry may succeed."),
+    "sender_fault_entry_is_not_sent_again_as_is": (
+        "An entry failed as the sender's fault is not resent as is",
+        "Every failed entry is worth a retry: one with SenderFault true fails again as sent."),
     "poison_reaches_the_dlq_fast_and_uncharged": (
         "Poison reaches the DLQ fast and uncharged",
         "The batch was handled, so delete the batch: the poison message is deleted instead of set "
@@ -398,17 +422,33 @@ BEHAVIOURS: dict[str, tuple[str, str]] = {
         "in the DLQ; or it is deleted with the batch."),
     "reports_the_failed_messages_by_message_id": (
         "Reports the failed messages by MessageId",
-        "The failures need no report: the caller cannot tell which messages to look at."),
+        "Only failed charges need a report, or a message charged before counts as failed: a delete that "
+        "failed twice leaves a message that comes back."),
     "fix_redrive_and_replay_charge_each_order_once": (
         "Fix, redrive and replay charge each order once",
         "A replay of the DLQ is new work: without idempotent charges it charges twice."),
     "survives_every_fault_point_exactly_once": (
         "Exactly once at every fault point",
-        "The pieces of lessons 1 to 5 are not all there: one crash point charges twice or loses an order."),
+        "The pieces of lessons 1 to 5 are not all there: one crash point, or a restart minutes later, "
+        "charges twice or loses an order."),
     "a_busy_day_charges_each_good_order_once": (
         "A busy day charges each good order once",
         "Each fault handled alone is enough: together (poison, outage, rival, failed entries) they "
         "expose a missing piece."),
+    "concept_receipt_handle_report": (
+        "Concept: Lambda matches reports by messageId",
+        "Any identifier of the failed record will do: a receipt handle is no messageId of the batch, "
+        "so all ten come back."),
+    "concept_sender_fault": (
+        "Concept: SenderFault means fix, don't retry",
+        "A failed entry is retried until it succeeds: with SenderFault true it fails every time as sent."),
+    "concept_waiting_turn": (
+        "Concept: the messages waiting their turn",
+        "A message's lease starts when its turn comes: it starts at the receive, for the whole batch."),
+    "concept_beat_after_release": (
+        "Concept: a beat after a release",
+        "A beat renews only messages still in work: it renews whatever its list holds, undoing a "
+        "back-off."),
 }
 
 #: Words a grade_id spells in lower case that a title writes as the course does.

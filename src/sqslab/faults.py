@@ -144,6 +144,11 @@ class Fault:
         For a fatal fault: simulated seconds between the crash and the next process's start (a
         real restart takes seconds or minutes, so whatever the consumer derives from the time
         changes across it). 0 restarts at once.
+    sender_fault:
+        For ``batch_entry_failure``: the entry fails with ``SenderFault: true`` (the entry itself is
+        wrong, ``ReceiptHandleIsInvalid`` for a receipt handle), and, as on SQS, sending the same
+        entry again fails the same way; False (the default): a failure on SQS's side
+        (``InternalError``), which a retry may cure.
     """
 
     point: str
@@ -152,6 +157,7 @@ class Fault:
     actor: str | None = None
     call: str | None = None
     restart_after: float = 0.0
+    sender_fault: bool = False
 
     def __post_init__(self):
         _validate_point(self.point)
@@ -168,6 +174,8 @@ class Fault:
             raise LabError("Fault.restart_after is a number of simulated seconds, 0 or more.")
         if self.restart_after and not self.fatal:
             raise LabError(f"'{self.point}' does not kill the process, so nothing restarts after it.")
+        if self.sender_fault and self.point != "batch_entry_failure":
+            raise LabError(f"sender_fault is about one entry of a batch call (batch_entry_failure), not '{self.point}'.")
 
     @property
     def fatal(self) -> bool:
@@ -182,6 +190,8 @@ class Fault:
         nth = "" if self.occurrence == 1 else f" (the {self.occurrence}th time it got there)"
         who = "" if self.actor is None else f" in {self.actor}"
         on = "" if self.call is None else f" on {self.call}"
+        if self.sender_fault:
+            on += " (SenderFault: the entry as sent is wrong)"
         later = f"; the next process started {self.restart_after:g} s later" if self.restart_after else ""
         return f"'{self.point}'{on}{who}{which}{nth}: {describe_point(self.point)}{later}"
 
@@ -360,6 +370,16 @@ def throttled_response(operation: str) -> tuple[Any, dict]:
         "ResponseMetadata": {"HTTPStatusCode": 400, "RetryAttempts": 0},
     }
     return _FakeHttpResponse(400), parsed
+
+
+def all_entries_failed_response() -> tuple[Any, dict]:
+    """A (http_response, parsed) pair for a batch call none of whose entries is sent on (HTTP 200).
+
+    The failed entries are added to ``Failed`` after the call, as for any injected entry failure;
+    SQS itself would refuse a request with no entries (EmptyBatchRequest), so it is not asked.
+    """
+    return _FakeHttpResponse(200), {"Successful": [], "Failed": [],
+                                    "ResponseMetadata": {"HTTPStatusCode": 200, "RetryAttempts": 0}}
 
 
 class _FakeHttpResponse:

@@ -81,7 +81,8 @@ def _ordinal(n: int) -> str:
 
 _DESCRIBE: dict[str, Callable[[dict], str]] = {
     "receive": lambda d: f"({_ordinal(d.get('receive_count', 1))} receive, invisible until t={d.get('visible_until_t', 0):.0f}s)",
-    "delete": lambda d: "" if d.get("applied", True) else "(stale receipt handle: SQS kept the message)",
+    "delete": lambda d: ("" if d.get("applied", True) else "(stale receipt handle: SQS kept the message)")
+    if d.get("ok", True) else f"failed: {d.get('error')} (SQS kept the message)",
     "visibility": lambda d: f"(timeout {d.get('timeout')}s)" + ("" if d.get("ok", True) else f" failed: {d.get('error')}"),
     "effect": lambda d: f"[{d.get('effect', 'effect')}]",
     "rollback": lambda d: f"(uncommitted: {', '.join(d.get('effects', []))})",

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import LabError, RunawayConsumer
-from .faults import ClientHooks, call_points_for, throttled_response
+from .faults import ClientHooks, all_entries_failed_response, call_points_for, throttled_response
 from .moto import state
 from .timers import running_timer
 
@@ -56,6 +56,8 @@ class Recorder:
             if self.lab.faults.wants("throttle", model.name) and self.lab.faults.hit("throttle", actor, targets,
                                                                                    call=model.name):
                 return throttled_response(model.name)
+            if (context or {}).get("sqslab_failed") and not params.get("Entries"):
+                return all_entries_failed_response()  # every entry failed: nothing left to send
             return None
 
         def after_call(http_response=None, parsed=None, model=None, context=None, **_):
@@ -92,6 +94,8 @@ class Recorder:
         self._handles: dict[str, str] = {}         # receipt handle -> MessageId
         self._receives: dict[str, int] = {}        # MessageId -> receives seen
         self._deduplicated: set[str] = set()
+        # Batch entries that failed with SenderFault: sent again as they were, they fail again.
+        self._sender_faulted: dict[tuple[str, str | None], dict] = {}
 
     def position_of(self, key: str | None) -> int | None:
         """The position (0-based, in order of first send) of a business key."""
@@ -150,23 +154,42 @@ class Recorder:
         # A per-entry failure: the entry is taken out of the request (so AWS never applies it)
         # and reported back in Failed while the call itself succeeds, as AWS batch calls do.
         # Returns the Failed entries to report and the request entries they stand for.
-        if not operation.endswith("Batch") or not self.lab.faults.wants("batch_entry_failure", operation):
+        if not operation.endswith("Batch") or not (self._sender_faulted or
+                                                   self.lab.faults.wants("batch_entry_failure", operation)):
             return [], []
         entries = params.get("Entries") or []
+        wanted = self.lab.faults.wants("batch_entry_failure", operation)
         keep, failed, removed = [], [], []
         for entry in entries:
+            wrong = self._sender_faulted.get((operation, entry.get("ReceiptHandle") or entry.get("MessageBody")))
+            if wrong is not None:  # sent again as it was: SQS says the same again
+                failed.append({**wrong, "Id": entry["Id"]})
+                removed.append(entry)
+                continue
+            if not wanted:
+                keep.append(entry)
+                continue
             if "ReceiptHandle" in entry:
                 target = self._target(self._handles.get(entry["ReceiptHandle"]))
             else:
                 key = self.lab.key_of(entry.get("MessageBody", ""))
                 target = self._target(key=key) if key else (None, None, None)
-            if len(entries) - len(failed) > 1 and self.lab.faults.hit("batch_entry_failure", actor, [target],
-                                                                        call=operation):
-                failed.append({"Id": entry["Id"], "SenderFault": False, "Code": "InternalError",
-                               "Message": "Injected per-entry failure: this entry was not applied."})
-                removed.append(entry)
-            else:
+            fired = None
+            if len(entries) - len(failed) > 1:
+                fired = self.lab.faults.hit("batch_entry_failure", actor, [target], call=operation)
+            if fired is None:
                 keep.append(entry)
+                continue
+            if fired.fault.sender_fault:
+                code = "ReceiptHandleIsInvalid" if "ReceiptHandle" in entry else "InvalidParameterValue"
+                failure = {"SenderFault": True, "Code": code,
+                           "Message": "Injected per-entry failure: this entry, as sent, is not valid."}
+                self._sender_faulted[(operation, entry.get("ReceiptHandle") or entry.get("MessageBody"))] = failure
+            else:
+                failure = {"SenderFault": False, "Code": "InternalError",
+                           "Message": "Injected per-entry failure: this entry was not applied."}
+            failed.append({"Id": entry["Id"], **failure})
+            removed.append(entry)
         params["Entries"] = keep
         return failed, removed
 
@@ -208,10 +231,12 @@ class Recorder:
             for entry in entries:
                 handle = entry.get("ReceiptHandle", "")
                 mid = self._handles.get(handle)
-                problem = error or (failed.get(entry.get("Id")) or {}).get("Code")
+                failure = failed.get(entry.get("Id")) or {}
+                problem = error or failure.get("Code")
                 applied = (not problem) and not self._handle_still_live(queue, handle)
+                blame = {"sender_fault": bool(failure["SenderFault"])} if "SenderFault" in failure else {}
                 h.append(actor, "delete", mid, self.key_for(mid), receipt_handle=handle, queue=queue,
-                         applied=applied, ok=not problem, error=problem, **_from_timer())
+                         applied=applied, ok=not problem, error=problem, **blame, **_from_timer())
             for fail in failed.values():
                 if not any(e.get("Id") == fail["Id"] for e in entries):
                     h.append(actor, "delete", None, None, queue=queue, applied=False, ok=False,

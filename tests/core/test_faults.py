@@ -157,3 +157,53 @@ def test_a_heartbeats_batch_call_does_not_take_the_deletes_entry_failure(lab):
     assert fired.fault.call == "DeleteMessageBatch" and fired.key == "order-2"
     failed_deletes = [e for e in outcome.history.of_kind("delete") if not e.detail.get("ok")]
     assert [e.key for e in failed_deletes] == ["order-2"]
+
+
+def test_a_sender_fault_entry_fails_again_when_sent_again_as_it_was(lab):
+    from sqslab import Fault
+
+    queue = lab.queue("sender-fault")
+    for i in range(3):
+        lab.send(queue, {"order_id": f"order-{i + 1}", "amount": 1})
+    sqs = lab.client(actor="consumer-1")
+    messages = sqs.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=10, WaitTimeSeconds=20)["Messages"]
+    entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+    with lab.faults.armed_with(Fault("batch_entry_failure", message=1, sender_fault=True)):
+        answer = sqs.delete_message_batch(QueueUrl=queue.url, Entries=entries)
+    [failed] = answer["Failed"]
+    assert failed["SenderFault"] is True and failed["Code"] == "ReceiptHandleIsInvalid"
+    assert len(answer["Successful"]) == 2
+    again = sqs.delete_message_batch(QueueUrl=queue.url, Entries=[e for e in entries if e["Id"] == failed["Id"]])
+    assert again["ResponseMetadata"]["HTTPStatusCode"] == 200 and not again["Successful"]
+    assert [f["SenderFault"] for f in again["Failed"]] == [True], "as on SQS: the same entry fails the same way"
+    assert lab.depth(queue) == {"visible": 0, "in_flight": 1, "delayed": 0}
+    deletes = [e for e in lab.history.of_kind("delete") if e.key == "order-2"]
+    assert len(deletes) == 2 and not any(e.detail["ok"] for e in deletes)
+    assert all(e.detail["sender_fault"] is True for e in deletes), "the history says whose fault it was"
+    assert "failed: ReceiptHandleIsInvalid" in deletes[0].describe()
+
+
+def test_an_injected_failure_on_sqss_side_is_cured_by_a_retry(lab):
+    from sqslab import Fault
+
+    queue = lab.queue("sqs-side")
+    for i in range(2):
+        lab.send(queue, {"order_id": f"order-{i + 1}", "amount": 1})
+    sqs = lab.client(actor="consumer-1")
+    messages = sqs.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=10, WaitTimeSeconds=20)["Messages"]
+    entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+    with lab.faults.armed_with(Fault("batch_entry_failure", message=0)):
+        [failed] = sqs.delete_message_batch(QueueUrl=queue.url, Entries=entries)["Failed"]
+    assert failed["SenderFault"] is False and failed["Code"] == "InternalError"
+    assert [e.detail.get("sender_fault") for e in lab.history.of_kind("delete") if not e.detail["ok"]] == [False]
+    retry = sqs.delete_message_batch(QueueUrl=queue.url, Entries=[e for e in entries if e["Id"] == failed["Id"]])
+    assert len(retry["Successful"]) == 1 and not retry.get("Failed")
+    assert sum(lab.depth(queue).values()) == 0
+
+
+def test_only_a_batch_entry_failure_can_be_the_senders_fault():
+    from sqslab import Fault, LabError
+
+    assert "SenderFault" in Fault("batch_entry_failure", 0, sender_fault=True).describe()
+    with pytest.raises(LabError, match="sender_fault"):
+        Fault("handler_error", 0, sender_fault=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -13,14 +14,7 @@ from sqslab.timers import ProcessClock
 
 
 # -- helpers a test plays the learner with -----------------------------------------------------------
-def charge_once(db, handler, body):
-    key = capstone.order_id(body)
-    db.execute("CREATE TABLE IF NOT EXISTS processed (key TEXT PRIMARY KEY)")
-    with db:
-        if not db.execute("INSERT OR IGNORE INTO processed (key) VALUES (?)", (key,)).rowcount:
-            return False
-        handler(db, body)
-    return True
+charge_once = capstone.charge_once
 
 
 def handle_event(event, db, handler):
@@ -293,11 +287,11 @@ def test_consumer_hands_the_timeout_and_handler_options_on():
 
 # -- the operator --------------------------------------------------------------------------------------------------
 def test_redrive_moves_the_dead_letter_queue_back_and_counts(lab):
-    source = dlq.queue_pair(lab, "redrive", max_receive_count=1)
+    source = dlq.queue_pair(lab, "redrive", max_receive_count=2)
     for i in range(3):
         lab.send(source, {"order_id": f"r-{i}", "amount": 1})
     dlq.dead_letter_all(lab, source)
-    moved = capstone.redrive(dlq.operator_client(lab), source.url, lab.clock)
+    moved = capstone.redrive(dlq.operator_client(lab), source.url, dlq.OperatorClock(lab.clock))
     assert moved == 3
     assert lab.depth(source)["visible"] == 3 and sum(lab.depth(source.dlq).values()) == 0
 
@@ -371,7 +365,7 @@ def test_trial_outage_is_timed_from_the_trial_start(lab):
 
 
 def test_redrive_raises_lab_error_when_the_task_does_not_complete(lab, monkeypatch):
-    source = dlq.queue_pair(lab, "cancel", max_receive_count=1)
+    source = dlq.queue_pair(lab, "cancel", max_receive_count=2)
     lab.send(source, {"order_id": "c-1", "amount": 1})
     dlq.dead_letter_all(lab, source)
     sqs = dlq.operator_client(lab)
@@ -382,3 +376,105 @@ def test_redrive_raises_lab_error_when_the_task_does_not_complete(lab, monkeypat
     monkeypatch.setattr(sqs, "list_message_move_tasks", cancelled)
     with pytest.raises(LabError, match="CANCELLED"):
         capstone.redrive(sqs, source.url, lab.clock)
+
+
+# -- the given charge, the sender's fault, the trial's call counts ----------------------------------------------
+def test_the_given_charge_once_charges_once_and_keeps_nothing_of_a_failed_attempt(lab):
+    with capstone.trial(lab, "given", messages=0) as t:
+        body = json.dumps({"order_id": "given-1", "amount": 5})
+        assert capstone.charge_once(t.db, t.handler, body) is True
+        assert capstone.charge_once(t.db, t.handler, body) is False
+
+        def charge_then_fail(db, text):
+            t.handler(db, text)
+            raise dlq.PaymentsUnavailable("not confirmed")
+
+        other = json.dumps({"order_id": "given-2", "amount": 6})
+        with pytest.raises(dlq.PaymentsUnavailable):
+            capstone.charge_once(t.db, charge_then_fail, other)
+        assert capstone.charge_once(t.db, t.handler, other) is True
+        with pytest.raises(dlq.InvalidOrder):
+            capstone.charge_once(t.db, t.handler, '{"amount": 1}')
+    assert lab.effects.counts()["given-1"] == 1 and lab.effects.counts()["given-2"] == 1
+
+
+def test_delete_batch_does_not_send_a_sender_fault_entry_again(lab):
+    with capstone.trial(lab, "blamed", messages=3) as t:
+        messages = t.receive(10)
+        with lab.faults.armed_with(Fault("batch_entry_failure", message=t.position("blamed-2"), sender_fault=True)):
+            left = capstone.delete_batch(t.sqs, t.url, messages)
+        assert [m["MessageId"] for m in left] == [t.message_ids()["blamed-2"]]
+        assert t.calls()["DeleteMessageBatch"] == 1
+        assert capstone.retried_as_is(t.events()) == []
+
+
+def test_retried_as_is_names_an_entry_sent_again_after_the_senders_fault(lab):
+    with capstone.trial(lab, "again", messages=2) as t:
+        messages = t.receive(10)
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+        with lab.faults.armed_with(Fault("batch_entry_failure", message=t.position("again-1"), sender_fault=True)):
+            t.sqs.delete_message_batch(QueueUrl=t.url, Entries=entries)
+        t.sqs.delete_message(QueueUrl=t.url, ReceiptHandle=messages[0]["ReceiptHandle"])
+        [problem] = capstone.retried_as_is(t.events())
+        assert "deleted again-1 again with the receipt handle that SQS had refused as the sender's fault" in problem
+        verdict = capstone.verdict_from([problem], t.events(), what="x", why="because", ok="fine")
+        assert not verdict.ok and verdict.explanation.splitlines()[1] == f"Seen: {problem}." and "Why: because" in verdict.explanation
+        assert failures[-1] is verdict
+    assert capstone.verdict_from([], [], what="x", why="y", ok="fine").explanation == "OK: fine"
+
+
+def test_a_trial_counts_its_clients_calls_by_operation(lab):
+    with capstone.trial(lab, "counted", messages=2) as t:
+        t.receive(10)
+        t.sqs.get_queue_attributes(QueueUrl=t.url)
+        assert t.calls()["ReceiveMessage"] == 1 and t.calls()["GetQueueAttributes"] == 1 and not t.calls()["DeleteMessage"]
+        assert t.position("counted-2") == t.position("counted-1") + 1
+
+
+def _beating_batch(*, forget_what_was_let_go):
+    """A batch step whose heartbeat renews what it holds; on a failure it stops, hands back, starts again."""
+    def step(sqs, queue_url, db, handler, clock, *, timeout=30):
+        messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=20, MaxNumberOfMessages=10).get("Messages", [])
+        held = {m["MessageId"]: m["ReceiptHandle"] for m in messages}
+
+        def beat():
+            for handle in list(held.values()):
+                sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=handle, VisibilityTimeout=timeout)
+
+        timer, failed = clock.every(timeout / 2, beat), []
+        for m in messages:
+            try:
+                charge_once(db, handler, m["Body"])
+            except Exception:
+                timer.cancel()
+                if forget_what_was_let_go:
+                    del held[m["MessageId"]]
+                sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+                failed.append(m["MessageId"])
+                timer = clock.every(timeout / 2, beat)
+        timer.cancel()
+        done = [m for m in messages if m["MessageId"] not in failed]
+        failed += [m["MessageId"] for m in capstone.delete_batch(sqs, queue_url, done)]
+        return {"batchItemFailures": [{"itemIdentifier": i} for i in failed]}
+    return step
+
+
+def test_let_go_while_beating_names_a_beat_that_renews_a_message_handed_back_before():
+    orders = dlq.incident_orders(3, string_amounts=(), broken=(0,))
+    right = run_scenario(capstone.consumer(_beating_batch(forget_what_was_let_go=True), seconds=10), messages=orders,
+                         max_receive_count=3, poison=["order-1"])
+    assert right.verdict.ok, right.verdict.explanation
+    assert capstone.let_go_while_beating(right.history) == []
+    wrong = run_scenario(capstone.consumer(_beating_batch(forget_what_was_let_go=False), seconds=10), messages=orders,
+                         max_receive_count=3, poison=["order-1"])
+    problems = capstone.let_go_while_beating(wrong.history)
+    assert len(problems) == 1 and re.fullmatch(r"t=15s: consumer-1's timer timer#\d+ renewed order-1 after consumer-1 had "
+                                                r"handed it back \(t=0s\)", problems[0]), problems
+
+
+def test_a_trial_knows_which_messages_its_client_received_and_did_not_finish(lab):
+    with capstone.trial(lab, "left", messages=4) as t:
+        messages = t.sqs.receive_message(QueueUrl=t.url, MaxNumberOfMessages=3, WaitTimeSeconds=20)["Messages"]
+        t.sqs.delete_message(QueueUrl=t.url, ReceiptHandle=messages[0]["ReceiptHandle"])
+        t.sqs.change_message_visibility(QueueUrl=t.url, ReceiptHandle=messages[1]["ReceiptHandle"], VisibilityTimeout=0)
+        assert len(messages) == 3 and t.unfinished() == {m["MessageId"] for m in messages[1:]}

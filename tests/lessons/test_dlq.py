@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 
-from sqslab import LabError, run_scenario
+from sqslab import Fault, LabError, run_scenario
+from sqslab.sleeps import SleepMeter
 from sqslab.lessons import dlq
 from sqslab.exceptions import RunawayConsumer
 from sqslab.scenario import start_process
@@ -47,7 +50,7 @@ def move_back(sqs, queue_url, clock):
     arn = policy["deadLetterTargetArn"]
     sqs.start_message_move_task(SourceArn=arn)
     while (task := sqs.list_message_move_tasks(SourceArn=arn)["Results"][0])["Status"] == "RUNNING":
-        clock.advance(1)
+        clock.sleep(1)
     return task["ApproximateNumberOfMessagesMoved"]
 
 
@@ -192,7 +195,7 @@ def test_a_redrive_that_raises_fails_the_run_even_when_its_task_moved_everything
                         if t["TaskHandle"] == handle)  # listed tasks have a TaskHandle only while RUNNING
             if task["Status"] != "RUNNING":
                 return task["ApproximateNumberOfMessagesMoved"]
-            clock.advance(1)
+            clock.sleep(1)
 
     incident = dlq.Incident(consumer(dlq.parse_order_v1), consumer(dlq.parse_order_v2), finds_the_task_by_handle)
     outcome = run_scenario(incident, messages=dlq.incident_orders(2, string_amounts=(1,)), max_receive_count=2)
@@ -212,11 +215,257 @@ def test_replaying_twice_charges_twice_without_idempotency(lab):
     good = dlq.Incident(consumer(dlq.parse_order_v1), consumer(dlq.parse_order_v2), move_back, replay_twice=True)
     outcome = run_scenario(good, messages=bodies, max_receive_count=2)
     assert outcome.verdict.ok, outcome.verdict.explanation
-    assert sum(1 for e in outcome.history if e.kind == "send" and e.actor == "operator") == 1
+    assert sum(1 for e in outcome.history if e.kind == "send" and e.actor == "replay") == 1
+    assert good.state["results"] == [1, 0], "the operator ran the script again after the replay: nothing left"
     blind = dlq.Incident(consumer(dlq.parse_order_v1, charge=charge_blindly),
                          consumer(dlq.parse_order_v2, charge=charge_blindly), move_back, replay_twice=True)
     verdict = run_scenario(blind, messages=bodies, max_receive_count=2).verdict
     assert not verdict.ok and verdict.problems[0].kind == "duplicate" and verdict.problems[0].key == "order-2"
+
+
+# -- the given charge and the consumer's side ---------------------------------------------------------------
+def test_the_given_charge_charges_once_and_keeps_nothing_of_a_failed_attempt(lab):
+    db = lab.effects.connect("worker")
+    body = json.dumps({"order_id": "o-1", "amount": "12.50"})
+    assert dlq.charge_order(db, body) is True and dlq.charge_order(db, body) is False
+    assert lab.effects.counts()["o-1"] == 1
+    with pytest.raises(dlq.InvalidOrder):
+        dlq.charge_order(db, json.dumps({"order_id": "o-2", "amount": -1}))
+    class Refusing:  # the charge fails after the record was written in the open transaction
+        def __getattr__(self, name):
+            return getattr(db, name)
+
+        def __enter__(self):
+            return db.__enter__()
+
+        def __exit__(self, *exc):
+            return db.__exit__(*exc)
+
+        def apply_effect(self, *args, **kwargs):
+            raise RuntimeError("payment refused")
+
+    with pytest.raises(RuntimeError):
+        dlq.charge_order(Refusing(), json.dumps({"order_id": "o-3", "amount": 3}))
+    assert dlq.charge_order(db, json.dumps({"order_id": "o-3", "amount": 3})) is True, "the failed attempt left no record"
+    assert lab.effects.counts()["o-3"] == 1
+
+
+def test_consumer_runs_the_exercise_with_the_tests_classifier_and_the_given_charge(lab):
+    seen = []
+
+    def consume_with_dlq(sqs, queue_url, handle, is_poison):
+        for m in sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=20).get("Messages", []):
+            try:
+                seen.append(handle(m["Body"]))
+            except Exception as error:
+                seen.append(is_poison(error))
+                continue
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+    outcome = run_scenario(dlq.consumer(consume_with_dlq), messages=dlq.incident_orders(2, string_amounts=(), broken=(1,)),
+                           max_receive_count=2, poison=["order-2"], lab=lab)
+    assert outcome.verdict.ok, outcome.verdict.explanation
+    assert seen == [True, True, True], "charged (True), then order-2 classified as poison twice"
+    assert dlq.invalid_order(dlq.InvalidOrder("x")) and not dlq.invalid_order(KeyError("x"))
+
+
+def test_the_steady_consumer_leaves_every_failure_to_sqs(lab):
+    outcome = run_scenario(dlq.steady_consumer(), messages=dlq.incident_orders(2, string_amounts=(), broken=(1,)),
+                           max_receive_count=3, poison=["order-2"], lab=lab)
+    assert outcome.verdict.ok, outcome.verdict.explanation
+    assert [round(e.time) for e in outcome.history.of_kind("receive") if e.key == "order-2"] == [0, 30, 60]
+
+
+def _consume(*, poison_back=True, all_back=False, stop_at_failure=False, count_received=False):
+    def consume_with_dlq(sqs, queue_url, handle, is_poison):
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        done = 0
+        for m in messages:
+            try:
+                handle(m["Body"])
+            except Exception as error:
+                if all_back or (poison_back and is_poison(error)):
+                    sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"],
+                                                  VisibilityTimeout=0)
+                if stop_at_failure:
+                    break
+                continue
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+            done += 1
+        return len(messages) if count_received else done
+    return consume_with_dlq
+
+
+def test_check_step_passes_a_right_step_even_one_that_short_polls(lab, monkeypatch):
+    monkeypatch.setenv("SQSLAB_SAMPLE_SHORT_POLLS", "1")
+    verdict = dlq.check_step(_consume(), lab=lab)
+    assert verdict.ok, verdict.explanation
+    assert dlq.check_retry(_consume(), lab=lab).ok
+
+
+@pytest.mark.parametrize("wrong, words", [
+    ({"stop_at_failure": True}, "good-2 was handled 0 time(s)"),
+    ({"poison_back": False}, "bad is poison, yet it is not in the dead-letter queue"),
+    ({"all_back": True}, "later was received 3 times with no time passing"),
+    ({"count_received": True}, "two messages were finished"),
+])
+def test_check_step_explains_each_broken_promise(lab, wrong, words):
+    verdict = dlq.check_step(_consume(**wrong), lab=lab)
+    assert not verdict.ok and words in verdict.explanation, verdict.explanation
+
+
+def test_check_retry_explains_a_retry_that_leaves_the_message_behind(lab):
+    def never_deletes(sqs, queue_url, handle, is_poison):
+        for m in sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=20).get("Messages", []):
+            try:
+                handle(m["Body"])
+            except Exception:
+                pass
+        return 1
+
+    verdict = dlq.check_retry(never_deletes, lab=lab)
+    assert not verdict.ok and "delete a message once its retry succeeds" in verdict.explanation, verdict.explanation
+
+
+# -- the operator's script, killed and run again ------------------------------------------------------------
+def waits_for_a_running_task(sqs, queue_url, clock):
+    arn = json.loads(sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])
+                     ["Attributes"]["RedrivePolicy"])["deadLetterTargetArn"]
+    latest = sqs.list_message_move_tasks(SourceArn=arn)["Results"]
+    if not latest or latest[0]["Status"] != "RUNNING":
+        sqs.start_message_move_task(SourceArn=arn)
+    while (task := sqs.list_message_move_tasks(SourceArn=arn)["Results"][0])["Status"] == "RUNNING":
+        clock.sleep(1)
+    return task["ApproximateNumberOfMessagesMoved"]
+
+
+def _dlq_url(sqs, queue_url):
+    arn = json.loads(sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])
+                     ["Attributes"]["RedrivePolicy"])["deadLetterTargetArn"]
+    return sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[1])["QueueUrl"]
+
+
+def copies_by_hand(*, delete_first=False, stop_when_empty=False):
+    def redrive(sqs, queue_url, clock):
+        dlq_url, moved = _dlq_url(sqs, queue_url), 0
+        while True:
+            batch = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=20).get("Messages", [])
+            for m in batch:
+                if delete_first:
+                    sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=m["ReceiptHandle"])
+                sqs.send_message(QueueUrl=queue_url, MessageBody=m["Body"])
+                if not delete_first:
+                    sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=m["ReceiptHandle"])
+                moved += 1
+            if batch:
+                continue
+            if stop_when_empty:
+                return moved
+            left = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["All"])["Attributes"]
+            if int(left["ApproximateNumberOfMessages"]) + int(left["ApproximateNumberOfMessagesNotVisible"]) == 0:
+                return moved
+            clock.sleep(5)
+    return redrive
+
+
+def test_an_operators_clock_waits_but_cannot_move_time(lab):
+    clock = dlq.OperatorClock(lab.clock)
+    before = clock.now()
+    clock.sleep(2.5)
+    assert clock.now() - before == pytest.approx(2.5)
+    with pytest.raises(LabError, match="cannot move time"):
+        clock.advance(1)
+    with pytest.raises(ValueError):
+        clock.sleep(-1)
+
+
+def test_a_killed_script_is_run_again_from_the_start_by_a_new_process(lab):
+    incident = dlq.Incident(consumer(dlq.parse_order_v1), consumer(dlq.parse_order_v2), waits_for_a_running_task)
+    outcome = run_scenario(incident, messages=dlq.incident_orders(2, string_amounts=(0, 1)), max_receive_count=2,
+                           faults=[Fault("after:StartMessageMoveTask", actor="operator", restart_after=5)], lab=lab)
+    assert outcome.verdict.ok, outcome.verdict.explanation
+    assert [(e.actor, e.detail["point"]) for e in outcome.history.of_kind("crash")] == [
+        ("operator", "after:StartMessageMoveTask")]
+    # 5 s later the task had moved both: the rerun found the DLQ empty, its own move moved nothing
+    assert incident.state["runs"] == 2 and incident.state["results"] == [0]
+    notes = [e.detail["text"] for e in outcome.history.of_kind("note") if e.actor == "operator"]
+    assert any("was killed (after:StartMessageMoveTask); the operator runs it again 5 s later" in n for n in notes)
+
+
+def test_a_script_that_starts_a_second_task_fails_when_run_again_at_once(lab):
+    incident = dlq.Incident(consumer(dlq.parse_order_v1), consumer(dlq.parse_order_v2), move_back)
+    verdict = run_scenario(incident, messages=dlq.incident_orders(2, string_amounts=(0, 1)), max_receive_count=2,
+                           faults=[Fault("after:StartMessageMoveTask", actor="operator")], lab=lab).verdict
+    assert not verdict.ok and verdict.problems[0].kind == "script_failed"
+    assert "There is already a task running" in verdict.explanation
+
+
+def test_a_script_that_sleeps_in_real_time_is_stopped_before_it_sleeps(lab):
+    def real_sleep(sqs, queue_url, clock):
+        time.sleep(5)
+
+    incident = dlq.Incident(consumer(dlq.parse_order_v1), consumer(dlq.parse_order_v2), real_sleep)
+    with SleepMeter() as real:
+        verdict = run_scenario(incident, messages=dlq.incident_orders(1, string_amounts=(0,)), max_receive_count=2,
+                               lab=lab).verdict
+    assert real.sleeps == 0, real.describe()
+    assert not verdict.ok and "real_sleep() raised RealSleep" in verdict.explanation and "clock.sleep" in verdict.explanation
+
+
+def test_other_threads_sleep_undisturbed_while_a_script_runs(lab):
+    slept = []
+
+    def script(sqs, queue_url, clock):
+        worker = threading.Thread(target=lambda: (time.sleep(0.01), slept.append(True)))
+        worker.start()
+        worker.join()
+        return waits_for_a_running_task(sqs, queue_url, clock)
+
+    incident = dlq.Incident(consumer(dlq.parse_order_v1), consumer(dlq.parse_order_v2), script)
+    assert run_scenario(incident, messages=dlq.incident_orders(1, string_amounts=(0,)), max_receive_count=2,
+                        lab=lab).verdict.ok
+    assert slept == [True]
+
+
+def test_a_killed_replay_is_run_again_from_the_start(lab):
+    incident = dlq.Incident(consumer(dlq.parse_order_v1), consumer(dlq.parse_order_v2), waits_for_a_running_task,
+                            replay_twice=True)
+    outcome = run_scenario(incident, messages=dlq.incident_orders(3, string_amounts=(0, 2)), max_receive_count=2,
+                           faults=[Fault("after:SendMessage", actor="replay")], lab=lab)
+    assert outcome.verdict.ok, outcome.verdict.explanation
+    sends = [e.key for e in outcome.history.of_kind("send") if e.actor.startswith("replay")]
+    assert sends == ["order-1", "order-1", "order-3"], sends
+    assert incident.state["results"] == [2, 0]
+
+
+def test_redrive_plans_kill_after_the_first_and_the_last_arrival_of_each_call_then_late_then_twice():
+    plans = list(dlq.redrive_plans({"GetQueueAttributes": 1, "ReceiveMessage": 3}))
+    singles = [p[0] for p in plans if len(p) == 1]
+    assert [(f.point, f.occurrence, f.restart_after) for f in singles] == [
+        ("after:GetQueueAttributes", 1, 0), ("after:ReceiveMessage", 1, 0), ("after:ReceiveMessage", 3, 0),
+        ("after:GetQueueAttributes", 1, 5), ("after:ReceiveMessage", 1, 5), ("after:ReceiveMessage", 3, 5)]
+    assert all(f.actor == "operator" for f in singles)
+    assert [(p[1].actor, p[1].point) for p in plans if len(p) == 2][0] == ("operator-2", "after:GetQueueAttributes")
+    assert dlq.describe_redrive_plan(plans[2]) == "the script killed after its 3rd ReceiveMessage, run again at once"
+
+
+def test_explore_redrive_passes_scripts_that_can_be_run_again(lab):
+    for script in (waits_for_a_running_task, copies_by_hand()):
+        verdict = dlq.explore_redrive(script, lab=lab)
+        assert verdict.ok, verdict.explanation
+        assert verdict.runs == 12
+
+
+@pytest.mark.parametrize("script, kind, words", [
+    (move_back, "script_failed", "killed after its 1st ListMessageMoveTasks, run again at once"),
+    (copies_by_hand(delete_first=True), "lost", "killed after its 1st DeleteMessage, run again at once"),
+    (copies_by_hand(stop_when_empty=True), "dead_lettered", "killed after its 1st ReceiveMessage, run again at once"),
+])
+def test_explore_redrive_finds_where_a_script_loses_or_strands_a_message(lab, script, kind, words):
+    verdict = dlq.explore_redrive(script, lab=lab)
+    assert not verdict.ok and verdict.problems[0].kind == kind, verdict.explanation
+    assert words in verdict.explanation.splitlines()[0]
+    assert "Why: the operator's script was killed part-way" in verdict.explanation
 
 
 # -- alarms ----------------------------------------------------------------------------------------------
@@ -236,7 +485,7 @@ def test_visible_depth_and_messages_sent_of_a_dlq(lab):
 
 
 def test_age_of_oldest_message_in_a_dlq_counts_from_the_move(lab):
-    source = dlq.queue_pair(lab, max_receive_count=1)
+    source = dlq.queue_pair(lab, max_receive_count=2)
     lab.send(source, {"order_id": "o-1", "amount": 1})
     lab.clock.advance(100)
     dlq.dead_letter_all(lab, source)
@@ -301,7 +550,7 @@ def test_evaluate_alarms_needs_a_lab():
 
 # -- retention ---------------------------------------------------------------------------------------------
 def test_retention_in_a_standard_dlq_runs_from_the_original_send(lab):
-    source = dlq.queue_pair(lab, max_receive_count=1, visibility_timeout=3600)
+    source = dlq.queue_pair(lab, max_receive_count=2, visibility_timeout=3600)
     lab.send(source, {"order_id": "o-1", "amount": 1})
     lab.clock.advance(86400)
     dlq.dead_letter_all(lab, source)
@@ -312,9 +561,21 @@ def test_retention_in_a_standard_dlq_runs_from_the_original_send(lab):
 
 def test_retention_in_a_fifo_dlq_restarts_at_the_move(lab):
     dead = lab.queue(dlq.unique_name("f-dlq") + ".fifo", retention_seconds=2 * 86400)
-    source = lab.queue(dlq.unique_name("f") + ".fifo", dlq=dead, max_receive_count=1)
+    source = lab.queue(dlq.unique_name("f") + ".fifo", dlq=dead, max_receive_count=2)
     lab.send(source, {"order_id": "o-1", "amount": 1}, MessageGroupId="g", MessageDeduplicationId="d")
     lab.clock.advance(86400)
     dlq.dead_letter_all(lab, source)
     [left] = dlq.retention_left(lab, dead)
     assert left["expires_in"] == pytest.approx(2 * 86400, abs=5)
+
+
+def test_an_idle_queue_publishes_no_data_and_each_alarm_follows_its_treat_missing_data(lab):
+    cloudwatch = lab.client("cloudwatch", actor="ops")
+    source = dlq.queue_pair(lab, max_receive_count=2)
+    quiet = alarm_on(cloudwatch, source.dlq.name, TreatMissingData="notBreaching")
+    default = alarm_on(cloudwatch, source.dlq.name, AlarmName="default-missing")
+    assert dlq.evaluate_alarms(lab) == {quiet: "OK", default: "OK"}  # the DLQ is empty: its depth is 0
+    state, reason = dlq.evaluate_alarms(lab, reasons=True, idle=[source.dlq.name])[default]
+    assert state == "INSUFFICIENT_DATA" and "has no data (TreatMissingData=missing)" in reason
+    assert dlq.evaluate_alarms(lab, idle=[source.dlq.name])[quiet] == "OK"
+    assert dlq.evaluate_alarms(lab, idle=[source.name])[default] == "OK"  # another queue's idleness is no matter

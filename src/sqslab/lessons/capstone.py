@@ -17,9 +17,13 @@ messages. This module supplies what the lesson's exercises run against:
   with an SQS event, reads the ``batchItemFailures`` response (:func:`read_batch_response`, with
   the documented success and complete-failure conditions), deletes the messages that succeeded
   and leaves the others to come back after their visibility timeout.
-* :func:`delete_batch`: DeleteMessageBatch done right (entries that fail are tried once more).
+* :func:`charge_once`: lesson 2's idempotent charge, given to the capstone.
+* :func:`delete_batch`: DeleteMessageBatch done right (entries that fail on SQS's side are tried once
+  more, never those that failed as the sender's fault).
+* :func:`retried_as_is` and :func:`verdict_from`: questions about a history for the graded checks.
 * :func:`redrive`: the operator's script of lesson 5 (StartMessageMoveTask from the dead-letter
-  queue, then ListMessageMoveTasks until the task is done), for :class:`~sqslab.lessons.dlq.Incident`.
+  queue unless a killed run's task still runs, then ListMessageMoveTasks until the task is done),
+  for :class:`~sqslab.lessons.dlq.Incident`.
 * :func:`received_again`: sentences about messages that were received more than once, for
   assertion messages.
 """
@@ -29,17 +33,20 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+from collections import Counter
 from typing import Any, Callable, Iterable, Iterator
 
 from ..check import Problem, Verdict, record_failure
 from ..exceptions import LabError
+from ..faults import ClientHooks
 from ..lab import ACCOUNT_ID, REGION
 from ..scenario import lab_of
-from .dlq import PaymentsUnavailable, load_order, parse_order_v2
+from .orders import PaymentsUnavailable, load_order, parse_order_v2
 from .heartbeat import Trial, process_clock
 
-__all__ = ["BatchTrial", "order_id", "order_handler", "consumer", "lambda_event", "lambda_consumer",
-           "read_batch_response", "delete_batch", "redrive", "received_again", "received_once", "trial"]
+__all__ = ["BatchTrial", "order_id", "order_handler", "charge_once", "consumer", "lambda_event", "lambda_consumer",
+           "read_batch_response", "delete_batch", "redrive", "received_again", "received_once", "trial",
+           "taken_while_held", "let_go_while_beating", "retried_as_is", "verdict_from"]
 
 
 # -- the business work ------------------------------------------------------------------------------
@@ -99,6 +106,24 @@ def order_handler(lab: Any, clock: Any, *, seconds: float = 0.0, down_for: float
     return handler
 
 
+def charge_once(db: Any, handler: Callable[[Any, str], None], body: str) -> bool:
+    """Charge the order in ``body`` unless it was charged before (lesson 2's idempotent charge); True if now.
+
+    The order id is read first (a body without one raises
+    :class:`~sqslab.lessons.orders.InvalidOrder`: poison). Then, in one transaction, the id goes into
+    ``processed``, whose primary key refuses a second one, and ``handler(db, body)`` makes the
+    charge in the same open transaction: both commit together, or neither does when the handler
+    raises (the error goes on to the caller). Returns False, charging nothing, for a known order.
+    """
+    key = order_id(body)
+    db.execute("CREATE TABLE IF NOT EXISTS processed (key TEXT PRIMARY KEY)")
+    with db:  # one transaction: the record and the charge commit together, or neither does
+        if not db.execute("INSERT OR IGNORE INTO processed (key) VALUES (?)", (key,)).rowcount:
+            return False
+        handler(db, body)
+    return True
+
+
 def _note_failure(lab: Any, actor: str, body: str, exc: Exception) -> None:
     # On the message's row of the timeline (a note with ``failure``): the poison order, the
     # database that was locked, the payment service that was down.
@@ -116,7 +141,9 @@ def consumer(consume_batch: Callable[..., Any], *, seconds: float = 0.0, down_fo
     Each process gets a :class:`~sqslab.timers.ProcessClock` (``p.clock``), so the timers its
     step starts die with the process, and a handler of its own (:func:`order_handler` with
     ``seconds``, ``down_for`` and ``parse``). What the step returned is noted on the history.
-    ``timeout`` should be the queue's visibility timeout.
+    ``timeout`` should be the queue's visibility timeout. The timers' starts and cancels are on the
+    history, so :func:`~sqslab.lessons.heartbeat.heartbeat_order_problems` can tell whether a
+    message was let go while a timer that renewed it still ran.
     """
 
     def step(p: Any) -> Any:
@@ -126,7 +153,7 @@ def consumer(consume_batch: Callable[..., Any], *, seconds: float = 0.0, down_fo
         failures = _identifiers(report)
         if failures:
             lab_of(p).note(f"{p.name} reported batchItemFailures: {', '.join(_short(i) for i in failures)}",
-                       actor=p.name)
+                           actor=p.name)
         return report
 
     step.__name__ = f"{getattr(consume_batch, '__name__', 'consume_batch')}_step"
@@ -255,16 +282,19 @@ def delete_batch(sqs: Any, queue_url: str, messages: list[dict]) -> list[dict]:
     """Delete ``messages`` with DeleteMessageBatch, ten at a time; returns those still not deleted.
 
     Entries reported in ``Failed`` (the call itself succeeds: API Reference, DeleteMessageBatch)
-    are tried once more, the second time in a batch of their own.
+    are tried once more, the second time in a batch of their own, unless SQS blamed the sender
+    (``SenderFault``: the entry as sent would fail again).
     """
     left: list[dict] = []
     for start in range(0, len(messages), 10):
         chunk = messages[start:start + 10]
         for attempt in range(2):
             entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)]
-            failed = {f["Id"] for f in sqs.delete_message_batch(QueueUrl=queue_url,
-                                                                Entries=entries).get("Failed", [])}
-            chunk = [m for e, m in zip(entries, chunk) if e["Id"] in failed]
+            failures = sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed", [])
+            wrong = {f["Id"] for f in failures if f.get("SenderFault")}
+            again = {f["Id"] for f in failures if not f.get("SenderFault")}
+            left.extend(m for e, m in zip(entries, chunk) if e["Id"] in wrong)
+            chunk = [m for e, m in zip(entries, chunk) if e["Id"] in again]
             if not chunk:
                 break
         left.extend(chunk)
@@ -275,19 +305,22 @@ def delete_batch(sqs: Any, queue_url: str, messages: list[dict]) -> list[dict]:
 def redrive(sqs: Any, queue_url: str, clock: Any) -> int:
     """Move every message of ``queue_url``'s dead-letter queue back to it; return how many moved.
 
-    Lesson 5's operator script: StartMessageMoveTask with the dead-letter queue (found in the source
-    queue's RedrivePolicy) as ``SourceArn`` and no destination (back to where the messages came
-    from), then ListMessageMoveTasks, moving ``clock`` one second between two looks, until the task
-    is no longer RUNNING. Raises :class:`~sqslab.exceptions.LabError` unless it COMPLETED.
+    Lesson 5's operator script: the dead-letter queue is found in the source queue's RedrivePolicy;
+    a move task still running (from a run that was killed) is waited for, otherwise one is started
+    with the DLQ as ``SourceArn`` and no destination (back to where the messages came from); then
+    ListMessageMoveTasks, with ``clock.sleep(1)`` between two looks, until the task is no longer
+    RUNNING. Raises :class:`~sqslab.exceptions.LabError` unless it COMPLETED in time.
     """
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]
     dlq_arn = json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"]
-    sqs.start_message_move_task(SourceArn=dlq_arn)
-    while True:
+    latest = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=1)["Results"]
+    if not latest or latest[0]["Status"] != "RUNNING":
+        sqs.start_message_move_task(SourceArn=dlq_arn)
+    for _ in range(100):
         task = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=1)["Results"][0]
         if task["Status"] != "RUNNING":
             break
-        clock.advance(1)
+        clock.sleep(1)
     if task["Status"] != "COMPLETED":
         raise LabError(f"the redrive ended {task['Status']}: {task.get('FailureReason', '')}")
     return task["ApproximateNumberOfMessagesMoved"]
@@ -319,6 +352,26 @@ class BatchTrial(Trial):
         self.db = lab.effects.connect(actor)
         self.handler = order_handler(lab, self.clock, seconds=seconds, down_for=down_for, parse=parse,
                                      since=self.now())
+        self._calls: Counter = Counter()
+        self._requests: list[tuple[str, dict]] = []
+        self._hooks = ClientHooks(self.sqs)
+        self._hooks.register("before-parameter-build.sqs", self._count)
+
+    def _count(self, params: Any = None, model: Any = None, **_: Any) -> None:
+        self._calls.update([model.name])
+        self._requests.append((model.name, dict(params or {})))
+
+    def asked(self, operation: str, parameter: str) -> list:
+        """What the trial's client asked for ``parameter`` in each ``operation`` call, in order."""
+        return [params.get(parameter) for op, params in self._requests if op == operation]
+
+    def calls(self) -> Counter:
+        """How many calls of each AWS operation the trial's client made (a beat's included)."""
+        return Counter(self._calls)
+
+    def position(self, key: str) -> int | None:
+        """The position (in send order) of one of this trial's orders, for ``Fault(..., message=...)``."""
+        return self.lab.position_of(key)
 
     def charges(self) -> dict[str, int]:
         """How many times each of this trial's orders was charged (committed effects)."""
@@ -329,8 +382,18 @@ class BatchTrial(Trial):
         """Business key -> MessageId, for this trial's messages."""
         return {k: self.lab.locate(k)[1] for k in self.keys}
 
+    def unfinished(self) -> set[str]:
+        """The MessageIds of the messages the trial's client received that are still in its queue.
+
+        What a step received and did not finish (a failed charge, a delete that did not go through),
+        whatever it did with it since: kept hidden, handed back, left to its lease.
+        """
+        received = {e.message_id for e in self.events("receive") if e.actor == self.actor}
+        return received & {m["message_id"] for m in self.lab.snapshot(self.url)["messages"]}
+
     def close(self) -> None:
         """End the trial: timers stop, the client goes back, the connection closes."""
+        self._hooks.remove()
         super().close()
         self.db.close()
 
@@ -397,6 +460,120 @@ def received_once(history: Any, keys: Iterable[str] | None = None, *, why: str =
     problems = [Problem("duplicate", k, s) for k, s in zip(repeats, sentences)]
     verdict = Verdict(False, "exactly_once", "\n".join(lines), problems, history=history)
     return record_failure(verdict)  # the grader draws its timeline in the feedback
+
+
+def taken_while_held(history: Any, keys: Iterable[str] | None = None, *, why: str = "") -> Verdict:
+    """A verdict on "no process received a message that another process still held".
+
+    A process holds a message from its receive until it is done with it; here, a process that
+    still charged, deleted or renewed the message after another process had received it was
+    holding it when its lease ran out. (A message received again after its first holder let it
+    go, or died, is no problem: short polls that left it to a rival, a failed charge, a crash.)
+    Explained like :func:`received_once`; ``keys`` limits the question to those keys.
+    """
+    events = list(history)
+    wanted = set(keys) if keys is not None else None
+    receives: dict[str, list] = {}
+    for e in events:
+        if e.kind == "receive" and e.key and (wanted is None or e.key in wanted):
+            receives.setdefault(e.key, []).append(e)
+    sentences, first = [], None
+    for key, got in receives.items():
+        for earlier, later in zip(got, got[1:]):
+            if earlier.actor == later.actor:
+                continue
+            again = next((r.seq for r in got if r.actor == earlier.actor and r.seq > earlier.seq), None)
+            acted = next((e for e in events if e.key == key and e.actor == earlier.actor and e.seq > later.seq
+                          and (again is None or e.seq < again) and e.kind in ("effect", "delete", "visibility")), None)
+            if acted is not None:
+                sentences.append(f"{key} was received by {later.actor} at t={later.time:.1f}s while {earlier.actor}, "
+                                 f"which had received it at t={earlier.time:.1f}s, still held it ({acted.kind} at "
+                                 f"t={acted.time:.1f}s)")
+                first = first or key
+                break
+    if not sentences:
+        return Verdict(True, "exactly_once", "OK: no message was taken from a process that still held it.",
+                       history=history)
+    lines = ["FAILED: expected every message to stay hidden while a process holds it.", f"Seen: {sentences[0]}."]
+    lines += [f"Also: {x}." for x in sentences[1:4]]
+    if why:
+        lines.append("Why: " + why)
+    lines.append(f"What happened to {first}, in order:")
+    lines += ["  " + e.describe() for e in events if e.key == first and e.kind != "clock"][:30]
+    verdict = Verdict(False, "exactly_once", "\n".join(lines), [Problem("duplicate", first, sentences[0])],
+                      history=history)
+    return record_failure(verdict)
+
+
+def let_go_while_beating(history: Any) -> list[str]:
+    """Where a process deleted or handed back a message while a timer that had renewed it still ran.
+
+    The rule of a batch consumer's heartbeat: stop every timer that renews a message (``cancel()``
+    returns once a beat in progress is over) before the call that lets the message go; a timer may
+    then be started again for the messages still held. The history records each timer's start and
+    stop (``cancel``, ``died``, or ``done`` for a one-shot timer that has fired) and tags the calls a
+    timer makes, so the order of two actions at one simulated instant is visible. Also reported: a
+    beat that renews a message its process had already deleted or handed back (a timer started
+    again for the rest of the batch must leave out what was let go: a beat would hide a poison
+    message again, or undo a retryable one's back-off), until the process receives it again.
+
+    Returns one sentence per problem; empty when the order was kept.
+    """
+    renewed_by: dict[tuple[str, str], set[str]] = {}
+    stopped: set[str] = set()
+    let_go: dict[tuple[str, str], tuple[str, float]] = {}  # (actor, key) -> (what, when), until received again
+    problems = []
+    for e in history:
+        timer = e.detail.get("timer")
+        if e.kind == "timer" and e.detail.get("action") in ("cancel", "died", "done"):
+            stopped.add(timer)
+        elif e.kind == "receive" and e.key:
+            let_go.pop((e.actor, e.key), None)
+        elif e.kind == "visibility" and timer and e.key:
+            renewed_by.setdefault((e.actor, e.key), set()).add(timer)
+            if (e.actor, e.key) in let_go:
+                what, when = let_go.pop((e.actor, e.key))  # one sentence per message let go
+                problems.append(f"t={e.time:g}s: {e.actor}'s timer {timer} renewed {e.key} after {e.actor} had {what} "
+                                f"(t={when:g}s)")
+        elif e.kind in ("delete", "visibility") and not timer and e.key:
+            live = sorted(t for t in renewed_by.get((e.actor, e.key), ()) if t not in stopped)
+            what = "deleted" if e.kind == "delete" else f"handed back (visibility {e.detail.get('timeout')} s)"
+            if live:
+                problems.append(f"t={e.time:g}s: {e.actor} {what} {e.key} while {', '.join(live)}, which had renewed "
+                                "it, still ran")
+            if e.detail.get("ok", True):
+                let_go[(e.actor, e.key)] = ("deleted it" if e.kind == "delete" else "handed it back", e.time)
+    return problems
+
+
+def retried_as_is(history: Any) -> list[str]:
+    """Deletes sent again with a receipt handle that SQS had already refused as the sender's fault.
+
+    An entry of a batch call that fails with ``SenderFault: true`` is wrong as sent: the same
+    entry fails again (API Reference, DeleteMessageBatch). Returns one sentence per repeat.
+    """
+    refused: dict[str, float] = {}
+    problems = []
+    for e in history:
+        if e.kind != "delete" or not e.detail.get("receipt_handle"):
+            continue
+        handle = e.detail["receipt_handle"]
+        if handle in refused:
+            problems.append(f"t={e.time:g}s: {e.actor} deleted {e.key} again with the receipt handle that SQS "
+                            f"had refused as the sender's fault at t={refused[handle]:g}s ({e.detail.get('error') or 'ok'})")
+        if e.detail.get("sender_fault"):
+            refused.setdefault(handle, e.time)
+    return problems
+
+
+def verdict_from(problems: list[str], history: Any, *, what: str, why: str, ok: str) -> Verdict:
+    """A verdict on sentences about a history (:func:`let_go_while_beating`, :func:`retried_as_is`), explained."""
+    if not problems:
+        return Verdict(True, "exactly_once", f"OK: {ok}", history=history)
+    lines = [f"FAILED: {what}", f"Seen: {problems[0]}."] + [f"Also: {p}." for p in problems[1:4]]
+    lines.append("Why: " + why)
+    verdict = Verdict(False, "exactly_once", "\n".join(lines), [Problem("order", None, problems[0])], history=history)
+    return record_failure(verdict)
 
 
 def _note_each(p: Any, messages: list[dict], text: str) -> None:

@@ -73,9 +73,10 @@ def locked(fn: Callable) -> Callable:
 
 
 
-#: Short polls sample (see :func:`short_poll_count`); the corrections' tests turn it off to compare
-#: moto's answers exactly. Until every lesson long-polls it is off unless SQSLAB_SAMPLE_SHORT_POLLS=1.
-SHORT_POLL_SAMPLING = {"on": os.environ.get("SQSLAB_SAMPLE_SHORT_POLLS", "0") == "1"}
+#: Short polls sample (see :func:`short_poll_count`), as SQS's do; the corrections' tests turn it off
+#: to compare moto's answers exactly, and SQSLAB_SAMPLE_SHORT_POLLS=0 turns it off to rule it out when
+#: something looks wrong.
+SHORT_POLL_SAMPLING = {"on": os.environ.get("SQSLAB_SAMPLE_SHORT_POLLS", "1") != "0"}
 #: The seeded draw of how many messages a short poll returns (reseeded with moto's ids per run).
 _sampler = random.Random(0)
 

@@ -1,14 +1,16 @@
 # expect: full
 # Alternative: is_poison lists the retryable errors it knows and treats the message's own errors as
-# poison; the consumer handles and deletes one message at a time; the redrive is done by hand, the
-# way it was before StartMessageMoveTask existed: receive from the DLQ, send to the source queue,
-# then delete from the DLQ (send before delete: a crash in between duplicates, never loses, and the
-# idempotent charge absorbs the duplicate).
+# poison; the consumer short-polls and handles and deletes one message at a time; the redrive is
+# done by hand, the way it was before StartMessageMoveTask existed: receive from the DLQ, send to
+# the source queue, then delete from the DLQ (send before delete: a kill in between duplicates,
+# never loses, and the idempotent charge absorbs the duplicate), until the DLQ holds nothing, not
+# even messages a killed run had received and still holds in flight.
 
 # --- cell: redrive_policy
 def redrive_policy(dlq_arn, retries):
     """The RedrivePolicy (JSON) that gives every message its first try and `retries` retries."""
-    return json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": retries + 1})
+    deliveries = max(retries + 1, 2)  # SQS counts receives: one lost response must not dead-letter a message
+    return json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": deliveries})
 
 # --- cell: is_poison
 RETRYABLE = (ConnectionError, TimeoutError, OSError)
@@ -18,18 +20,6 @@ def is_poison(error):
     if isinstance(error, RETRYABLE):
         return False
     return isinstance(error, (ValueError, LookupError, TypeError))
-
-# --- cell: charge_order
-def charge_order(db, body, parse):
-    """Charge the order in `body` once; True if it was charged now, False if it had been already."""
-    order = parse(body)
-    db.execute("CREATE TABLE IF NOT EXISTS charged_orders (order_id TEXT PRIMARY KEY)")
-    with db:
-        if db.execute("SELECT 1 FROM charged_orders WHERE order_id = ?", (order["order_id"],)).fetchone():
-            return False
-        db.apply_effect(order["order_id"], "charge", detail=str(order["amount"]))
-        db.execute("INSERT INTO charged_orders (order_id) VALUES (?)", (order["order_id"],))
-    return True
 
 # --- cell: consume_with_dlq
 def consume_with_dlq(sqs, queue_url, handle, is_poison):
@@ -53,14 +43,20 @@ def consume_with_dlq(sqs, queue_url, handle, is_poison):
 def redrive(sqs, queue_url, clock):
     dlq_url = sqs.get_queue_url(QueueName=dead_letter_arn(sqs, queue_url).rsplit(":", 1)[1])["QueueUrl"]
     moved = 0
-    while True:
-        batch = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10).get("Messages", [])
-        if not batch:
-            return moved
+    for _ in range(60):
+        batch = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=20).get("Messages", [])
         for m in batch:
             sqs.send_message(QueueUrl=queue_url, MessageBody=m["Body"])
             sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=m["ReceiptHandle"])
             moved += 1
+        if batch:
+            continue
+        left = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        if int(left["ApproximateNumberOfMessages"]) + int(left["ApproximateNumberOfMessagesNotVisible"]) == 0:
+            return moved
+        clock.sleep(5)  # a killed run still holds some: wait for their visibility timeout
+    raise TimeoutError("the dead-letter queue did not empty")
 
 # --- cell: create_dlq_alarm
 def create_dlq_alarm(cloudwatch, sqs, queue_url):

@@ -10,7 +10,7 @@ POISON = (ValueError, KeyError, TypeError)
 
 def consume_batch(sqs, queue_url, db, handler, clock, *, timeout=30):
     """One step: handle the batch, report what failed, then delete the batch."""
-    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=20).get("Messages", [])
     handles = [m["ReceiptHandle"] for m in messages]
 
     def beat():
@@ -30,6 +30,7 @@ def consume_batch(sqs, queue_url, db, handler, clock, *, timeout=30):
             except Exception:
                 failed.append(m["MessageId"])  # reported (and logged) below
         left = list(messages)  # the batch has been handled: delete all of it
+        heartbeat.cancel()
         for attempt in range(2):
             if not left:
                 break

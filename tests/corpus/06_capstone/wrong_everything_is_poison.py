@@ -4,22 +4,9 @@
 # receives in a second and lands in the dead-letter queue.
 # --- edit: consume_batch
 # replace:
-    held = {m["MessageId"]: m["ReceiptHandle"] for m in messages}  # what the heartbeat renews
+                if isinstance(error, POISON):  # ...handed back at once, on its way to the DLQ
+                    sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"],
+                                                  VisibilityTimeout=0)
 # with:
-    held = {m["MessageId"]: m["ReceiptHandle"] for m in messages}
-# replace:
-                pass  # half the lease is left: the next beat tries again
-# with:
-                pass
-# replace:
-                if isinstance(error, POISON):  # the message is bad: back at once, on its way to the DLQ
-# with:
-                if True:  # any failure: back at once
-# replace:
-                continue  # retryable: no longer renewed, so SQS delivers it again after its lease
-# with:
-                continue
-# replace:
-        for attempt in range(2):  # the delete, and once more for the entries that failed
-# with:
-        for attempt in range(2):
+                sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"],
+                                              VisibilityTimeout=0)  # any failure: back at once

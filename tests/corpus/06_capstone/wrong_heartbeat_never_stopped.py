@@ -1,33 +1,19 @@
-# expect: lose heartbeat_stops_when_the_step_returns
+# expect: lose heartbeat_stops_when_the_step_returns heartbeat_stops_before_a_message_is_let_go
 # Misconception: "the heartbeat is a timer; it ends by itself". It is never cancelled, so it keeps
 # renewing after the step returned: every message it still lists stays hidden for as long as the
 # process lives (and the calls never stop).
 # --- edit: consume_batch
 # replace:
-    held = {m["MessageId"]: m["ReceiptHandle"] for m in messages}  # what the heartbeat renews
-# with:
-    held = {m["MessageId"]: m["ReceiptHandle"] for m in messages}
-# replace:
-                pass  # half the lease is left: the next beat tries again
+                heartbeat[0].cancel()  # no beat may touch the message from here on...
 # with:
                 pass
 # replace:
-    heartbeat = clock.every(timeout / 2, beat, name="heartbeat")
+        heartbeat[0].cancel()  # everything is finished or let go: stop beating before the delete
 # with:
-    clock.every(timeout / 2, beat, name="heartbeat")
+        pass
 # replace:
-                if isinstance(error, POISON):  # the message is bad: back at once, on its way to the DLQ
+    finally:
+        heartbeat[0].cancel()
 # with:
-                if isinstance(error, POISON):
-# replace:
-                continue  # retryable: no longer renewed, so SQS delivers it again after its lease
-# with:
-                continue
-# replace:
-        for attempt in range(2):  # the delete, and once more for the entries that failed
-# with:
-        for attempt in range(2):
-# replace:
-        heartbeat.cancel()
-# with:
+    finally:
         pass  # the heartbeat keeps running

@@ -1,20 +1,8 @@
 # expect: full
-# Alternative: the charge looks the key up first and records it after the charge, in the same
-# transaction (the primary key still refuses a second record); the Lambda function collects failed
-# ids in a set; the consumer's heartbeat is a chain of one-shot timers that re-arms itself while the
-# step runs, renewing the held messages in batches, and the delete is retried until nothing is left
-# in Failed (three tries at most).
-
-# --- cell: charge_once
-def charge_once(db, handler, body):
-    key = capstone.order_id(body)
-    db.execute("CREATE TABLE IF NOT EXISTS processed (key TEXT PRIMARY KEY)")
-    with db:
-        if db.execute("SELECT 1 FROM processed WHERE key = ?", (key,)).fetchone():
-            return False
-        handler(db, body)
-        db.execute("INSERT INTO processed (key) VALUES (?)", (key,))
-    return True
+# Alternative: the Lambda function collects failed ids in a list and logs each failure; the
+# consumer's heartbeat is a chain of one-shot timers that re-arms itself while the step holds
+# anything, renewing the held messages ten at a time; the chain is broken before the delete; the
+# delete is tried up to three times, each time only with the entries that failed on SQS's side.
 
 # --- cell: handle_event
 def handle_event(event, db, handler):
@@ -34,7 +22,7 @@ POISON = (ValueError, KeyError, TypeError)
 
 
 def consume_batch(sqs, queue_url, db, handler, clock, *, timeout=30):
-    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=20).get("Messages", [])
     if not messages:
         return {"batchItemFailures": []}
     held = {m["MessageId"]: m for m in messages}
@@ -53,6 +41,11 @@ def consume_batch(sqs, queue_url, db, handler, clock, *, timeout=30):
                 pass
         state["timer"] = clock.call_later(timeout / 2, beat, name="heartbeat")
 
+    def stop():
+        state["running"] = False
+        if state["timer"] is not None:
+            state["timer"].cancel()
+
     state["timer"] = clock.call_later(timeout / 2, beat, name="heartbeat")
     not_done = []
     try:
@@ -66,16 +59,17 @@ def consume_batch(sqs, queue_url, db, handler, clock, *, timeout=30):
                     sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"],
                                                   VisibilityTimeout=0)
         pending = list(held.values())
+        stop()
         for attempt in range(3):
             if not pending:
                 break
             entries = {f"d{n}": m for n, m in enumerate(pending)}
             answer = sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
                 {"Id": entry_id, "ReceiptHandle": m["ReceiptHandle"]} for entry_id, m in entries.items()])
-            pending = [entries[f["Id"]] for f in answer.get("Failed", [])]
+            failures = answer.get("Failed", [])
+            not_done += [entries[f["Id"]]["MessageId"] for f in failures if f["SenderFault"]]
+            pending = [entries[f["Id"]] for f in failures if not f["SenderFault"]]
         not_done += [m["MessageId"] for m in pending]
     finally:
-        state["running"] = False
-        if state["timer"] is not None:
-            state["timer"].cancel()
+        stop()
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in not_done]}

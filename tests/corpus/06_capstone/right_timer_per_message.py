@@ -1,24 +1,9 @@
 # expect: full
-# Alternative: the charge inserts the key with a plain INSERT and reads a primary-key conflict as
-# "charged before"; the Lambda function builds its report with a helper; the consumer gives every
-# message a timer of its own (cancelled as soon as that message is finished, failed or not),
-# releases retryable failures explicitly for one timeout, and deletes the failed batch entries again
-# one by one with DeleteMessage.
-
-# --- cell: charge_once
-import sqlite3
-
-
-def charge_once(db, handler, body):
-    key = capstone.order_id(body)
-    db.execute("CREATE TABLE IF NOT EXISTS processed (key TEXT PRIMARY KEY)")
-    try:
-        with db:
-            db.execute("INSERT INTO processed (key) VALUES (?)", (key,))
-            handler(db, body)
-    except sqlite3.IntegrityError:
-        return False  # the key was there: charged before
-    return True
+# Alternative: the Lambda function builds its report with a helper; the consumer short-polls and
+# gives every message a timer of its own, cancelled as soon as that message is let go (before the
+# hand-back) and, for the finished ones, just before the batch delete; it hands retryable failures
+# back explicitly for one timeout, and sends entries that failed on SQS's side again one by one with
+# DeleteMessage (never those that failed as the sender's fault).
 
 # --- cell: handle_event
 def _failed(record, db, handler):
@@ -68,11 +53,16 @@ def consume_batch(sqs, queue_url, db, handler, clock, *, timeout=30):
                                               VisibilityTimeout=wait)
             else:
                 finished.append(m)
+        for m in finished:
+            timers[m["MessageId"]].cancel()
         if finished:
             by_id = {m["MessageId"]: m for m in finished}
             answer = sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
                 {"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in finished])
             for failure in answer.get("Failed", []):
+                if failure["SenderFault"]:
+                    report.append(failure["Id"])
+                    continue
                 try:
                     sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=by_id[failure["Id"]]["ReceiptHandle"])
                 except ClientError:

@@ -1,13 +1,13 @@
 # expect: full
 # Alternative: retryable failures back off exponentially with ChangeMessageVisibility (the receive
 # count says how many tries so far), poison is handed back and successes deleted in batches; the
-# charge inserts the order id first and treats a primary-key conflict as "already charged"; the
 # policy stores maxReceiveCount as a string, as the API examples do; the alarm is a >= 1 Sum; the
-# redrive names the destination and a rate, and waits on the task it started.
+# redrive names the destination and a rate, looks for a task still running from a killed run (by
+# its listed TaskHandle) before starting its own, and waits with a deadline on the clock.
 
 # --- cell: redrive_policy
 def redrive_policy(dlq_arn, retries):
-    return json.dumps({"maxReceiveCount": str(1 + retries), "deadLetterTargetArn": dlq_arn})
+    return json.dumps({"maxReceiveCount": str(1 + retries if retries >= 1 else 2), "deadLetterTargetArn": dlq_arn})
 
 # --- cell: is_poison
 POISON = (ValueError, KeyError, TypeError)
@@ -15,23 +15,9 @@ POISON = (ValueError, KeyError, TypeError)
 def is_poison(error):
     return isinstance(error, POISON)
 
-# --- cell: charge_order
-import sqlite3
-
-def charge_order(db, body, parse):
-    order = parse(body)
-    db.execute("CREATE TABLE IF NOT EXISTS charged_orders (order_id TEXT PRIMARY KEY)")
-    try:
-        with db:
-            db.execute("INSERT INTO charged_orders (order_id) VALUES (?)", (order["order_id"],))
-            db.apply_effect(order["order_id"], "charge")
-    except sqlite3.IntegrityError:
-        return False
-    return True
-
 # --- cell: consume_with_dlq
 def consume_with_dlq(sqs, queue_url, handle, is_poison):
-    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=20,
                                    MessageSystemAttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
     done, back = [], []
     for i, m in enumerate(messages):
@@ -53,17 +39,23 @@ def consume_with_dlq(sqs, queue_url, handle, is_poison):
 def redrive(sqs, queue_url, clock):
     source_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     dlq_arn = dead_letter_arn(sqs, queue_url)
-    handle = sqs.start_message_move_task(SourceArn=dlq_arn, DestinationArn=source_arn,
-                                         MaxNumberOfMessagesPerSecond=2)["TaskHandle"]
-    while True:
+    running = [t for t in sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=10)["Results"]
+               if t["Status"] == "RUNNING"]
+    if running:
+        handle = running[0]["TaskHandle"]  # a killed run's task: wait for it
+    else:
+        handle = sqs.start_message_move_task(SourceArn=dlq_arn, DestinationArn=source_arn,
+                                             MaxNumberOfMessagesPerSecond=2)["TaskHandle"]
+    deadline = clock.now() + 900
+    while clock.now() < deadline:
         tasks = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=10)["Results"]
         task = next(t for t in tasks if t.get("TaskHandle") in (handle, None))
         if task["Status"] in ("COMPLETED", "FAILED", "CANCELLED"):
-            break
-        clock.advance(1)
-    if task["Status"] != "COMPLETED":
-        raise RuntimeError(task.get("FailureReason", task["Status"]))
-    return task["ApproximateNumberOfMessagesMoved"]
+            if task["Status"] != "COMPLETED":
+                raise RuntimeError(task.get("FailureReason", task["Status"]))
+            return task["ApproximateNumberOfMessagesMoved"]
+        clock.sleep(2)
+    raise TimeoutError("the move task did not finish within 15 minutes")
 
 # --- cell: create_dlq_alarm
 def create_dlq_alarm(cloudwatch, sqs, queue_url):
