@@ -9,6 +9,7 @@
 #   make grade STRICT=1                  self-check: exit non-zero when anything is not fully passed
 #   make grade GRADE_ARGS=...            extra arguments for autograder/grade.py
 #   make bench BENCH_ARGS=...            extra arguments for python -m sqslab.tools.bench
+#   make mutants MUTANTS_ARGS="--lesson 04 --jobs 2"   extra arguments for tools/mutants (--list, --sample N, ...)
 #   make bench-speed SPEED_ARGS=...      extra arguments for python -m sqslab.tools.benchspeed
 #   make setup SETUP_FORCE=1             install into a venv that serves another checkout (see tools/envcheck.py)
 #   make hub HUB_PORT=8000 HUB_LEARNERS=sqs-ada,sqs-bob HUB_INSTRUCTOR=sqs-teacher   the local hub's users and port
@@ -32,6 +33,7 @@ TEST_ARGS ?=
 LAB_ARGS ?=
 GRADE_ARGS ?=
 BENCH_ARGS ?=
+MUTANTS_ARGS ?=
 SPEED_ARGS ?=
 SUBMISSIONS ?=
 SOURCE ?=
@@ -52,7 +54,7 @@ JUPYTER_LAB_ANY = "$(PY)" -m jupyter lab --ip=127.0.0.1 \
 JUPYTER_LAB = JUPYTER_CONFIG_PATH="$(CURDIR)/tools/jupyter-config$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
   $(JUPYTER_LAB_ANY)
 
-.PHONY: help setup lab test lint grade release author strip bench bench-speed fidelity demo clean clean-work hub hub-setup hub-test hub-clean
+.PHONY: help setup lab test lint grade release author strip bench bench-speed fidelity mutants demo clean clean-work hub hub-setup hub-test hub-clean
 
 help: ## List the targets (this text)
 	@echo "sqs-reliability-course: make <target> [VAR=value ...]"
@@ -61,7 +63,7 @@ help: ## List the targets (this text)
 	  | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
 	@echo
 	@echo "Variables: VENV=$(VENV) PYTHON=$(PYTHON) WORKERS=$(WORKERS) OUT=$(OUT)"
-	@echo "           LAB_ARGS TEST_ARGS GRADE_ARGS BENCH_ARGS SPEED_ARGS SUBMISSIONS SETUP_FORCE"
+	@echo "           LAB_ARGS TEST_ARGS GRADE_ARGS BENCH_ARGS SPEED_ARGS MUTANTS_ARGS SUBMISSIONS SETUP_FORCE"
 	@echo "           HUB_PREFIX HUB_PORT HUB_INSTRUCTOR HUB_LEARNERS (see the Makefile's head)"
 
 setup: $(STAMP) ## Create the venv (Python 3.11, VENV=.venv) and install the course; instant once done
@@ -153,6 +155,10 @@ bench-speed: setup ## What each speed-up saves on the course, grading and the lo
 
 fidelity: setup ## Which SQS facts the endpoint honours (SQSLAB_ENDPOINT; python -m sqslab.tools.fidelity)
 	"$(PY)" -m sqslab.tools.fidelity --out "$(OUT)/fidelity.md"
+
+mutants: setup ## Mutation analysis: each lesson's graded tests against every mutant of its solutions (OUT/mutants/)
+	@# One kernel per lesson; prints a table per lesson and its time, lists every survivor with its diff.
+	PYTHONPATH="$(CURDIR)/tools$${PYTHONPATH:+:$$PYTHONPATH}" "$(PY)" -m mutants --out "$(OUT)/mutants" $(MUTANTS_ARGS)
 
 demo: setup ## The live demos in a presentation layout (demos/ copied once into demo-work/)
 	@if ! compgen -G 'demos/*.ipynb' >/dev/null; then \

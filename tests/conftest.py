@@ -39,7 +39,7 @@ def clock(lab):
 #: order, so starting these first keeps both workers busy to the end instead of leaving one idle
 #: while the other grades a corpus alone.
 _SLOW_FIRST = ("tests/grader/test_grader_corpus.py", "tests/course/test_corpus.py", "tests/course/test_browser.py",
-               "tests/grader/test_grader_lessons.py")
+               "tests/grader/test_grader_lessons.py", "tests/mutants/test_sample.py")
 
 
 def pytest_collection_modifyitems(items):

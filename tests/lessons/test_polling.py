@@ -114,6 +114,15 @@ def test_step_benches_inside_an_open_lab_do_not_share_queues(lab):
             assert bench.left == ["order-1", "order-2"]
 
 
+def test_poll_costs_in_private_labs_inside_an_open_lab_give_the_same_report_every_time(lab):
+    # Nested labs share this process's moto: each call needs a queue of its own (the fourth call
+    # once met messages of earlier calls, received before they arrived).
+    reports = [poll_costs(_long, seconds=seconds, arrivals=arrivals)
+               for _ in range(3) for seconds, arrivals in ((120, (15.0, 50.0, 95.0)), (600, (290.0,)))]
+    assert all(r.missed == [] and r.longest_wait == 0 for r in reports), [str(r) for r in reports]
+    assert [r.requests for r in reports[:2]] * 3 == [r.requests for r in reports]
+
+
 def test_receive_all_refuses_a_receive_that_returns_no_list():
     with StepBench(orders=1) as bench:
         with pytest.raises(AssertionError, match="list of messages"):

@@ -307,6 +307,21 @@ def test_change_visibility_to_zero_makes_the_message_receivable_at_once(sqs):
     assert [m["MessageId"] for m in receive(sqs, url)] == [message["MessageId"]]
 
 
+def test_change_visibility_to_a_negative_timeout_is_invalid_parameter_value(sqs):
+    url, _ = make_queue(sqs, "orders")
+    sqs.send_message(QueueUrl=url, MessageBody="order-1")
+    message = receive(sqs, url, VisibilityTimeout=30)[0]
+
+    with pytest.raises(ClientError) as excinfo:
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=-1)
+    answer = sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
+        {"Id": "negative", "ReceiptHandle": message["ReceiptHandle"], "VisibilityTimeout": -1}])
+
+    assert error_code(excinfo) == "InvalidParameterValue"
+    assert [(e["Id"], e["Code"]) for e in answer["Failed"]] == [("negative", "InvalidParameterValue")]
+    assert receive(sqs, url) == []  # the message keeps its lease
+
+
 def test_change_visibility_of_deleted_message_is_receipt_handle_invalid(sqs):
     url, _ = make_queue(sqs, "orders")
     sqs.send_message(QueueUrl=url, MessageBody="order-1")

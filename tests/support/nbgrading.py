@@ -193,12 +193,18 @@ def build_submission(release_nb: dict, code: dict[str, str] | None) -> dict:
     return nb
 
 
-def grade(assignment: str, cases: list[Case], workdir: Path, *, timeout: int = 900) -> dict[str, Graded]:
+def grade(assignment: str, cases: list[Case], workdir: Path, *, timeout: int | None = None) -> dict[str, Graded]:
     """Grade every case of ``assignment`` with one real ``nbgrader autograde``; scores per case.
+
+    ``autograde`` grades the cases one after another, so its time limit (unless given) grows with
+    their number: 900 s, plus 60 s for each case past ten (a lesson of 17 cases in two notebooks
+    overran a flat 900 s on a loaded 2-core machine).
 
     An assignment of several notebooks is submitted whole: each case's code goes into whichever
     notebook holds the solution cell of that grade_id, and its scores add up over the notebooks.
     """
+    if timeout is None:
+        timeout = 900 + 60 * max(0, len(cases) - 10)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "nbgrader_config.py").write_text(CONFIG.format(root=str(workdir)))
     src = workdir / "source" / assignment

@@ -233,6 +233,13 @@ def _superseded_handle():
     return error
 
 
+def _negative_visibility_timeout(value):
+    from moto.sqs.exceptions import InvalidParameterValue
+
+    return InvalidParameterValue(f"Value {value} for parameter VisibilityTimeout is invalid. "
+                                 "Reason: Must be between 0 and 43200.")
+
+
 def refuse_visibility_change_when_not_in_flight() -> None:
     """Restores "ChangeMessageVisibility on a message not in flight: MessageNotInflight".
 
@@ -272,7 +279,11 @@ def refuse_visibility_change_when_not_in_flight() -> None:
         for entry in entries:
             handle = entry["ReceiptHandle"]
             holder = next((m for m in queue._messages if m.had_receipt_handle(handle)), None)
-            if holder is not None and holder.receipt_handle == handle and holder.visible:
+            if int(entry.get("VisibilityTimeout") or 0) < 0:  # see count_twelve_hours_from_the_receive
+                error = _negative_visibility_timeout(entry["VisibilityTimeout"])
+                failed.append({"Id": entry["Id"], "SenderFault": True, "Code": error.code,
+                               "Message": error.message})
+            elif holder is not None and holder.receipt_handle == handle and holder.visible:
                 error = _message_not_inflight()
                 failed.append({"Id": entry["Id"], "SenderFault": True, "Code": error.code,
                                "Message": error.message})
@@ -339,14 +350,16 @@ def keep_fifo_group_order_after_timeout() -> None:
 
 
 def count_twelve_hours_from_the_receive() -> None:
-    """Restores "visibility timeout: maximum 12 hours, counted from the receive".
+    """Restores "visibility timeout: 0 to 12 hours, counted from the receive".
 
     AWS (ChangeMessageVisibility): a message's visibility timeout can be extended to at most
     12 hours, and a request for more than the time left is rejected; the 12 hours start when the
     message is received, so each receive starts its own. moto counted them from the *send*: a
     message received 12 hours after it was sent could not be extended at all, and a heartbeat on a
     message that waited in the queue was rejected early. moto's own answer for a request beyond the
-    limit (InvalidParameterValue, "beyond the limit [43200 seconds]") is kept.
+    limit (InvalidParameterValue, "beyond the limit [43200 seconds]") is kept. The timeout's minimum
+    is 0: moto took a negative one as 0 (the message visible at once); it is now refused with
+    InvalidParameterValue (in a batch, as that entry's failure).
     """
     if not once("count_twelve_hours_from_the_receive"):
         return
@@ -365,6 +378,8 @@ def count_twelve_hours_from_the_receive() -> None:
 
     @functools.wraps(original)
     def change_message_visibility(self, queue_name: str, receipt_handle: str, visibility_timeout: int) -> None:
+        if int(visibility_timeout) < 0:
+            raise _negative_visibility_timeout(visibility_timeout)
         queue = self.get_queue(queue_name)
         holder = next((m for m in queue._messages if m.had_receipt_handle(receipt_handle)), None)
         received = vars(holder).get("_sqslab_received_at") if holder is not None else None
@@ -474,8 +489,9 @@ CORRECTIONS: tuple[Correction, ...] = (
                "attribute outside; moto accepted any value.",
                refuse_attributes_out_of_range),
     Correction("twelve_hours_from_the_receive",
-               "Visibility timeout: at most 12 hours counted from the receive; moto counted them from "
-               "the send, so a message received late could not be extended.",
+               "Visibility timeout: 0 to 12 hours, counted from the receive; moto counted them from "
+               "the send, so a message received late could not be extended, and took a negative "
+               "timeout as 0.",
                count_twelve_hours_from_the_receive),
     Correction("message_not_inflight",
                "ChangeMessageVisibility on a message not in flight: real SQS answers "
