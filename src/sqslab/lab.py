@@ -90,9 +90,7 @@ def default_key_of(body: str) -> str | None:
         data = json.loads(body)
     except (TypeError, ValueError):
         return None
-    if not isinstance(data, dict):
-        return None
-    for name in KEY_FIELDS:
+    for name in KEY_FIELDS if isinstance(data, dict) else ():
         value = data.get(name)
         if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
             return str(value)
