@@ -54,7 +54,7 @@ JUPYTER_LAB_ANY = "$(PY)" -m jupyter lab --ip=127.0.0.1 \
 JUPYTER_LAB = JUPYTER_CONFIG_PATH="$(CURDIR)/tools/jupyter-config$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
   $(JUPYTER_LAB_ANY)
 
-.PHONY: help setup lab test lint grade release author strip bench bench-speed fidelity mutants demo clean clean-work hub hub-setup hub-test hub-clean
+.PHONY: help setup lab test lint grade release author strip bench bench-speed fidelity mutants corpus demo clean clean-work hub hub-setup hub-test hub-clean
 
 help: ## List the targets (this text)
 	@echo "sqs-reliability-course: make <target> [VAR=value ...]"
@@ -159,6 +159,10 @@ fidelity: setup ## Which SQS facts the endpoint honours (SQSLAB_ENDPOINT; python
 mutants: setup ## Mutation analysis: each lesson's graded tests against every mutant of its solutions (OUT/mutants/)
 	@# One kernel per lesson; prints a table per lesson and its time, lists every survivor with its diff.
 	PYTHONPATH="$(CURDIR)/tools$${PYTHONPATH:+:$$PYTHONPATH}" "$(PY)" -m mutants --out "$(OUT)/mutants" $(MUTANTS_ARGS)
+
+corpus: setup ## Every lesson's whole corpus of right and wrong answers, graded by nbgrader (make test grades a sample)
+	@# About half an hour of CPU: every case of every lesson through one `nbgrader autograde` per lesson.
+	SQSLAB_CORPUS=all "$(PY)" -m pytest -n $(WORKERS) tests/course/test_corpus.py $(TEST_ARGS)
 
 demo: setup ## The live demos in a presentation layout (demos/ copied once into demo-work/)
 	@if ! compgen -G 'demos/*.ipynb' >/dev/null; then \

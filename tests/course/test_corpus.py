@@ -4,9 +4,18 @@ For each assignment with graded cells: the instructor's solution gets full marks
 learner copy gets zero on every graded cell, every alternative right solution gets full marks,
 and every wrong solution loses points on the cells about its mistake. All cases of one
 assignment go through one ``nbgrader autograde`` run (see tests/support/nbgrading.py).
+
+Grading every case of every lesson takes about half an hour of CPU, so ``make test`` grades a
+fixed sample: each lesson's reference, its untouched copy and ``SAMPLE`` of its wrong cases,
+picked by a stable hash of their names (every right case is graded in ``make test`` anyway,
+through ``autograder/grade.py``: tests/grader/test_grader_lessons.py). ``make corpus``
+(``SQSLAB_CORPUS=all``) grades them all.
 """
 
 from __future__ import annotations
+
+import os
+import zlib
 
 import pytest
 
@@ -17,8 +26,22 @@ ASSIGNMENTS = sorted(p.name for p in SOLUTIONS.iterdir()
                      if p.is_dir() and (p / f"{p.name}.ipynb").exists() and graded_cells(source_notebook(p.name)))
 
 
+#: Wrong cases per lesson in the sample ``make test`` grades.
+SAMPLE = 3
+ALL = os.environ.get("SQSLAB_CORPUS", "sample") == "all"
+
+
 def _cases(assignment):
     return [reference_case(assignment), untouched_case(), *load_corpus(assignment)]
+
+
+def _graded_here(assignment):
+    """The cases this run grades: all of them under ``make corpus``, else the fixed sample."""
+    cases = _cases(assignment)
+    if ALL:
+        return cases
+    wrong = sorted((c for c in cases if c.expect == "lose"), key=lambda c: zlib.crc32(c.name.encode()))
+    return cases[:2] + wrong[:SAMPLE]
 
 
 @pytest.fixture(scope="module")
@@ -27,14 +50,14 @@ def graded(tmp_path_factory):
 
     def get(assignment):
         if assignment not in cache:
-            cache[assignment] = grade(assignment, _cases(assignment), tmp_path_factory.mktemp(assignment))
+            cache[assignment] = grade(assignment, _graded_here(assignment), tmp_path_factory.mktemp(assignment))
         return cache[assignment]
 
     return get
 
 
 PARAMS = [pytest.param(a, c.name, marks=pytest.mark.xdist_group(a), id=f"{a}:{c.name}")
-          for a in ASSIGNMENTS for c in _cases(a)]
+          for a in ASSIGNMENTS for c in _graded_here(a)]
 
 
 @pytest.mark.parametrize("assignment, case_name", PARAMS)

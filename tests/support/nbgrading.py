@@ -202,6 +202,10 @@ def grade(assignment: str, cases: list[Case], workdir: Path, *, timeout: int | N
 
     An assignment of several notebooks is submitted whole: each case's code goes into whichever
     notebook holds the solution cell of that grade_id, and its scores add up over the notebooks.
+    When the cases include ``reference``, a case's notebook that is byte for byte the reference's
+    submission is not submitted again (nbgrader scores a missing notebook 0, and it is not read):
+    it takes the reference's scores, which grading the same bytes again would give (the grader is
+    deterministic; ``autograder/grade.py`` reuses unchanged results the same way).
     """
     if timeout is None:
         timeout = 900 + 60 * max(0, len(cases) - 10)
@@ -220,19 +224,30 @@ def grade(assignment: str, cases: list[Case], workdir: Path, *, timeout: int | N
     if done.returncode:
         raise RuntimeError(f"nbgrader generate_assignment failed:\n{done.stderr[-3000:]}")
     releases = {name: json.loads((workdir / "release" / assignment / f"{name}.ipynb").read_text()) for name in names}
+    submissions: dict[str, dict[str, str]] = {}
     for case in cases:
-        dest = workdir / "submitted" / case.name / assignment
-        dest.mkdir(parents=True, exist_ok=True)
         code = case.code
         if code is not None and "*" in code:
             code = _single_cell(releases, code["*"])
+        submissions[case.name] = {}
         for name, release_nb in releases.items():
             own = None if code is None else {g: c for g, c in code.items() if g in _solution_ids(release_nb)}
-            (dest / f"{name}.ipynb").write_text(json.dumps(build_submission(release_nb, own)))
+            submissions[case.name][name] = json.dumps(build_submission(release_nb, own))
         if code is not None:
             unknown = set(code) - {g for nb in releases.values() for g in _solution_ids(nb)}
             if unknown:
                 raise ValueError(f"{case.name}: no solution cell {sorted(unknown)} in {assignment}")
+    reference = submissions.get("reference", {})
+    as_reference = {case: {name for name, text in nbs.items() if case != "reference" and reference.get(name) == text}
+                    for case, nbs in submissions.items()}
+    for case, nbs in submissions.items():
+        if as_reference[case] == set(nbs):
+            raise ValueError(f"{assignment}: the case {case} is the reference solution, unchanged")
+        dest = workdir / "submitted" / case / assignment
+        dest.mkdir(parents=True, exist_ok=True)
+        for name, text in nbs.items():
+            if name not in as_reference[case]:
+                (dest / f"{name}.ipynb").write_text(text)
     done = run("autograde", assignment, "--force")
     if done.returncode:
         raise RuntimeError(f"nbgrader autograde failed:\n{done.stderr[-3000:]}")
@@ -243,7 +258,8 @@ def grade(assignment: str, cases: list[Case], workdir: Path, *, timeout: int | N
         for case in cases:
             graded = Graded()
             for name in names:
-                nb = gb.find_submission_notebook(name, assignment, case.name)
+                owner = "reference" if name in as_reference[case.name] else case.name
+                nb = gb.find_submission_notebook(name, assignment, owner)
                 for g in nb.grades:
                     if g.max_score:
                         graded.cells[g.name] = (float(g.score), float(g.max_score))
