@@ -30,29 +30,31 @@ def _work(demo: Any, p: Process, body: str) -> str:
     return order["order_id"]
 
 
+def _charge(demo: Any, p: Process, body: str) -> bool:
+    """Work and charge one order, committed; False (rolled back) when the work failed."""
+    try:
+        key = _work(demo, p, body)
+        p.db.apply_effect(key, "charge")
+        p.db.commit()
+    except Exception:
+        p.db.rollback()
+        return False
+    return True
+
+
 def naive(demo: Any, p: Process) -> None:
     """Lesson 1: receive up to 10, charge each and commit, then delete it; leave failures."""
     for m in _receive(p):
-        try:
-            key = _work(demo, p, m["Body"])
-            p.db.apply_effect(key, "charge")
-            p.db.commit()
-        except Exception:
-            p.db.rollback()
-            continue  # not deleted: SQS delivers it again after its visibility timeout
-        p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
+        # A failure is not deleted: SQS delivers it again after its visibility timeout.
+        if _charge(demo, p, m["Body"]):
+            p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
 
 
 def delete_first(demo: Any, p: Process) -> None:
     """Lesson 1's tempting fix: delete first, then charge (a crash in between loses the order)."""
     for m in _receive(p):
         p.sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=m["ReceiptHandle"])
-        try:
-            key = _work(demo, p, m["Body"])
-            p.db.apply_effect(key, "charge")
-            p.db.commit()
-        except Exception:
-            p.db.rollback()
+        _charge(demo, p, m["Body"])
 
 
 def idempotent(demo: Any, p: Process) -> None:
