@@ -297,9 +297,26 @@ def switch_theme(page, theme: str) -> None:
     wait_for_theme(page, theme)
 
 
+#: The theme is on screen when JupyterLab says so and its stylesheet has painted the notebook: the
+#: ``data-jp-theme-light`` flag changes before the new CSS arrives (a screenshot or an axe check taken
+#: in between sees the dark figures on the light page).
+THEME_PAINTED_JS = """(light) => {
+  if (document.body.dataset.jpThemeLight !== light) return false;
+  let e = document.querySelector('.jp-Notebook') || document.querySelector('.jp-LabShell') || document.body;
+  let bg = null;
+  for (; e; e = e.parentElement) {
+    bg = getComputedStyle(e).backgroundColor;
+    if (bg && bg !== 'transparent' && !/^rgba\(.*,\s*0\)$/.test(bg)) break;
+  }
+  if (!e) return false;
+  const [r, g, b] = bg.match(/[\d.]+/g).map(Number);
+  const luminance = (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+  return light === 'true' ? luminance > 0.5 : luminance < 0.5;
+}"""
+
+
 def wait_for_theme(page, theme: str) -> None:
-    page.wait_for_function("(light) => document.body.dataset.jpThemeLight === light",
-                           arg="true" if theme == "light" else "false", timeout=30_000)
+    page.wait_for_function(THEME_PAINTED_JS, arg="true" if theme == "light" else "false", timeout=30_000)
 
 
 #: The figures of one output as shown: per figure (a ``<figure>`` of the bench, or a loose ``<img>``), the
