@@ -160,9 +160,10 @@ mutants: setup ## Mutation analysis: each lesson's graded tests against every mu
 	@# One kernel per lesson; prints a table per lesson and its time, lists every survivor with its diff.
 	PYTHONPATH="$(CURDIR)/tools$${PYTHONPATH:+:$$PYTHONPATH}" "$(PY)" -m mutants --out "$(OUT)/mutants" $(MUTANTS_ARGS)
 
-corpus: setup ## Every lesson's whole corpus of right and wrong answers, graded by nbgrader (make test grades a sample)
-	@# About half an hour of CPU: every case of every lesson through one `nbgrader autograde` per lesson.
-	SQSLAB_CORPUS=all "$(PY)" -m pytest -n $(WORKERS) tests/course/test_corpus.py $(TEST_ARGS)
+corpus: setup ## Every lesson's whole corpus of right and wrong answers, graded (make test grades a sample)
+	@# Every case of every lesson through one `nbgrader autograde` per lesson, and every right answer
+	@# through autograder/grade.py (never flagged, full marks).
+	SQSLAB_CORPUS=all "$(PY)" -m pytest -n $(WORKERS) tests/course/test_corpus.py tests/grader/test_grader_lessons.py $(TEST_ARGS)
 
 demo: setup ## The live demos in a presentation layout (demos/ copied once into demo-work/)
 	@if ! compgen -G 'demos/*.ipynb' >/dev/null; then \

@@ -300,7 +300,7 @@ def switch_theme(page, theme: str) -> None:
 #: The theme is on screen when JupyterLab says so and its stylesheet has painted the notebook: the
 #: ``data-jp-theme-light`` flag changes before the new CSS arrives (a screenshot or an axe check taken
 #: in between sees the dark figures on the light page).
-THEME_PAINTED_JS = """(light) => {
+THEME_PAINTED_JS = r"""(light) => {
   if (document.body.dataset.jpThemeLight !== light) return false;
   let e = document.querySelector('.jp-Notebook') || document.querySelector('.jp-LabShell') || document.body;
   let bg = null;

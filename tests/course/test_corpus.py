@@ -7,19 +7,15 @@ assignment go through one ``nbgrader autograde`` run (see tests/support/nbgradin
 
 Grading every case of every lesson takes about half an hour of CPU, so ``make test`` grades a
 fixed sample: each lesson's reference, its untouched copy and ``SAMPLE`` of its wrong cases,
-picked by a stable hash of their names (every right case is graded in ``make test`` anyway,
-through ``autograder/grade.py``: tests/grader/test_grader_lessons.py). ``make corpus``
-(``SQSLAB_CORPUS=all``) grades them all.
+picked by a stable hash of their names (right cases are graded through ``autograder/grade.py`` in
+tests/grader/test_grader_lessons.py). ``make corpus`` (``SQSLAB_CORPUS=all``) grades them all.
 """
 
 from __future__ import annotations
 
-import os
-import zlib
-
 import pytest
 
-from support.nbgrading import (SOLUTIONS, graded_cells, grade, load_corpus, reference_case,
+from support.nbgrading import (ALL_CASES, SOLUTIONS, graded_cells, grade, load_corpus, reference_case, sample,
                                source_notebook, untouched_case)
 
 ASSIGNMENTS = sorted(p.name for p in SOLUTIONS.iterdir()
@@ -28,7 +24,6 @@ ASSIGNMENTS = sorted(p.name for p in SOLUTIONS.iterdir()
 
 #: Wrong cases per lesson in the sample ``make test`` grades.
 SAMPLE = 3
-ALL = os.environ.get("SQSLAB_CORPUS", "sample") == "all"
 
 
 def _cases(assignment):
@@ -38,10 +33,7 @@ def _cases(assignment):
 def _graded_here(assignment):
     """The cases this run grades: all of them under ``make corpus``, else the fixed sample."""
     cases = _cases(assignment)
-    if ALL:
-        return cases
-    wrong = sorted((c for c in cases if c.expect == "lose"), key=lambda c: zlib.crc32(c.name.encode()))
-    return cases[:2] + wrong[:SAMPLE]
+    return cases if ALL_CASES else cases[:2] + sample(cases, "lose", SAMPLE)
 
 
 @pytest.fixture(scope="module")
