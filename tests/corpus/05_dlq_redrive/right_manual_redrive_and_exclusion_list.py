@@ -1,6 +1,6 @@
 # expect: full
 # Alternative: is_poison lists the retryable errors it knows and treats the message's own errors as
-# poison; the consumer short-polls and handles and deletes one message at a time; the redrive is
+# poison; the consumer handles and deletes one message at a time; the redrive is
 # done by hand, the way it was before StartMessageMoveTask existed: receive from the DLQ, send to
 # the source queue, then delete from the DLQ (send before delete: a kill in between duplicates,
 # never loses, and the idempotent charge absorbs the duplicate), until the DLQ holds nothing, not
@@ -24,7 +24,7 @@ def is_poison(error):
 # --- cell: consume_with_dlq
 def consume_with_dlq(sqs, queue_url, handle, is_poison):
     handled = 0
-    for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", []):
+    for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=20).get("Messages", []):
         ok = False
         try:
             handle(message["Body"])

@@ -4,7 +4,7 @@
 # can renew the message and undo the hand-back: a poison message is hidden again for a whole lease.
 # --- edit: consume_batch
 # replace:
-                heartbeat[0].cancel()  # no beat may touch the message from here on...
+                heartbeat.cancel()  # no beat may touch the message from here on...
                 del held[m["MessageId"]]
                 failed.append(m["MessageId"])
                 if isinstance(error, POISON):  # ...handed back at once, on its way to the DLQ
@@ -15,5 +15,5 @@
                 if isinstance(error, POISON):
                     sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"],
                                                   VisibilityTimeout=0)
-                heartbeat[0].cancel()
+                heartbeat.cancel()
                 del held[m["MessageId"]]

@@ -4,16 +4,16 @@
 # process lives (and the calls never stop).
 # --- edit: consume_batch
 # replace:
-                heartbeat[0].cancel()  # no beat may touch the message from here on...
+                heartbeat.cancel()  # no beat may touch the message from here on...
 # with:
                 pass
 # replace:
-        heartbeat[0].cancel()  # everything is finished or let go: stop beating before the delete
+        heartbeat.cancel()  # everything is finished or let go: stop beating before the delete
 # with:
         pass
 # replace:
     finally:
-        heartbeat[0].cancel()
+        heartbeat.cancel()
 # with:
     finally:
         pass  # the heartbeat keeps running

@@ -5,5 +5,5 @@
 # with one early in the batch, their leases run out mid-batch and a rival receives them.
 # --- edit: consume_batch
 # replace:
-                heartbeat[0] = clock.every(timeout / 2, beat, name="heartbeat")  # the rest stay hidden
+                heartbeat = clock.every(timeout / 2, beat)  # the rest stay hidden
 # with nothing

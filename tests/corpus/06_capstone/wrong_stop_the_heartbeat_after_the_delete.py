@@ -5,13 +5,13 @@
 # message that was just deleted, or hide again one that was just handed back.
 # --- edit: consume_batch
 # replace:
-                heartbeat[0].cancel()  # no beat may touch the message from here on...
+                heartbeat.cancel()  # no beat may touch the message from here on...
                 del held[m["MessageId"]]
 # with:
                 del held[m["MessageId"]]
 # replace:
-                heartbeat[0] = clock.every(timeout / 2, beat, name="heartbeat")  # the rest stay hidden
+                heartbeat = clock.every(timeout / 2, beat)  # the rest stay hidden
 # with:
 # replace:
-        heartbeat[0].cancel()  # everything is finished or let go: stop beating before the delete
+        heartbeat.cancel()  # everything is finished or let go: stop beating before the delete
 # with:
