@@ -42,7 +42,8 @@ sys.path.insert(0, str(REPO))  # autograder/ is a folder of the repository, not 
 import classroom  # noqa: E402
 from autograder import behaviours  # noqa: E402
 import hubenv  # noqa: E402
-from support.nbgrading import build_submission, load_corpus, solution_cells, source_notebook  # noqa: E402
+from support.nbgrading import (build_submission, graded_cells, load_corpus, solution_cells,  # noqa: E402
+                               source_notebook)
 
 LESSON = "01_naive_consumer"
 COURSE = classroom.COURSE_ID
@@ -248,9 +249,7 @@ def test_a_class_on_a_real_hub_from_release_to_feedback(room):
                 assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
                 rows = {r["learner"]: r for r in csv.DictReader(io.StringIO((out / "grades.csv").read_text()))}
                 # The lesson's points, from its own graded cells: right full marks, wrong some, untouched none.
-                points = sum(float(c["metadata"]["nbgrader"].get("points", 0))
-                             for c in json.loads((REPO / "solutions" / LESSON / f"{LESSON}.ipynb").read_text())["cells"]
-                             if c.get("metadata", {}).get("nbgrader", {}).get("grade"))
+                points = sum(graded_cells(source_notebook(LESSON)).values())
                 scores = {n: (float(r["score"]), float(r["max_score"]), r["status"]) for n, r in rows.items()}
                 assert set(scores) == {ada, bob, cy} and points > 0, rows
                 assert all(m == points and status == "ok" for _, m, status in scores.values()), (points, rows)

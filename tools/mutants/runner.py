@@ -182,12 +182,7 @@ class LessonRunner:
         kernel = Kernel(cwd)
         reset = nb.reset
         try:
-            self.on_phase(self._where(nb, "setup"))
-            t = time.monotonic()
-            kernel.start()
-            t = record.spent("start", t)
-            self._setup(kernel, nb.setup, record)
-            t = record.spent("setup", t)
+            t = self._start(kernel, nb, nb.setup, record)
             # Before each mutant the world is rebuilt by the lean reset (a killed mutant may leave a
             # queue full or a fault armed); the reference runs on a rebuilt world too, so that a
             # reset that is not enough shows up here, once, and the whole setup takes its place.
@@ -251,6 +246,15 @@ class LessonRunner:
             record.kernel_starts = kernel.starts
             kernel.shutdown()
 
+    def _start(self, kernel: Kernel, nb: Notebook, setup: list, record: NotebookRun) -> float:
+        """Start the notebook's kernel and run ``setup`` in it, timed on ``record``; returns when it ended."""
+        self.on_phase(self._where(nb, "setup"))
+        t = time.monotonic()
+        kernel.start()
+        t = record.spent("start", t)
+        self._setup(kernel, setup, record)
+        return record.spent("setup", t)
+
     def _fast(self, nb: Notebook, mutants: list[Mutant], cwd: Path, out: LessonRun) -> bool:
         """The CI sample's way: only the lean setup, each mutant until its first failing graded cell,
         then the reference through the cells that killed (it must pass them in the same world).
@@ -262,12 +266,7 @@ class LessonRunner:
         kernel = Kernel(cwd)
         results: list[Result] = []
         try:
-            self.on_phase(self._where(nb, "setup"))
-            t = time.monotonic()
-            kernel.start()
-            t = record.spent("start", t)
-            self._setup(kernel, nb.reset, record)
-            record.spent("setup", t)
+            self._start(kernel, nb, nb.reset, record)
             record.reset_statements = len(nb.reset)
             record.limit = self.limit or FAST_LIMIT
             fresh = True
